@@ -1,0 +1,89 @@
+/**
+ * Node entry: `init()` gets a device from Dawn (the `webgpu` package). Browser bundles never import
+ * this file. When Dawn finds no adapter it falls back, by itself and saying so once, to SwiftShader,
+ * the CPU Vulkan driver that Debian's `chromium` package ships.
+ */
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { contextFromAdapter, contextFromDevice, type InitOptions } from './device.js';
+import { NoAdapterError } from './errors.js';
+import type { Context } from './gpu/context.js';
+
+export * from './core.js';
+
+/** Where Debian's chromium installs SwiftShader's Vulkan ICD manifest. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+const VULKAN_LOADERS = [
+  '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  '/usr/lib/aarch64-linux-gnu/libvulkan.so.1',
+  '/usr/lib64/libvulkan.so.1',
+  '/usr/lib/libvulkan.so.1',
+];
+
+export interface NodeInitOptions extends InitOptions {
+  /** Dawn toggles passed to `create()`, e.g. `['backend=vulkan']`. */
+  dawnFlags?: string[];
+  /** Fall back to SwiftShader when no adapter is found (default true). */
+  swiftshaderFallback?: boolean;
+}
+
+let fallbackAnnounced = false;
+
+function installGlobals(): void {
+  // GPUBufferUsage, GPUShaderStage, GPUMapMode… are globals in browsers; Dawn exports them.
+  for (const [k, v] of Object.entries(globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+}
+
+function noAdapterMessage(): string {
+  const hasLoader = VULKAN_LOADERS.some((p) => existsSync(p)) || /\/chromium\b/.test(process.env.LD_LIBRARY_PATH ?? '');
+  const hasIcd = existsSync(SWIFTSHADER_ICD);
+  const missing: string[] = [];
+  if (!hasLoader) missing.push('libvulkan1 (the Vulkan loader Dawn needs)');
+  if (!hasIcd) missing.push('chromium (it ships SwiftShader, a CPU Vulkan driver)');
+  const what = missing.length ? `Missing: ${missing.join(' and ')}. ` : 'The Vulkan loader and SwiftShader are installed but Dawn still found no adapter. ';
+  return (
+    'No WebGPU adapter found by Dawn (npm package webgpu). ' +
+    what +
+    'On Debian/Ubuntu install them as root with: apt-get install -y libvulkan1 chromium'
+  );
+}
+
+/**
+ * Creates a netslim context in Node.
+ *
+ * @example
+ * ```ts
+ * import { init } from 'netslim/node';
+ * const ctx = await init();
+ * console.log(ctx.adapter.description, ctx.adapter.isSwiftShader);
+ * ctx.destroy(); // lets the process exit
+ * ```
+ */
+export async function init(options: NodeInitOptions = {}): Promise<Context> {
+  installGlobals();
+  if (options.device) return contextFromDevice(options.device, options);
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const flags = options.dawnFlags ?? [];
+  const gpu = create(flags);
+  let adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  const keep: unknown[] = [gpu];
+  if (!adapter && options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES) {
+    // The Vulkan loader reads this when Dawn creates its next instance (checked with webgpu 0.6.2:
+    // a second create() after setting it finds SwiftShader).
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    const gpu2 = create(flags);
+    keep.push(gpu2);
+    adapter = await gpu2.requestAdapter();
+    if (adapter && !fallbackAnnounced) {
+      fallbackAnnounced = true;
+      (options.log ?? ((m: string) => console.warn(m)))(
+        `netslim: no GPU adapter found; using SwiftShader (CPU) from ${SWIFTSHADER_ICD}. This is slow; see README "Machines without a GPU".`,
+      );
+    }
+  }
+  if (!adapter) throw new NoAdapterError(noAdapterMessage());
+  return contextFromAdapter(adapter, options, keep);
+}

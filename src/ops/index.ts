@@ -1,0 +1,2 @@
+/** The kernel ops, one module per shader family. Each records into the context's encoder. */
+export * from './elementwise.js';

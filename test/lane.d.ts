@@ -1,0 +1,5 @@
+declare module '#lane' {
+  import type { Context, ContextOptions } from '../src/core.js';
+  export const lane: string;
+  export function createContext(options?: ContextOptions): Promise<Context>;
+}
