@@ -1,5 +1,5 @@
-// `import text from './x.wgsl'` gives the file's text (build/wgsl-plugin.mjs).
-declare module '*.wgsl' {
-  const text: string;
-  export default text;
+// Every shaders/*.wgsl file's text by file name (build/wgsl-plugin.mjs).
+declare module 'virtual:netslim-shaders' {
+  const shaders: Record<string, string>;
+  export default shaders;
 }

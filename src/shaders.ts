@@ -1,5 +1,6 @@
 /**
- * Every WGSL file of `shaders/`, embedded as text at build time (build/wgsl-plugin.mjs).
+ * Every WGSL file of `shaders/`, embedded as text at build time by build/wgsl-plugin.mjs (a new
+ * file under shaders/ is picked up with no change here).
  *
  * Conventions shared by the files:
  * - bindings in group 0 only; at most one uniform block, a struct of u32/i32/f32 scalars;
@@ -9,8 +10,6 @@
  * - bounds checks combine bools with `&`/`|` or `select()`, never `&&`/`||` chains, which
  *   SwiftShader's compiler turns into control flow (one such kernel took minutes to compile).
  */
-import elementwise from '../shaders/elementwise.wgsl';
+import shaders from 'virtual:netslim-shaders';
 
-export const SHADERS: Record<string, string> = {
-  'elementwise.wgsl': elementwise,
-};
+export const SHADERS: Readonly<Record<string, string>> = shaders;
