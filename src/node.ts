@@ -37,13 +37,20 @@ function installGlobals(): void {
   }
 }
 
-function noAdapterMessage(): string {
-  const hasLoader = VULKAN_LOADERS.some((p) => existsSync(p)) || /\/chromium\b/.test(process.env.LD_LIBRARY_PATH ?? '');
-  const hasIcd = existsSync(SWIFTSHADER_ICD);
+/**
+ * The message of the NoAdapterError Node throws: what is missing and the one command that
+ * installs it. `exists` is injectable for tests.
+ */
+export function noAdapterMessage(exists: (path: string) => boolean = existsSync, env: Record<string, string | undefined> = process.env): string {
+  const hasLoader = VULKAN_LOADERS.some((p) => exists(p)) || /\/chromium\b/.test(env.LD_LIBRARY_PATH ?? '');
+  const hasIcd = exists(SWIFTSHADER_ICD);
   const missing: string[] = [];
   if (!hasLoader) missing.push('libvulkan1 (the Vulkan loader Dawn needs)');
   if (!hasIcd) missing.push('chromium (it ships SwiftShader, a CPU Vulkan driver)');
-  const what = missing.length ? `Missing: ${missing.join(' and ')}. ` : 'The Vulkan loader and SwiftShader are installed but Dawn still found no adapter. ';
+  const what = missing.length
+    ? `Missing: ${missing.join(' and ')}. `
+    : 'The Vulkan loader and SwiftShader are installed but Dawn still found no adapter' +
+      (env.VK_ICD_FILENAMES ? ` (VK_ICD_FILENAMES=${env.VK_ICD_FILENAMES} is set; unset it to let netslim choose). ` : '. ');
   return (
     'No WebGPU adapter found by Dawn (npm package webgpu). ' +
     what +

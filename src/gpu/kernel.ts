@@ -58,9 +58,21 @@ export function kernelKey(spec: KernelSpec): string {
   return `${spec.shader}:${spec.entry}${defs ? `[${defs}]` : ''}`;
 }
 
+const userShaders = new Map<string, string>();
+
+/**
+ * Adds a WGSL file of your own under `name` (e.g. `my_op.wgsl`), usable in a KernelSpec like the
+ * built-in ones and following the same conventions (group 0, one uniform struct of scalars).
+ * The built-in files cannot be replaced.
+ */
+export function registerShader(name: string, code: string): void {
+  if (SHADERS[name] !== undefined) throw new Error(`registerShader: ${name} is a built-in shader file`);
+  userShaders.set(name, code);
+}
+
 /** Returns the WGSL text of a spec with every `{{NAME}}` replaced by its define. */
 export function kernelSource(spec: KernelSpec): string {
-  const text = SHADERS[spec.shader];
+  const text = SHADERS[spec.shader] ?? userShaders.get(spec.shader);
   if (text === undefined) throw new Error(`unknown shader file ${spec.shader}`);
   const out = text.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
     const v = spec.defines?.[name];
@@ -165,9 +177,12 @@ export async function buildKernelAsync(device: GPUDevice, spec: KernelSpec): Pro
   const label = `${spec.shader}:${spec.entry}`;
   const code = kernelSource(spec);
   const refl = reflect(spec, code);
+  device.pushErrorScope('validation');
   const module = device.createShaderModule({ label, code });
   const layout = makeLayout(device, label, refl.bindings);
+  const moduleError = device.popErrorScope();
   try {
+    if (await moduleError) throw new Error('shader module creation failed');
     const pipeline = await device.createComputePipelineAsync({
       label,
       layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
