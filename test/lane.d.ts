@@ -2,4 +2,5 @@ declare module '#lane' {
   import type { Context, ContextOptions } from '../src/core.js';
   export const lane: string;
   export function createContext(options?: ContextOptions): Promise<Context>;
+  export function saveArtifact(relPath: string, text: string): Promise<void>;
 }

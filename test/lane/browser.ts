@@ -4,6 +4,16 @@ import type { Context, ContextOptions } from '../../src/core.js';
 
 export const lane = 'chromium';
 
+/** The repository root, defined by vitest.config.mjs for the browser project. */
+declare const __NETSLIM_ROOT__: string;
+
 export function createContext(options: ContextOptions = {}): Promise<Context> {
   return init(options);
+}
+
+/** Writes a text artifact under test/artifacts/ through vitest's browser file commands. */
+export async function saveArtifact(relPath: string, text: string): Promise<void> {
+  const { commands } = await import('vitest/browser');
+  // Paths of browser commands resolve against the running test file; absolute paths work.
+  await commands.writeFile(`${__NETSLIM_ROOT__}/test/artifacts/${relPath}`, text);
 }

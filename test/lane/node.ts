@@ -7,3 +7,12 @@ export const lane = 'node';
 export function createContext(options: ContextOptions = {}): Promise<Context> {
   return init({ ...options, log: () => {} });
 }
+
+/** Writes a text artifact under test/artifacts/ (the cross-lane comparison reads them). */
+export async function saveArtifact(relPath: string, text: string): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const full = path.resolve(import.meta.dirname, '../artifacts', relPath);
+  await mkdir(path.dirname(full), { recursive: true });
+  await writeFile(full, text);
+}

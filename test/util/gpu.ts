@@ -3,8 +3,9 @@
  * test/lane/node.ts or test/lane/browser.ts). A missing adapter fails every test of the file:
  * nothing is skipped. After each test the context is synced, so any GPU error fails that test.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createContext, lane } from '#lane';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { createContext, lane, saveArtifact } from '#lane';
+import { takeRecords } from './lane-record.js';
 import type { Context, ContextOptions, Tensor } from '../../src/core.js';
 
 export { lane };
@@ -17,8 +18,10 @@ export function useContext(options: ContextOptions = {}): () => Context {
   afterEach(async () => {
     if (ctx) await ctx.sync();
   });
-  afterAll(() => {
+  afterAll(async () => {
     ctx?.destroy();
+    const file = (expect.getState().testPath ?? 'unknown').replace(/^.*\/test\//, '').replace(/[^\w.-]+/g, '_');
+    await saveArtifact(`lanes/${lane}/${file}.json`, JSON.stringify(takeRecords()));
   });
   return () => {
     if (!ctx) throw new Error(`no WebGPU context on lane ${lane}: see the beforeAll error`);

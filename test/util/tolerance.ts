@@ -13,6 +13,8 @@
  * - `finiteDiff`: the float64 reference's analytic gradient vs central differences of its own
  *   float64 forward (h = 1e-3 gives a truncation error ~h² ≈ 1e-6 of the third derivative).
  */
+import { recordResult } from './lane-record.js';
+
 export interface Tolerance {
   atol: number;
   rtol: number;
@@ -66,6 +68,7 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
 
 /** Throws a readable error when `actual` is not within `tol` of `expected`. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what: string): void {
+  recordResult(what, actual);
   const r = compare(actual, expected, tol);
   if (!r.ok) {
     throw new Error(
@@ -77,6 +80,7 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Bit-exact comparison of two float32 arrays (NaN payloads and the sign of zero included). */
 export function expectBitExact(actual: Float32Array, expected: Float32Array, what: string): void {
+  recordResult(what, actual);
   if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
   const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
   const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
