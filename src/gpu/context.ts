@@ -60,6 +60,9 @@ function opFromMessage(message: string): string {
   return m?.[1] ?? 'unlabelled GPU work';
 }
 
+/** Pipelines per device, so two contexts on one device share them and a lost device drops them. */
+const kernelCaches = new WeakMap<GPUDevice, Map<string, Kernel>>();
+
 export class Context {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
@@ -71,7 +74,7 @@ export class Context {
   readonly log: (msg: string) => void;
 
   #keepAlive: unknown;
-  #kernels = new Map<string, Kernel>();
+  #kernels: Map<string, Kernel>;
   #checks: PendingCheck[] = [];
   #errors: NetslimError[] = [];
   #lost: DeviceLostError | null = null;
@@ -86,6 +89,9 @@ export class Context {
 
   constructor(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: ContextOptions = {}, keepAlive?: unknown) {
     this.device = device;
+    let cache = kernelCaches.get(device);
+    if (!cache) kernelCaches.set(device, (cache = new Map()));
+    this.#kernels = cache;
     this.adapter = describeAdapter(adapterInfo ?? (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo);
     this.subgroups = device.features.has('subgroups');
     this.timestamps = device.features.has('timestamp-query');
@@ -382,7 +388,7 @@ export class Context {
     this.#buffers.clear();
     this.#uniforms.clear();
     this.#scratchFree.clear();
-    this.#kernels.clear();
+    kernelCaches.delete(this.device);
     this.device.destroy();
     this.#keepAlive = null;
   }
