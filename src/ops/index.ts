@@ -1,2 +1,6 @@
 /** The kernel ops, one module per shader family. Each records into the context's encoder. */
 export * from './elementwise.js';
+export * from './linear.js';
+export * from './channel.js';
+export * from './cross_entropy.js';
+export * from './sgd.js';

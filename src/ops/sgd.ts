@@ -1,0 +1,54 @@
+/** SGD with momentum, weight decay and Network Slimming's L1 sparsity term (shaders/sgd.wgsl). */
+import type { Context } from '../gpu/context.js';
+import { Tensor, shapeString } from '../gpu/tensor.js';
+import { assertShape } from '../errors.js';
+
+const SHADER = 'sgd.wgsl';
+const WG = 256;
+
+/** Hyperparameters of one {@link sgdStep}; the numbers are rounded to float32, as PyTorch's kernels do. */
+export interface SgdOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Momentum factor (default 0.9); 0 disables the momentum buffer. */
+  momentum?: number;
+  /** L2 weight decay, added to the gradient as wd·w (default 1e-4). */
+  weightDecay?: number;
+  /** Network Slimming's L1 coefficient s: adds s·sign(w) to the gradient (default 0; pass it for BN γ only). */
+  sparsity?: number;
+  /** True on the first step of this parameter: the momentum buffer is set to the gradient instead of decayed. */
+  firstStep: boolean;
+}
+
+/**
+ * One step of `torch.optim.SGD` (dampening 0, no Nesterov) on one parameter, updating `param` and
+ * `momentumBuffer` in place (grad is only read):
+ * g' = g + s·sign(w) (sign(0) = 0); d = g' + wd·w; buf = d on the first step, else
+ * momentum·buf + d; w ← w − lr·buf. A zero coefficient skips its term, as PyTorch does; with
+ * momentum 0 the buffer is not touched and w ← w − lr·d.
+ */
+export function sgdStep(ctx: Context, param: Tensor, grad: Tensor, momentumBuffer: Tensor, opts: SgdOptions): void {
+  const op = 'sgdStep';
+  for (const [name, t] of [['grad', grad], ['momentumBuffer', momentumBuffer]] as const) {
+    assertShape(
+      t.shape.length === param.shape.length && t.shape.every((d, i) => d === param.shape[i]),
+      () => `${op}: ${name} ${shapeString(t.shape)} and param ${shapeString(param.shape)} differ`,
+    );
+  }
+  for (const [name, t] of [['param', param], ['grad', grad], ['momentumBuffer', momentumBuffer]] as const) {
+    assertShape(t.dtype === 'f32', () => `${op}: ${name} has dtype ${t.dtype}, expected f32`);
+  }
+  // Two bindings of one buffer where one is writable is a WebGPU validation error.
+  assertShape(param !== grad && param !== momentumBuffer && grad !== momentumBuffer, () => `${op}: param, grad and momentumBuffer must be three different tensors`);
+  const n = param.size;
+  const k = ctx.kernel({ shader: SHADER, entry: 'step' });
+  const uniforms = {
+    n,
+    lr: opts.lr,
+    momentum: opts.momentum ?? 0.9,
+    weight_decay: opts.weightDecay ?? 1e-4,
+    sparsity: opts.sparsity ?? 0,
+    first_step: opts.firstStep ? 1 : 0,
+  };
+  ctx.dispatchFlat(k, { param, grad, momentum_buf: momentumBuffer }, uniforms, Math.ceil(n / WG));
+}
