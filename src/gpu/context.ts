@@ -336,7 +336,9 @@ export class Context {
   async #throwPending(): Promise<void> {
     const checks = this.#checks;
     this.#checks = [];
-    for (const c of await Promise.all(checks)) if (c) this.#errors.push(c);
+    // Compile errors first: a broken module also makes every later dispatch report "Invalid ComputePipeline".
+    const compile = (await Promise.all(checks)).filter((c): c is NonNullable<typeof c> => c !== null);
+    this.#errors.unshift(...compile);
     if (this.#lost) throw this.#lost;
     const e = this.#errors.shift();
     if (e) {

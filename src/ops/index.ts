@@ -4,3 +4,5 @@ export * from './linear.js';
 export * from './channel.js';
 export * from './cross_entropy.js';
 export * from './sgd.js';
+export * from './batchnorm2d.js';
+export * from './pool2d.js';
