@@ -1,0 +1,130 @@
+// Bundles bench/run.ts (plus the src/ops families that exist and compile) into bench/.build/run.js
+// with rollup, @rollup/plugin-typescript and the project's wgsl plugin. Node 20 cannot run
+// TypeScript directly, so `npm run bench` is `node bench/build.mjs && node bench/.build/run.js`.
+//
+// Our kernel families are being written while this harness is used: a family whose file is missing
+// or does not bundle is left out (its rows say why) instead of breaking the whole benchmark. Type
+// errors are only counted here; `npm run typecheck` is where they are reported.
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rollup } from 'rollup';
+import typescript from '@rollup/plugin-typescript';
+import wgsl from '../build/wgsl-plugin.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outDir = path.join(root, 'bench', '.build');
+const FAMILIES = ['conv2d', 'batchnorm2d', 'pool2d', 'linear'];
+const VIRTUAL = 'virtual:netslim-bench-ops';
+const RESOLVED = '\0netslim-bench-ops';
+
+const familyFile = (f) => path.join(root, 'src', 'ops', `${f}.ts`);
+
+/** The virtual module run.ts imports: `families[f]` is the module namespace or null, `missing[f]` why. */
+function opsPlugin(excluded) {
+  return {
+    name: 'netslim-bench-ops',
+    resolveId: (id) => (id === VIRTUAL ? RESOLVED : null),
+    load(id) {
+      if (id !== RESOLVED) return null;
+      const imports = [];
+      const fams = [];
+      const missing = [];
+      for (const f of FAMILIES) {
+        const file = familyFile(f);
+        if (excluded.has(f)) {
+          fams.push(`${f}: null`);
+          missing.push(`${f}: ${JSON.stringify(excluded.get(f))}`);
+        } else if (!existsSync(file)) {
+          fams.push(`${f}: null`);
+          missing.push(`${f}: ${JSON.stringify(`src/ops/${f}.ts does not exist yet`)}`);
+        } else {
+          imports.push(`import * as fam_${f} from ${JSON.stringify(file)};`);
+          fams.push(`${f}: fam_${f}`);
+        }
+      }
+      return `${imports.join('\n')}\nexport const families = { ${fams.join(', ')} };\nexport const missing = { ${missing.join(', ')} };\n`;
+    },
+  };
+}
+
+const external = (id) =>
+  id === 'webgpu' || id.startsWith('wgsl_reflect') || id.startsWith('node:') || id.startsWith('@tensorflow/');
+
+async function bundle(excluded, write) {
+  const diagnostics = [];
+  const bundleObj = await rollup({
+    input: path.join(root, 'bench', 'run.ts'),
+    external,
+    onwarn(w) {
+      if (w.plugin === 'typescript') diagnostics.push(w);
+      else if (w.code !== 'CIRCULAR_DEPENDENCY') console.warn(`bench build: ${w.message}`);
+    },
+    plugins: [
+      opsPlugin(excluded),
+      wgsl(),
+      typescript({
+        tsconfig: path.join(root, 'tsconfig.json'),
+        include: ['bench/**/*.ts', 'src/**/*.ts', 'shaders/*.d.ts'],
+        compilerOptions: { outDir, rootDir: root, declaration: false, declarationMap: false, sourceMap: true, noEmitOnError: false },
+        outputToFilesystem: false,
+      }),
+    ],
+  });
+  try {
+    if (write) {
+      await bundleObj.write({ dir: outDir, format: 'es', sourcemap: true, inlineDynamicImports: true, entryFileNames: 'run.js' });
+    }
+  } finally {
+    await bundleObj.close();
+  }
+  return diagnostics;
+}
+
+function blame(err) {
+  const file = err.id ?? err.loc?.file ?? '';
+  return FAMILIES.find((f) => path.resolve(file) === familyFile(f));
+}
+
+function firstLine(err) {
+  return String(err.message ?? err).split('\n')[0].slice(0, 300);
+}
+
+const excluded = new Map();
+let diagnostics;
+for (let attempt = 0; ; attempt++) {
+  try {
+    diagnostics = await bundle(excluded, true);
+    break;
+  } catch (err) {
+    const present = FAMILIES.filter((f) => !excluded.has(f) && existsSync(familyFile(f)));
+    if (present.length === 0 || attempt > FAMILIES.length) throw err;
+    let culprits = [blame(err)].filter(Boolean);
+    if (culprits.length === 0) {
+      // Not attributable to one file (e.g. a helper module a family imports): bundle each family
+      // alone to find which ones fail.
+      for (const f of present) {
+        const only = new Map(FAMILIES.filter((g) => g !== f).map((g) => [g, 'not in this probe']));
+        try {
+          await bundle(only, false);
+        } catch {
+          culprits.push(f);
+        }
+      }
+    }
+    if (culprits.length === 0) throw err;
+    if (culprits.some((f) => excluded.has(f))) throw err; // leaving it out did not help
+    for (const f of culprits) {
+      const why = `src/ops/${f}.ts did not bundle: ${firstLine(err)}`;
+      excluded.set(f, why);
+      console.warn(`bench build: leaving out ${f} (${why})`);
+    }
+  }
+}
+if (diagnostics.length && process.env.BENCH_BUILD_VERBOSE) for (const d of diagnostics) console.warn(d.message);
+if (diagnostics.length) {
+  console.warn(`bench build: ${diagnostics.length} TypeScript diagnostic(s) ignored for the bundle; run \`npm run typecheck\` to see them.`);
+}
+writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
+if (existsSync(path.join(outDir, 'bench'))) rmSync(path.join(outDir, 'bench'), { recursive: true, force: true });
+console.log(`bench build: wrote ${path.relative(root, path.join(outDir, 'run.js'))}`);
