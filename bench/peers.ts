@@ -7,12 +7,9 @@
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { existsSync } from 'node:fs';
-import { create, globals } from 'webgpu';
 import type { Context, ContextOptions } from '../src/core.js';
-// src/device.ts rather than src/node.ts: node.ts re-exports src/ops/index.ts, which would pull every
-// op family (finished or not) into the bundle; device.ts needs only src/gpu.
 import { contextFromAdapter } from '../src/device.js';
+import { requestNodeAdapter } from '../src/node.js';
 import type { PeerName } from './cases.js';
 import { sleep } from './util.js';
 
@@ -47,31 +44,14 @@ function core(): typeof TF {
   return tfCore;
 }
 
-/** Where Debian's chromium installs SwiftShader's Vulkan ICD (as src/node.ts). */
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
 /**
- * Our context, made the way `init()` in src/node.ts makes it (Dawn's default adapter, else
- * SwiftShader through VK_ICD_FILENAMES and a second Dawn instance), keeping the Dawn instance so
- * that tfjs-webgpu can be given the same one.
+ * Our context, on the adapter `init()` would pick (Dawn's default, else SwiftShader), keeping the
+ * Dawn instance so that tfjs-webgpu can be given the same one.
  */
 export async function openContext(options: ContextOptions): Promise<{ ctx: Context; fellBack: boolean }> {
-  for (const [k, v] of Object.entries(globals)) {
-    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  }
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  let gpu = create([]);
-  let adapter = await gpu.requestAdapter();
-  let fellBack = false;
-  if (!adapter && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    gpu = create([]);
-    adapter = await gpu.requestAdapter();
-    fellBack = true;
-  }
-  if (!adapter) throw new Error('No WebGPU adapter from Dawn (see README "Machines without a GPU": apt-get install -y libvulkan1 chromium)');
+  const { gpu, adapter, fellBack, keepAlive } = await requestNodeAdapter({ ...options, log: () => {} });
   keepGpu = gpu;
-  return { ctx: await contextFromAdapter(adapter, options, gpu), fellBack };
+  return { ctx: await contextFromAdapter(adapter, options, keepAlive), fellBack };
 }
 
 export async function loadWebgpuPeer(): Promise<Peer> {

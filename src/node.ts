@@ -58,6 +58,48 @@ export function noAdapterMessage(exists: (path: string) => boolean = existsSync,
   );
 }
 
+/** A Dawn adapter and the GPU object it came from (keep `gpu` reachable while its devices live). */
+export interface NodeAdapter {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  /** True when Dawn found nothing and SwiftShader was selected through VK_ICD_FILENAMES. */
+  fellBack: boolean;
+  /** Every Dawn instance created on the way; dawn.node crashes if one is collected early. */
+  keepAlive: unknown[];
+}
+
+/**
+ * Requests a Dawn adapter, falling back to SwiftShader when there is none (unless
+ * `swiftshaderFallback` is false). Throws NoAdapterError naming what to install. `init()` uses
+ * it; so can code that needs the same adapter for another WebGPU library (e.g. a benchmark peer).
+ */
+export async function requestNodeAdapter(options: NodeInitOptions = {}): Promise<NodeAdapter> {
+  installGlobals();
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const flags = options.dawnFlags ?? [];
+  let gpu = create(flags);
+  let adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  const keepAlive: unknown[] = [gpu];
+  let fellBack = false;
+  if (!adapter && options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES) {
+    // The Vulkan loader reads this when Dawn creates its next instance (checked with webgpu 0.6.2:
+    // a second create() after setting it finds SwiftShader).
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    gpu = create(flags);
+    keepAlive.push(gpu);
+    adapter = await gpu.requestAdapter();
+    fellBack = adapter !== null;
+    if (fellBack && !fallbackAnnounced) {
+      fallbackAnnounced = true;
+      (options.log ?? ((m: string) => console.warn(m)))(
+        `netslim: no GPU adapter found; using SwiftShader (CPU) from ${SWIFTSHADER_ICD}. This is slow; see README "Machines without a GPU".`,
+      );
+    }
+  }
+  if (!adapter) throw new NoAdapterError(noAdapterMessage());
+  return { gpu, adapter, fellBack, keepAlive };
+}
+
 /**
  * Creates a netslim context in Node.
  *
@@ -72,25 +114,6 @@ export function noAdapterMessage(exists: (path: string) => boolean = existsSync,
 export async function init(options: NodeInitOptions = {}): Promise<Context> {
   installGlobals();
   if (options.device) return contextFromDevice(options.device, options);
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const flags = options.dawnFlags ?? [];
-  const gpu = create(flags);
-  let adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
-  const keep: unknown[] = [gpu];
-  if (!adapter && options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES) {
-    // The Vulkan loader reads this when Dawn creates its next instance (checked with webgpu 0.6.2:
-    // a second create() after setting it finds SwiftShader).
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    const gpu2 = create(flags);
-    keep.push(gpu2);
-    adapter = await gpu2.requestAdapter();
-    if (adapter && !fallbackAnnounced) {
-      fallbackAnnounced = true;
-      (options.log ?? ((m: string) => console.warn(m)))(
-        `netslim: no GPU adapter found; using SwiftShader (CPU) from ${SWIFTSHADER_ICD}. This is slow; see README "Machines without a GPU".`,
-      );
-    }
-  }
-  if (!adapter) throw new NoAdapterError(noAdapterMessage());
-  return contextFromAdapter(adapter, options, keep);
+  const { adapter, keepAlive } = await requestNodeAdapter(options);
+  return contextFromAdapter(adapter, options, keepAlive);
 }
