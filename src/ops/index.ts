@@ -6,3 +6,5 @@ export * from './cross_entropy.js';
 export * from './sgd.js';
 export * from './batchnorm2d.js';
 export * from './pool2d.js';
+export * from './conv2d.js';
+export * from './reduce.js';

@@ -1,0 +1,400 @@
+/**
+ * 2-D convolution without bias, dilation or groups (shaders/conv2d.wgsl): forward, input gradient
+ * (dgrad) and weight gradient (wgrad), each an implicit GEMM.
+ *
+ * Two kernel families, chosen by `opts.variant ?? ctx.variants.gemm`:
+ * - `regblock` (SwiftShader): each invocation keeps 16 output rows × 8–16 pixels in registers, no
+ *   workgroup memory or barriers; with subgroups, the 4 lanes of a group share the loads of values
+ *   they all need (weights, or dy in wgrad) through `subgroupBroadcast`. 3×3 stride-1 layers get
+ *   kernels that reuse input windows across neighbouring pixels.
+ * - `tiled` (real GPUs): 64×64 output tiles staged through workgroup memory, 4×4 per invocation.
+ *
+ * The input gradient is a gather (no atomics), one dense GEMM per stride phase. The weight gradient
+ * reduces over N·OH·OW, which is split into slices whose partial sums `sumPartials` adds.
+ */
+import type { Context } from '../gpu/context.js';
+import { Tensor, shapeString } from '../gpu/tensor.js';
+import { kernelKey, type KernelSpec } from '../gpu/kernel.js';
+import { assertShape } from '../errors.js';
+import { SUM_PARTIALS_SPEC, sumPartials } from './reduce.js';
+
+const SHADER = 'conv2d.wgsl';
+
+/** Options shared by the three conv2d passes. */
+export interface Conv2dOptions {
+  /** Stride, one value for both axes or [height, width] (default 1). */
+  stride?: number | [number, number];
+  /** Zero padding on each side, one value or [height, width] (default 0). */
+  padding?: number | [number, number];
+  /** Kernel family; default `ctx.variants.gemm`. */
+  variant?: 'tiled' | 'regblock';
+  /**
+   * Let the regblock kernels share loads between lanes with subgroup operations when the device
+   * has the `subgroups` feature (default true; false forces the plain form, e.g. to test it).
+   */
+  subgroups?: boolean;
+}
+
+/** Everything the kernels need, resolved from the shapes and options. */
+interface Geometry {
+  N: number; C: number; H: number; W: number;
+  O: number; KH: number; KW: number;
+  OH: number; OW: number;
+  sh: number; sw: number; ph: number; pw: number;
+}
+
+function pair(op: string, name: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  assertShape(
+    p.length === 2 && p.every((d) => Number.isInteger(d) && d >= min),
+    () => `${op}: ${name} ${JSON.stringify(v)} should be an integer ≥ ${min} or a pair of them`,
+  );
+  return p;
+}
+
+function checkOptions(op: string, opts: Conv2dOptions): void {
+  for (const k of Object.keys(opts)) {
+    assertShape(
+      k === 'stride' || k === 'padding' || k === 'variant' || k === 'subgroups',
+      () => `${op}: unsupported option '${k}' (conv2d supports stride, padding, variant and subgroups; no dilation or groups)`,
+    );
+  }
+  assertShape(
+    opts.variant === undefined || opts.variant === 'tiled' || opts.variant === 'regblock',
+    () => `${op}: variant ${String(opts.variant)} should be 'tiled' or 'regblock'`,
+  );
+}
+
+function geometry(op: string, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions): Geometry {
+  checkOptions(op, opts);
+  assertShape(xShape.length === 4, () => `${op}: x ${shapeString(xShape)} should be [N, C, H, W]`);
+  assertShape(wShape.length === 4, () => `${op}: w ${shapeString(wShape)} should be [O, C, KH, KW]`);
+  const [N, C, H, W] = xShape as [number, number, number, number];
+  const [O, Cw, KH, KW] = wShape as [number, number, number, number];
+  assertShape(C === Cw, () => `${op}: x ${shapeString(xShape)} has ${C} channels but w ${shapeString(wShape)} expects ${Cw}`);
+  assertShape(KH >= 1 && KW >= 1 && O >= 1 && C >= 1, () => `${op}: w ${shapeString(wShape)} has an empty dimension`);
+  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
+  const [ph, pw] = pair(op, 'padding', opts.padding, 0, 0);
+  const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
+  assertShape(
+    OH >= 1 && OW >= 1,
+    () => `${op}: kernel ${KH}×${KW} does not fit input ${H}×${W} with padding [${ph}, ${pw}]`,
+  );
+  return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw };
+}
+
+function expectF32(op: string, name: string, t: Tensor): void {
+  assertShape(t.dtype === 'f32', () => `${op}: ${name} has dtype ${t.dtype}, expected f32`);
+}
+
+function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+  expectF32(op, name, t);
+  assertShape(
+    t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]),
+    () => `${op}: ${name} ${shapeString(t.shape)} should be ${shapeString(shape)}`,
+  );
+}
+
+/** Output shape [N, O, OH, OW] of a convolution of x [N, C, H, W] with w [O, C, KH, KW]. */
+export function conv2dOutputShape(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number[] {
+  const g = geometry('conv2dOutputShape', xShape, wShape, opts);
+  return [g.N, g.O, g.OH, g.OW];
+}
+
+// ------------------------------------------------------------------------------ forward and dgrad
+
+/**
+ * One implicit GEMM of the `conv_*` entry points: out[n, r, grid pixel] = Σ_{q, i, j} weight(r, q,
+ * i, j) · in[n, q, row, col], with row = a·in_ys + row0 + i and col = b·in_xs + col0 + j (zero
+ * outside the input) for grid pixel (a, b), written to out row out_y0 + a·out_ys, column out_x0 +
+ * b·out_xs. The forward is one job; the input gradient is one job per stride phase. Field names
+ * are the uniform members of `Conv` in conv2d.wgsl.
+ */
+interface ConvJob {
+  M: number; Q: number; TI: number; TJ: number;
+  NB: number; GA: number; GB: number;
+  out_n: number; out_c: number; out_w: number; out_y0: number; out_x0: number; out_ys: number; out_xs: number;
+  in_n: number; in_c: number; in_h: number; in_w: number; in_ys: number; in_xs: number;
+  row0: number; col0: number;
+  w_r: number; w_q: number; w_i: number; w_j: number; w_0: number;
+}
+
+function forwardJob(g: Geometry): ConvJob {
+  return {
+    M: g.O, Q: g.C, TI: g.KH, TJ: g.KW,
+    NB: g.N, GA: g.OH, GB: g.OW,
+    out_n: g.O * g.OH * g.OW, out_c: g.OH * g.OW, out_w: g.OW, out_y0: 0, out_x0: 0, out_ys: 1, out_xs: 1,
+    in_n: g.C * g.H * g.W, in_c: g.H * g.W, in_h: g.H, in_w: g.W, in_ys: g.sh, in_xs: g.sw,
+    row0: -g.ph, col0: -g.pw,
+    w_r: g.C * g.KH * g.KW, w_q: g.KH * g.KW, w_i: g.KW, w_j: 1, w_0: 0,
+  };
+}
+
+/**
+ * The input gradient as a gather: dx[n, c, ih, iw] = Σ_{o, kh, kw} w[o, c, kh, kw] · dy[n, o, oh,
+ * ow] over the taps with ih + ph − kh = oh·sh (and likewise for columns). Pixels of one stride
+ * phase (ih mod sh, iw mod sw) share which taps divide evenly, so each phase is a dense GEMM over
+ * only those taps, reading dy at row a + const − i: no atomics, no wasted taps. Taps are
+ * reversed (i → TI−1−i) so the kernels always step +1 through the input.
+ */
+function dgradJobs(g: Geometry): ConvJob[] {
+  const jobs: ConvJob[] = [];
+  for (let py = 0; py < Math.min(g.sh, g.H); py++) {
+    for (let px = 0; px < Math.min(g.sw, g.W); px++) {
+      const kh0 = (py + g.ph) % g.sh;
+      const kw0 = (px + g.pw) % g.sw;
+      const TI = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
+      const TJ = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
+      // dy row of tap i (kh = kh0 + sh·i) for grid row a: a + rowBase − i; reversed: a + row0 + i'.
+      const rowBase = (py + g.ph - kh0) / g.sh;
+      const colBase = (px + g.pw - kw0) / g.sw;
+      const w_i = g.sh * g.KW;
+      const w_j = g.sw;
+      jobs.push({
+        M: g.C, Q: g.O, TI, TJ,
+        NB: g.N, GA: Math.ceil((g.H - py) / g.sh), GB: Math.ceil((g.W - px) / g.sw),
+        out_n: g.C * g.H * g.W, out_c: g.H * g.W, out_w: g.W, out_y0: py, out_x0: px, out_ys: g.sh, out_xs: g.sw,
+        in_n: g.O * g.OH * g.OW, in_c: g.OH * g.OW, in_h: g.OH, in_w: g.OW, in_ys: 1, in_xs: 1,
+        row0: rowBase - Math.max(TI - 1, 0), col0: colBase - Math.max(TJ - 1, 0),
+        w_r: g.KH * g.KW, w_q: g.C * g.KH * g.KW,
+        w_i: -w_i, w_j: -w_j,
+        w_0: kh0 * g.KW + kw0 + Math.max(TI - 1, 0) * w_i + Math.max(TJ - 1, 0) * w_j,
+      });
+    }
+  }
+  return jobs;
+}
+
+type Variant = 'tiled' | 'regblock';
+
+/** Invocations per workgroup of the regblock conv kernels (SwiftShader runs workgroups whole, so
+ * small groups waste little on small layers). */
+const REGBLOCK_WG = 16;
+/** Output rows (channels) per regblock invocation. */
+const REGBLOCK_ROWS = 16;
+/** Pixels per invocation of conv_regblock. */
+const GENERIC_PIXELS = 8;
+/** Output rows and pixels per workgroup of the tiled kernels. */
+const TILE = 64;
+
+/**
+ * The text defines of conv2d.wgsl. kernelSource substitutes the whole file, so every spec gives
+ * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
+ * other: a module that mentions subgroup builtins cannot even be created without the feature.
+ * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
+ * output rows per lane (16 with RG4, or 4).
+ */
+function defines(sg: boolean, tn: 4 | 8 = 8, rows: 4 | 16 = 16): Record<string, string | number> {
+  const on = (b: boolean): string => (b ? '' : '//');
+  return { SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG4: on(rows === 16) };
+}
+
+function useSubgroups(ctx: Context, opts: Conv2dOptions): boolean {
+  return ctx.subgroups && (opts.subgroups ?? true);
+}
+
+/**
+ * Block shape of conv3x3_regblock for a job, or 0 for the generic kernel. The 3×3 kernel needs 3×3
+ * taps stepping one input row and column per output (stride 1); a lane covers 4×4 (TN = 4) or 2×8
+ * (TN = 8) outputs, so grids that the blocks do not tile waste lanes. Relative costs per computed
+ * output measured on SwiftShader: 0.7 (4×4), 0.72 (2×8), 1.1 (generic, which wastes nothing).
+ */
+function blockWidth3x3(job: ConvJob): 0 | 4 | 8 {
+  if (!(job.TI === 3 && job.TJ === 3 && job.in_xs === 1 && job.in_ys === 1)) return 0;
+  const up = (v: number, m: number): number => Math.ceil(v / m) * m;
+  const cost4 = up(job.GA, 4) * up(job.GB, 4) * 0.7;
+  const cost8 = up(job.GA, 2) * up(job.GB, 8) * 0.72;
+  const generic = job.GA * job.GB * 1.1;
+  if (generic < Math.min(cost4, cost8)) return 0;
+  return cost4 <= cost8 ? 4 : 8;
+}
+
+interface ConvDispatch {
+  spec: KernelSpec;
+  grid: [number, number, number];
+}
+
+function grid3(ctx: Context, workgroups: number, rows: number): [number, number, number] {
+  const max = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  const x = Math.min(workgroups, max);
+  return [x, rows, Math.ceil(workgroups / x)];
+}
+
+function convDispatch(ctx: Context, job: ConvJob, opts: Conv2dOptions): ConvDispatch {
+  const npix = job.NB * job.GA * job.GB;
+  if (variantOf(ctx, opts) === 'tiled') {
+    return { spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)) };
+  }
+  const sg = useSubgroups(ctx, opts);
+  // 4 output rows per lane when the job has no more (the input gradient of an RGB layer).
+  const rowsPerLane = job.M <= 4 ? 4 : 16;
+  const rows = Math.ceil(job.M / rowsPerLane);
+  const width = blockWidth3x3(job);
+  if (width > 0) {
+    const blocks = job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width);
+    return { spec: { shader: SHADER, entry: 'conv3x3_regblock', defines: defines(sg, width as 4 | 8, rowsPerLane) }, grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), rows) };
+  }
+  const blocks = Math.ceil(npix / GENERIC_PIXELS);
+  return { spec: { shader: SHADER, entry: 'conv_regblock', defines: defines(sg, 8, rowsPerLane) }, grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), rows) };
+}
+
+function recordConvJob(ctx: Context, job: ConvJob, input: Tensor, w: Tensor, out: Tensor, opts: Conv2dOptions): void {
+  if (job.NB * job.GA * job.GB === 0) return;
+  const d = convDispatch(ctx, job, opts);
+  ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out }, job as unknown as Record<string, number>, d.grid);
+}
+
+function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
+  return opts.variant ?? ctx.variants.gemm;
+}
+
+/**
+ * Records y = conv2d(x, w): x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW] (no bias). `y`, if
+ * given, is overwritten (it may not be x or w). Nothing needs saving for the backward beyond x.
+ */
+export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, y?: Tensor): Tensor {
+  const op = 'conv2dForward';
+  const g = geometry(op, x.shape, w.shape, opts);
+  expectF32(op, 'x', x);
+  expectF32(op, 'w', w);
+  const out = y ?? ctx.tensor([g.N, g.O, g.OH, g.OW], undefined, 'f32', 'conv2d.y');
+  expectShape(op, 'y', out, [g.N, g.O, g.OH, g.OW]);
+  assertShape(out !== x && out !== w, () => `${op}: y must not be x or w (a dispatch cannot read and write one buffer)`);
+  recordConvJob(ctx, forwardJob(g), x, w, out, opts);
+  return out;
+}
+
+/**
+ * Records dx = ∂L/∂x from dy [N, O, OH, OW] and w [O, C, KH, KW]; `xShape` is the forward input's
+ * shape. `dx`, if given, is overwritten (also where no output used an input pixel).
+ */
+export function conv2dBackwardInput(
+  ctx: Context, dy: Tensor, w: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, dx?: Tensor,
+): Tensor {
+  const op = 'conv2dBackwardInput';
+  const g = geometry(op, xShape, w.shape, opts);
+  expectF32(op, 'w', w);
+  expectShape(op, 'dy', dy, [g.N, g.O, g.OH, g.OW]);
+  const out = dx ?? ctx.tensor([g.N, g.C, g.H, g.W], undefined, 'f32', 'conv2d.dx');
+  expectShape(op, 'dx', out, [g.N, g.C, g.H, g.W]);
+  assertShape(out !== dy && out !== w, () => `${op}: dx must not be dy or w (a dispatch cannot read and write one buffer)`);
+  for (const job of dgradJobs(g)) recordConvJob(ctx, job, dy, w, out, opts);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ wgrad
+
+/** Uniforms of `Wgrad` in conv2d.wgsl. */
+interface WgradParams {
+  N: number; C: number; H: number; W: number;
+  O: number; OH: number; OW: number; KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number;
+  rows_per_slice: number; out_slice: number;
+}
+
+/** How one wgrad call is cut up: the kernel, its grid, and the K slices (ranges of (n, oh) rows). */
+interface WgradPlan {
+  spec: KernelSpec;
+  grid: [number, number, number];
+  slices: number;
+  rowsPerSlice: number;
+}
+
+/** Workgroups a wgrad dispatch should have at least, so every core gets work; more slices only add partials. */
+const WGRAD_TARGET_WORKGROUPS = { regblock: 64, tiled: 512 };
+/** Fewest output pixels (K terms) per slice, so a slice amortises its setup. */
+const WGRAD_MIN_SLICE_PIXELS = 256;
+/** Most bytes of partial sums per call. */
+const WGRAD_MAX_PARTIAL_BYTES = 64 << 20;
+
+function wgradPlan(ctx: Context, g: Geometry, opts: Conv2dOptions): WgradPlan {
+  const variant = variantOf(ctx, opts);
+  const sg = useSubgroups(ctx, opts);
+  const J = g.C * g.KH * g.KW;
+  let spec: KernelSpec;
+  let gx: number;
+  let gy: number;
+  if (variant === 'tiled') {
+    spec = { shader: SHADER, entry: 'wgrad_tiled', defines: defines(false) };
+    gx = Math.ceil(J / TILE);
+    gy = Math.ceil(g.O / TILE);
+  } else if (g.KH === 3 && g.KW === 3 && g.sw === 1 && g.OW >= 3) {
+    // One channel per lane, 4 lanes per workgroup: pruned channel counts waste at most 3 lanes.
+    spec = { shader: SHADER, entry: 'wgrad3x3_regblock', defines: defines(sg) };
+    gx = Math.ceil(g.C / 4);
+    gy = Math.ceil(g.O / REGBLOCK_ROWS);
+  } else {
+    spec = { shader: SHADER, entry: 'wgrad_regblock', defines: defines(sg) };
+    gx = Math.ceil(J / (4 * 8));
+    gy = Math.ceil(g.O / REGBLOCK_ROWS);
+  }
+  const rows = g.N * g.OH;
+  const outSlice = g.O * J;
+  const maxByMemory = Math.max(1, Math.floor(Math.min(WGRAD_MAX_PARTIAL_BYTES, ctx.device.limits.maxStorageBufferBindingSize) / (outSlice * 4)));
+  const maxByWork = Math.max(1, Math.floor((rows * g.OW) / WGRAD_MIN_SLICE_PIXELS));
+  const wanted = Math.ceil(WGRAD_TARGET_WORKGROUPS[variant] / (gx * gy));
+  let slices = Math.max(1, Math.min(wanted, maxByMemory, maxByWork, rows, ctx.device.limits.maxComputeWorkgroupsPerDimension));
+  const rowsPerSlice = Math.max(1, Math.ceil(rows / slices));
+  slices = Math.max(1, Math.ceil(rows / rowsPerSlice));
+  return { spec, grid: [gx, gy, slices], slices, rowsPerSlice };
+}
+
+/**
+ * dw = ∂L/∂w from the forward input x [N, C, H, W] and dy [N, O, OH, OW]; `wShape` is [O, C, KH, KW].
+ * The reduction over N·OH·OW is split into slices of (n, oh) rows that write partial sums, then
+ * summed by {@link sumPartials} (one slice writes dw directly). `dw`, if given, is overwritten.
+ */
+export function conv2dBackwardWeight(
+  ctx: Context, x: Tensor, dy: Tensor, wShape: readonly number[], opts: Conv2dOptions = {}, dw?: Tensor,
+): Tensor {
+  const op = 'conv2dBackwardWeight';
+  const g = geometry(op, x.shape, wShape, opts);
+  expectF32(op, 'x', x);
+  expectShape(op, 'dy', dy, [g.N, g.O, g.OH, g.OW]);
+  const out = dw ?? ctx.tensor([g.O, g.C, g.KH, g.KW], undefined, 'f32', 'conv2d.dw');
+  expectShape(op, 'dw', out, [g.O, g.C, g.KH, g.KW]);
+  assertShape(out !== x && out !== dy, () => `${op}: dw must not be x or dy (a dispatch cannot read and write one buffer)`);
+  if (g.N === 0) {
+    ctx.clear(out); // an empty batch contributes nothing
+    return out;
+  }
+  const plan = wgradPlan(ctx, g, opts);
+  const n = out.size;
+  const params: WgradParams = {
+    N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
+    sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, rows_per_slice: plan.rowsPerSlice, out_slice: n,
+  };
+  const k = ctx.kernel(plan.spec);
+  const target = plan.slices === 1 ? out : ctx.scratch(plan.slices * n * 4, 'conv2d.dw partials');
+  ctx.dispatch(k, { x, dy, dw: target }, params as unknown as Record<string, number>, plan.grid);
+  if (plan.slices > 1) sumPartials(ctx, target, plan.slices, n, out);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ planning
+
+/**
+ * Every kernel that conv2dForward, conv2dBackwardInput and conv2dBackwardWeight would use for these
+ * shapes and options (duplicates removed), so a caller can compile them ahead with `ctx.prepare()`.
+ */
+export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): KernelSpec[] {
+  const g = geometry('conv2dKernelSpecs', xShape, wShape, opts);
+  const specs: KernelSpec[] = [convDispatch(ctx, forwardJob(g), opts).spec];
+  for (const job of dgradJobs(g)) specs.push(convDispatch(ctx, job, opts).spec);
+  const plan = wgradPlan(ctx, g, opts);
+  specs.push(plan.spec);
+  if (plan.slices > 1) specs.push(SUM_PARTIALS_SPEC);
+  const seen = new Set<string>();
+  return specs.filter((s) => {
+    const key = kernelKey(s);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Number of K slices conv2dBackwardWeight cuts N·OH·OW into for these shapes (for tests and benchmarks). */
+export function conv2dWeightGradSlices(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number {
+  return wgradPlan(ctx, geometry('conv2dWeightGradSlices', xShape, wShape, opts), opts).slices;
+}
