@@ -17,3 +17,10 @@ export async function saveArtifact(relPath: string, text: string): Promise<void>
   // Paths of browser commands resolve against the running test file; absolute paths work.
   await commands.writeFile(`${__NETSLIM_ROOT__}/test/artifacts/${relPath}`, text);
 }
+
+/** Reads a file under test/ (fixtures), served by vitest's dev server. */
+export async function readFixture(relPath: string): Promise<Uint8Array> {
+  const res = await fetch(`/test/${relPath}`);
+  if (!res.ok) throw new Error(`fixture test/${relPath}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}

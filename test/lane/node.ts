@@ -16,3 +16,10 @@ export async function saveArtifact(relPath: string, text: string): Promise<void>
   await mkdir(path.dirname(full), { recursive: true });
   await writeFile(full, text);
 }
+
+/** Reads a file under test/ (fixtures). */
+export async function readFixture(relPath: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  return new Uint8Array(await readFile(path.resolve(import.meta.dirname, '..', relPath)));
+}

@@ -1,0 +1,436 @@
+/**
+ * The typed modules a model graph is made of. A layer describes its shapes, owns its state slots
+ * (parameters and buffers, named as PyTorch's state_dict names them) and runs its forward and
+ * backward over the kernels in src/ops. Activations and per-run saved tensors belong to the
+ * executor (src/nn/model.ts), so one layer description serves any batch size.
+ */
+import type { Context } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { assertShape } from '../errors.js';
+import { shapeString } from '../gpu/tensor.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../ops/conv2d.js';
+import { batchNormBackward, batchNormForwardEval, batchNormForwardTrain } from '../ops/batchnorm2d.js';
+import { reluBackward, reluForward, add } from '../ops/elementwise.js';
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputShape } from '../ops/pool2d.js';
+import { linearBackward, linearForward } from '../ops/linear.js';
+import { channelSelectBackward, channelSelectForward, concatBackward, concatForward } from '../ops/channel.js';
+
+export type LayerKind =
+  | 'Input'
+  | 'Conv2d'
+  | 'BatchNorm2d'
+  | 'ReLU'
+  | 'MaxPool2d'
+  | 'AvgPool2d'
+  | 'Linear'
+  | 'ChannelSelection'
+  | 'Add'
+  | 'Concat'
+  | 'Flatten';
+
+/**
+ * One named tensor of a layer's state. `trainable` slots get a gradient and a momentum buffer;
+ * the others are buffers (running statistics, the selection mask). `I64` slots live on the host
+ * (BatchNorm's `num_batches_tracked`).
+ */
+export interface StateSlot {
+  /** Local name: `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`, `indexes`. */
+  readonly key: string;
+  shape: number[];
+  readonly dtype: 'F32' | 'I64';
+  readonly trainable: boolean;
+  /** Counts as a parameter in the reference's parameter count (selection `indexes` does). */
+  readonly countsAsParameter: boolean;
+  value: Tensor | null;
+  grad: Tensor | null;
+  momentum: Tensor | null;
+}
+
+function slot(key: string, shape: number[], trainable: boolean, dtype: 'F32' | 'I64' = 'F32', countsAsParameter = trainable): StateSlot {
+  return { key, shape, dtype, trainable, countsAsParameter, value: null, grad: null, momentum: null };
+}
+
+/** Tensors a layer's forward saves for its backward, allocated per batch size by the executor. */
+export interface SavedSpec {
+  shape: number[];
+  dtype: 'f32' | 'u32';
+}
+
+export abstract class Layer {
+  abstract readonly kind: LayerKind;
+  /** State slots in state_dict order. */
+  readonly state: StateSlot[] = [];
+
+  /** @param name the PyTorch module path (`feature.0`, `layer1.0.conv1`); empty for functional ops. */
+  constructor(public name: string) {}
+
+  abstract outputShape(inputs: readonly (readonly number[])[]): number[];
+
+  /** Shapes of the tensors the forward saves for the backward. */
+  savedSpecs(_inputs: readonly (readonly number[])[], _output: readonly number[]): SavedSpec[] {
+    return [];
+  }
+
+  /** Whether the backward reads this layer's forward output (a following in-place op must not clobber it). */
+  get backwardReadsOutput(): boolean {
+    return false;
+  }
+
+  abstract forward(ctx: Context, inputs: readonly Tensor[], out: Tensor, train: boolean, saved: readonly Tensor[]): void;
+
+  /**
+   * Writes the gradients of the inputs into `dinputs` (null where none is needed) and of the
+   * trainable slots into their `grad` tensors (overwriting).
+   */
+  abstract backward(ctx: Context, inputs: readonly Tensor[], out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void;
+
+  slot(key: string): StateSlot {
+    const s = this.state.find((x) => x.key === key);
+    if (!s) throw new Error(`${this.kind} ${this.name} has no state ${key}`);
+    return s;
+  }
+
+  protected value(key: string): Tensor {
+    const t = this.slot(key).value;
+    if (!t) throw new Error(`${this.kind} ${this.name}: ${key} is not on the GPU (model not materialised)`);
+    return t;
+  }
+
+  protected grad(key: string): Tensor {
+    const t = this.slot(key).grad;
+    if (!t) throw new Error(`${this.kind} ${this.name}: ${key} has no gradient buffer`);
+    return t;
+  }
+}
+
+function expectRank(layer: Layer, shape: readonly number[], rank: number): void {
+  assertShape(shape.length === rank, () => `${layer.kind} ${layer.name || '(unnamed)'}: expected a rank-${rank} input, got ${shapeString(shape)}`);
+}
+
+function expectChannels(layer: Layer, shape: readonly number[], c: number): void {
+  assertShape(shape[1] === c, () => `${layer.kind} ${layer.name || '(unnamed)'}: expected ${c} input channels, got ${shapeString(shape)}`);
+}
+
+/** The graph's input placeholder. */
+export class Input extends Layer {
+  readonly kind = 'Input';
+  constructor(readonly channels: number) {
+    super('');
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    return [...inputs[0]!];
+  }
+  forward(): void {}
+  backward(): void {}
+}
+
+export interface Conv2dConfig {
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+}
+
+/** 2-D convolution without bias (all the reference models use bias=False). */
+export class Conv2d extends Layer {
+  readonly kind = 'Conv2d';
+  readonly stride: number;
+  readonly padding: number;
+  constructor(name: string, readonly config: Conv2dConfig) {
+    super(name);
+    this.stride = config.stride ?? 1;
+    this.padding = config.padding ?? 0;
+    this.state.push(slot('weight', [config.outChannels, config.inChannels, config.kernel, config.kernel], true));
+  }
+  get inChannels(): number {
+    return this.slot('weight').shape[1]!;
+  }
+  get outChannels(): number {
+    return this.slot('weight').shape[0]!;
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    expectRank(this, x, 4);
+    expectChannels(this, x, this.inChannels);
+    return conv2dOutputShape(x, this.slot('weight').shape, { stride: this.stride, padding: this.padding });
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    conv2dForward(ctx, inputs[0]!, this.value('weight'), { stride: this.stride, padding: this.padding }, out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const x = inputs[0]!;
+    const opts = { stride: this.stride, padding: this.padding };
+    conv2dBackwardWeight(ctx, x, dout, this.slot('weight').shape, opts, this.grad('weight'));
+    const dx = dinputs[0];
+    if (dx) conv2dBackwardInput(ctx, dout, this.value('weight'), x.shape, opts, dx);
+  }
+}
+
+/** BatchNorm2d (eps 1e-5, momentum 0.1); `numBatchesTracked` counts training forwards. */
+export class BatchNorm2d extends Layer {
+  readonly kind = 'BatchNorm2d';
+  numBatchesTracked = 0;
+  constructor(
+    name: string,
+    channels: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
+    super(name);
+    this.state.push(
+      slot('weight', [channels], true),
+      slot('bias', [channels], true),
+      slot('running_mean', [channels], false),
+      slot('running_var', [channels], false),
+      slot('num_batches_tracked', [], false, 'I64'),
+    );
+  }
+  get channels(): number {
+    return this.slot('weight').shape[0]!;
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    expectRank(this, x, 4);
+    expectChannels(this, x, this.channels);
+    return [...x];
+  }
+  override savedSpecs(): SavedSpec[] {
+    return [
+      { shape: [this.channels], dtype: 'f32' },
+      { shape: [this.channels], dtype: 'f32' },
+    ];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor, train: boolean, saved: readonly Tensor[]): void {
+    const args = [ctx, inputs[0]!, this.value('weight'), this.value('bias'), this.value('running_mean'), this.value('running_var')] as const;
+    if (train) {
+      batchNormForwardTrain(...args, { eps: this.eps, momentum: this.momentum }, { y: out, saveMean: saved[0]!, saveInvStd: saved[1]! });
+      this.numBatchesTracked++;
+    } else {
+      batchNormForwardEval(...args, { eps: this.eps }, out);
+    }
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void {
+    // The kernel always computes dx; a BN whose input needs no gradient does not occur in our models.
+    const dx = dinputs[0] ?? ctx.tensor(inputs[0]!.shape, undefined, 'f32', `${this.name}.dx (unused)`);
+    batchNormBackward(ctx, inputs[0]!, dout, this.value('weight'), saved[0]!, saved[1]!, {
+      dx,
+      dgamma: this.grad('weight'),
+      dbeta: this.grad('bias'),
+    });
+    if (!dinputs[0]) {
+      ctx.flush();
+      dx.destroy();
+    }
+  }
+}
+
+/** ReLU; the executor runs it in place when its input has no other consumer. */
+export class ReLU extends Layer {
+  readonly kind = 'ReLU';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    return [...inputs[0]!];
+  }
+  override get backwardReadsOutput(): boolean {
+    return true;
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    reluForward(ctx, inputs[0]!, out);
+  }
+  backward(ctx: Context, _inputs: readonly Tensor[], out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) reluBackward(ctx, out, dout, dx);
+  }
+}
+
+export interface PoolConfig {
+  kernel: number;
+  stride?: number;
+  padding?: number;
+}
+
+export class MaxPool2d extends Layer {
+  readonly kind = 'MaxPool2d';
+  constructor(
+    name: string,
+    readonly config: PoolConfig,
+  ) {
+    super(name);
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    expectRank(this, inputs[0]!, 4);
+    return pool2dOutputShape(inputs[0]!, this.config);
+  }
+  override savedSpecs(_inputs: readonly (readonly number[])[], output: readonly number[]): SavedSpec[] {
+    return [{ shape: [...output], dtype: 'u32' }];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor, _train: boolean, saved: readonly Tensor[]): void {
+    maxPool2dForward(ctx, inputs[0]!, this.config, { y: out, argmax: saved[0]! });
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void {
+    const dx = dinputs[0];
+    if (dx) maxPool2dBackward(ctx, dout, saved[0]!, inputs[0]!.shape, this.config, dx);
+  }
+}
+
+/** Average pooling with count_include_pad (PyTorch's default). */
+export class AvgPool2d extends Layer {
+  readonly kind = 'AvgPool2d';
+  constructor(
+    name: string,
+    readonly config: PoolConfig,
+  ) {
+    super(name);
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    expectRank(this, inputs[0]!, 4);
+    return pool2dOutputShape(inputs[0]!, this.config);
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    avgPool2dForward(ctx, inputs[0]!, this.config, out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) avgPool2dBackward(ctx, dout, inputs[0]!.shape, this.config, dx);
+  }
+}
+
+/** Fully connected layer with bias, PyTorch layout (weight [out, in]). */
+export class Linear extends Layer {
+  readonly kind = 'Linear';
+  constructor(name: string, inFeatures: number, outFeatures: number) {
+    super(name);
+    this.state.push(slot('weight', [outFeatures, inFeatures], true), slot('bias', [outFeatures], true));
+  }
+  get inFeatures(): number {
+    return this.slot('weight').shape[1]!;
+  }
+  get outFeatures(): number {
+    return this.slot('weight').shape[0]!;
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    expectRank(this, x, 2);
+    assertShape(x[1] === this.inFeatures, () => `Linear ${this.name}: expects ${this.inFeatures} input features, got ${shapeString(x)}`);
+    return [x[0]!, this.outFeatures];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    linearForward(ctx, inputs[0]!, this.value('weight'), this.value('bias'), out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    linearBackward(ctx, inputs[0]!, this.value('weight'), dout, { inputGrad: dx !== null }, {
+      ...(dx ? { dx } : {}),
+      dw: this.grad('weight'),
+      db: this.grad('bias'),
+    });
+  }
+}
+
+/**
+ * The reference's `channel_selection`: keeps the channels whose `indexes` entry is 1, in order
+ * (a gather). `indexes` is a float 0/1 mask in the state dict (a never-trained parameter there);
+ * the kernel uses the list of kept channel indices, derived whenever the mask is set.
+ */
+export class ChannelSelection extends Layer {
+  readonly kind = 'ChannelSelection';
+  /** Host copy of the mask (small; changes only when pruning). */
+  mask: Float32Array;
+  /** u32 list of kept channels on the GPU. */
+  kept: Tensor | null = null;
+  constructor(name: string, channels: number) {
+    super(name);
+    this.mask = new Float32Array(channels).fill(1);
+    this.state.push(slot('indexes', [channels], false, 'F32', true));
+  }
+  get channels(): number {
+    return this.mask.length;
+  }
+  get keptCount(): number {
+    let k = 0;
+    for (const v of this.mask) if (v !== 0) k++;
+    return k;
+  }
+  keptIndices(): Uint32Array {
+    const out = new Uint32Array(this.keptCount);
+    let j = 0;
+    for (let i = 0; i < this.mask.length; i++) if (this.mask[i] !== 0) out[j++] = i;
+    return out;
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    expectRank(this, x, 4);
+    expectChannels(this, x, this.channels);
+    assertShape(this.keptCount > 0, () => `ChannelSelection ${this.name}: the mask keeps no channel`);
+    return [x[0]!, this.keptCount, x[2]!, x[3]!];
+  }
+  private indices(): Tensor {
+    if (!this.kept) throw new Error(`ChannelSelection ${this.name}: indices not on the GPU (model not materialised)`);
+    return this.kept;
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    channelSelectForward(ctx, inputs[0]!, this.indices(), out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) channelSelectBackward(ctx, dout, this.indices(), inputs[0]!.shape, dx);
+  }
+}
+
+/** Residual sum of two equal-shaped inputs. */
+export class Add extends Layer {
+  readonly kind = 'Add';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const [a, b] = inputs as [number[], number[]];
+    assertShape(
+      inputs.length === 2 && a.length === b.length && a.every((d, i) => d === b[i]),
+      () => `Add ${this.name}: inputs ${inputs.map((s) => shapeString(s)).join(' and ')} differ`,
+    );
+    return [...a];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    add(ctx, inputs[0]!, inputs[1]!, out);
+  }
+  backward(ctx: Context, _inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    for (const d of dinputs) if (d) ctx.copy(dout, d);
+  }
+}
+
+/** Concatenation along channels (DenseNet's `torch.cat((x, out), 1)`). */
+export class Concat extends Layer {
+  readonly kind = 'Concat';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const first = inputs[0]!;
+    for (const s of inputs) {
+      assertShape(
+        s.length === 4 && s[0] === first[0] && s[2] === first[2] && s[3] === first[3],
+        () => `Concat ${this.name}: inputs ${inputs.map((x) => shapeString(x)).join(', ')} differ outside dim 1`,
+      );
+    }
+    return [first[0]!, inputs.reduce((c, s) => c + s[1]!, 0), first[2]!, first[3]!];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    concatForward(ctx, inputs, out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    // concatBackward slices into every output; inputs that need no gradient get a scratch tensor.
+    const temps: Tensor[] = [];
+    const outs = dinputs.map((d, i) => d ?? (temps.push(ctx.tensor(inputs[i]!.shape)), temps[temps.length - 1]!));
+    concatBackward(ctx, dout, inputs.map((t) => t.shape), outs);
+    if (temps.length) {
+      ctx.flush();
+      for (const t of temps) t.destroy();
+    }
+  }
+}
+
+/** [N, C, H, W] → [N, C·H·W] (a view: no kernel runs). */
+export class Flatten extends Layer {
+  readonly kind = 'Flatten';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    return [x[0]!, x.slice(1).reduce((a, b) => a * b, 1)];
+  }
+  forward(): void {}
+  backward(): void {}
+}

@@ -1,0 +1,325 @@
+/**
+ * A model: a graph whose state lives on one GPU context, and an executor that runs it forward
+ * (train or eval) and backward for a given input shape. The executor allocates every activation,
+ * gradient and saved tensor once per input shape and reuses them step after step; a ReLU runs in
+ * place when its input feeds nothing else, and a Flatten is a view.
+ */
+import type { Context } from '../gpu/context.js';
+import { Tensor, numel, shapeString } from '../gpu/tensor.js';
+import { ShapeError, assertShape } from '../errors.js';
+import { accumulate } from '../ops/elementwise.js';
+import { Graph } from './graph.js';
+import { BatchNorm2d, ChannelSelection, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
+
+/** What a model is, as checkpoint metadata records it. */
+export interface ModelMeta {
+  arch: string;
+  depth?: number;
+  numClasses: number;
+  inChannels: number;
+  /** The reference's cfg (`'M'` for VGG pools). */
+  cfg?: (number | 'M')[];
+  dataset?: string;
+}
+
+/** A state tensor as the state_dict names it. */
+export interface NamedSlot {
+  name: string;
+  layer: Layer;
+  slot: StateSlot;
+}
+
+/** Host-side values of a state dict: F32 tensors as Float32Array, I64 as bigint arrays. */
+export type StateValues = Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>;
+
+interface Plan {
+  inputShape: number[];
+  shapes: number[][];
+  act: Tensor[];
+  grad: (Tensor | null)[];
+  saved: Tensor[][];
+  /** Node ids whose forward is a no-op view (Flatten) or in place (ReLU). */
+  view: boolean[];
+  inPlace: boolean[];
+  /** Input-gradient destination aliases: gradAlias[v] = true when grad[v] is the same buffer as its consumer's. */
+  gradAlias: boolean[];
+  owned: Tensor[];
+  temps: Map<string, Tensor>;
+}
+
+export class Model {
+  #plan: Plan | null = null;
+  #destroyed = false;
+
+  constructor(
+    readonly ctx: Context,
+    readonly graph: Graph,
+    readonly meta: ModelMeta,
+  ) {
+    for (const { slot, name } of this.namedSlots()) {
+      if (slot.dtype !== 'F32') continue;
+      slot.value = ctx.tensor(slot.shape, undefined, 'f32', name);
+      if (slot.trainable) {
+        slot.grad = ctx.tensor(slot.shape, undefined, 'f32', `${name}.grad`);
+        slot.momentum = ctx.tensor(slot.shape, undefined, 'f32', `${name}.momentum`);
+      }
+    }
+    for (const l of graph.layers()) if (l instanceof ChannelSelection) this.#uploadSelection(l);
+  }
+
+  /** Every state tensor with its state_dict name (`feature.1.running_var`), in module order. */
+  namedSlots(): NamedSlot[] {
+    const out: NamedSlot[] = [];
+    for (const layer of this.graph.layers()) {
+      for (const slot of layer.state) out.push({ name: layer.name ? `${layer.name}.${slot.key}` : slot.key, layer, slot });
+    }
+    return out;
+  }
+
+  /** Trainable slots in module order. */
+  parameters(): NamedSlot[] {
+    return this.namedSlots().filter((s) => s.slot.trainable);
+  }
+
+  /** BatchNorm2d layers in module order (what Network Slimming ranks). */
+  batchNorms(): BatchNorm2d[] {
+    return this.graph.layers().filter((l): l is BatchNorm2d => l instanceof BatchNorm2d);
+  }
+
+  /** Number of parameters as the reference counts them (selection `indexes` included). */
+  parameterCount(): number {
+    return this.namedSlots().reduce((n, s) => n + (s.slot.countsAsParameter ? numel(s.slot.shape) : 0), 0);
+  }
+
+  #uploadSelection(l: ChannelSelection): void {
+    l.kept?.destroy();
+    const idx = l.keptIndices();
+    l.kept = this.ctx.tensor([idx.length], idx, 'u32', `${l.name}.kept`);
+    const mask = l.slot('indexes').value;
+    if (mask) this.ctx.device.queue.writeBuffer(mask.buffer, 0, l.mask);
+  }
+
+  // ------------------------------------------------------------------ state dict
+
+  /** Copies every state tensor to the host (F32 as Float32Array, num_batches_tracked as BigInt64Array). */
+  async stateDict(): Promise<StateValues> {
+    const out: StateValues = new Map();
+    for (const { name, layer, slot } of this.namedSlots()) {
+      if (slot.dtype === 'I64') {
+        const n = layer instanceof BatchNorm2d ? layer.numBatchesTracked : 0;
+        out.set(name, { shape: [...slot.shape], data: BigInt64Array.of(BigInt(n)) });
+      } else {
+        out.set(name, { shape: [...slot.shape], data: await this.ctx.readF32(slot.value!) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Replaces every state tensor. All names must be present with the model's shapes and no other
+   * names may appear (PyTorch's strict load); everything is checked before anything is written.
+   * `source` names the file in error messages.
+   */
+  loadStateDict(values: StateValues, source = 'state dict'): void {
+    const slots = this.namedSlots();
+    const known = new Set(slots.map((s) => s.name));
+    const missing = slots.filter((s) => !values.has(s.name)).map((s) => s.name);
+    if (missing.length) throw new ShapeError(`${source}: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+    const extra = [...values.keys()].filter((k) => !known.has(k));
+    if (extra.length) throw new ShapeError(`${source}: unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''} for a ${this.meta.arch} model`);
+    for (const { name, slot } of slots) {
+      const v = values.get(name)!;
+      const same = v.shape.length === slot.shape.length && v.shape.every((d, i) => d === slot.shape[i]);
+      assertShape(same, () => `${source}: ${name} has shape ${shapeString(v.shape)}, the model expects ${shapeString(slot.shape)}`);
+      const wantI64 = slot.dtype === 'I64';
+      assertShape(wantI64 === v.data instanceof BigInt64Array, () => `${source}: ${name} should be ${slot.dtype}`);
+    }
+    for (const { name, layer, slot } of slots) {
+      const v = values.get(name)!;
+      if (slot.dtype === 'I64') {
+        if (layer instanceof BatchNorm2d) layer.numBatchesTracked = Number((v.data as BigInt64Array)[0] ?? 0n);
+        continue;
+      }
+      const data = v.data as Float32Array;
+      if (data.length) this.ctx.device.queue.writeBuffer(slot.value!.buffer, 0, data);
+      if (layer instanceof ChannelSelection) {
+        layer.mask = Float32Array.from(data);
+        assertShape(layer.keptCount > 0, () => `${source}: ${name} keeps no channel`);
+        this.#uploadSelection(layer);
+        this.#dropPlan();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ execution
+
+  #dropPlan(): void {
+    const p = this.#plan;
+    if (!p) return;
+    this.ctx.flush();
+    for (const t of p.owned) t.destroy();
+    for (const t of p.temps.values()) t.destroy();
+    this.#plan = null;
+  }
+
+  #planFor(inputShape: readonly number[]): Plan {
+    const p = this.#plan;
+    if (p && p.inputShape.length === inputShape.length && p.inputShape.every((d, i) => d === inputShape[i])) return p;
+    this.#dropPlan();
+    assertShape(
+      inputShape.length === 4 && inputShape[1] === this.graph.inChannels,
+      () => `${this.meta.arch}: input ${shapeString(inputShape)} should be [N, ${this.graph.inChannels}, H, W]`,
+    );
+    const g = this.graph;
+    const shapes = g.shapes(inputShape);
+    const consumers = g.consumers();
+    const n = g.nodes.length;
+    const plan: Plan = {
+      inputShape: [...inputShape],
+      shapes,
+      act: new Array(n),
+      grad: new Array(n).fill(null),
+      saved: new Array(n).fill([]),
+      view: new Array(n).fill(false),
+      inPlace: new Array(n).fill(false),
+      gradAlias: new Array(n).fill(false),
+      owned: [],
+      temps: new Map(),
+    };
+    const own = (shape: number[], label: string, dtype: 'f32' | 'u32' = 'f32'): Tensor => {
+      const t = this.ctx.tensor(shape, undefined, dtype, label);
+      plan.owned.push(t);
+      return t;
+    };
+    for (const node of g.nodes) {
+      const id = node.id;
+      const layer = node.layer;
+      if (id === 0) continue; // the caller's input tensor is bound per run
+      const src = node.inputs[0]!;
+      const single = consumers[src]!.length === 1 && src !== 0;
+      const producer = g.nodes[src]!.layer;
+      if (layer instanceof Flatten) {
+        plan.view[id] = true;
+      } else if (layer instanceof ReLU && single && !producer.backwardReadsOutput && !plan.view[src]) {
+        plan.inPlace[id] = true;
+      } else {
+        plan.act[id] = own(shapes[id]!, `${layer.name || layer.kind}.out`);
+      }
+      plan.saved[id] = layer.savedSpecs(node.inputs.map((i) => shapes[i]!), shapes[id]!).map((s) => own(s.shape, `${layer.name}.saved`, s.dtype));
+    }
+    // Gradients, from the output back: a view or in-place op shares its gradient buffer with its
+    // input when that input feeds nothing else.
+    for (let id = n - 1; id >= 1; id--) {
+      if (plan.grad[id] === null) plan.grad[id] = own(shapes[id]!, `${g.nodes[id]!.layer.name || g.nodes[id]!.layer.kind}.grad`);
+      const node = g.nodes[id]!;
+      const src = node.inputs[0]!;
+      if ((plan.view[id] || plan.inPlace[id]) && src !== 0 && consumers[src]!.length === 1) {
+        // Same object when the shape is the same (an in-place ReLU's backward must see dx === dy).
+        const same = shapes[src]!.every((d, i) => d === shapes[id]![i]) && shapes[src]!.length === shapes[id]!.length;
+        plan.grad[src] = same ? plan.grad[id]! : plan.grad[id]!.reshape(shapes[src]!);
+        plan.gradAlias[src] = true;
+      }
+    }
+    this.#plan = plan;
+    return plan;
+  }
+
+  #act(plan: Plan, id: number, input: Tensor): Tensor {
+    if (id === 0) return input;
+    if (plan.view[id]) return this.#act(plan, this.graph.nodes[id]!.inputs[0]!, input).reshape(plan.shapes[id]!);
+    if (plan.inPlace[id]) return this.#act(plan, this.graph.nodes[id]!.inputs[0]!, input);
+    return plan.act[id]!;
+  }
+
+  /**
+   * Records the forward pass and returns the output (logits) tensor, which stays valid until the
+   * next forward with another input shape. `train` uses batch statistics and updates the running ones.
+   */
+  forward(x: Tensor, train: boolean): Tensor {
+    this.#checkAlive();
+    const plan = this.#planFor(x.shape);
+    for (const node of this.graph.nodes) {
+      if (node.id === 0 || plan.view[node.id]) continue;
+      const inputs = node.inputs.map((i) => this.#act(plan, i, x));
+      node.layer.forward(this.ctx, inputs, this.#act(plan, node.id, x), train, plan.saved[node.id]!);
+    }
+    return this.#act(plan, this.graph.output, x);
+  }
+
+  /** The buffer the loss writes ∂loss/∂output into before `backward()`. */
+  outputGrad(x: Tensor): Tensor {
+    return this.#planFor(x.shape).grad[this.graph.output]!;
+  }
+
+  /**
+   * Records the backward pass of the last `forward(x, true)`: every trainable slot's `grad` is
+   * overwritten. `outputGrad(x)` must hold ∂loss/∂output.
+   */
+  backward(x: Tensor): void {
+    this.#checkAlive();
+    const plan = this.#planFor(x.shape);
+    const g = this.graph;
+    const written = new Array<boolean>(g.nodes.length).fill(false);
+    for (let id = g.nodes.length - 1; id >= 1; id--) {
+      const node = g.nodes[id]!;
+      const dout = plan.grad[id]!;
+      if (plan.view[id]) {
+        // Flatten: the gradient is the same numbers in the input's shape.
+        const src = node.inputs[0]!;
+        if (src !== 0 && !plan.gradAlias[src]) this.#deliver(plan, written, src, 0, id, (dst) => this.ctx.copy(dout, dst));
+        continue;
+      }
+      const dests: (Tensor | null)[] = [];
+      const pending: { src: number; tmp: Tensor }[] = [];
+      node.inputs.forEach((src, slot) => {
+        if (src === 0) return void dests.push(null);
+        if (plan.gradAlias[src] && (plan.inPlace[id] || plan.view[id])) return void dests.push(plan.grad[src]!);
+        if (!written[src]) {
+          written[src] = true;
+          return void dests.push(plan.grad[src]!);
+        }
+        const tmp = this.#temp(plan, plan.shapes[src]!, slot);
+        pending.push({ src, tmp });
+        dests.push(tmp);
+      });
+      const inputs = node.inputs.map((i) => this.#act(plan, i, x));
+      node.layer.backward(this.ctx, inputs, this.#act(plan, id, x), dout, dests, plan.saved[id]!);
+      for (const { src, tmp } of pending) accumulate(this.ctx, plan.grad[src]!, tmp);
+    }
+  }
+
+  #deliver(plan: Plan, written: boolean[], src: number, slot: number, _id: number, write: (dst: Tensor) => void): void {
+    if (!written[src]) {
+      written[src] = true;
+      write(plan.grad[src]!);
+    } else {
+      const tmp = this.#temp(plan, plan.shapes[src]!, slot);
+      write(tmp);
+      accumulate(this.ctx, plan.grad[src]!, tmp);
+    }
+  }
+
+  #temp(plan: Plan, shape: number[], slot: number): Tensor {
+    const key = `${shape.join('x')}:${slot}`;
+    let t = plan.temps.get(key);
+    if (!t) plan.temps.set(key, (t = this.ctx.tensor(shape, undefined, 'f32', 'grad.accumulate')));
+    return t;
+  }
+
+  #checkAlive(): void {
+    if (this.#destroyed) throw new Error(`${this.meta.arch}: model was destroyed`);
+  }
+
+  /** Releases every GPU buffer of the model. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#dropPlan();
+    this.ctx.flush();
+    for (const { slot } of this.namedSlots()) {
+      for (const t of [slot.value, slot.grad, slot.momentum]) t?.destroy();
+      slot.value = slot.grad = slot.momentum = null;
+    }
+    for (const l of this.graph.layers()) if (l instanceof ChannelSelection) l.kept?.destroy();
+    this.#destroyed = true;
+  }
+}

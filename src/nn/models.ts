@@ -1,0 +1,331 @@
+/**
+ * The three networks of the Network Slimming paper, built as graphs with PyTorch's state_dict
+ * names (Eric-mingjie/network-slimming `models/`): VGG, pre-activation bottleneck ResNet and
+ * DenseNet (basic blocks, no compression). `cfg` gives the channel counts of a pruned model, read
+ * exactly as the reference reads it. Initialisation follows the reference's scheme with netslim's
+ * own seeded generator.
+ */
+import type { Context } from '../gpu/context.js';
+import { ShapeError } from '../errors.js';
+import { Graph } from './graph.js';
+import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from './layers.js';
+import { Model, type ModelMeta } from './model.js';
+
+export type VggCfg = (number | 'M')[];
+
+/** The reference's default VGG cfgs. */
+export const VGG_CFG: Record<number, VggCfg> = {
+  11: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512],
+  13: [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512],
+  16: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512],
+  19: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512],
+};
+
+export interface ModelOptions {
+  /** Number of classes (10 for CIFAR-10 and Fashion-MNIST, 100 for CIFAR-100). */
+  numClasses?: number;
+  /** Input channels (3 for CIFAR, 1 for Fashion-MNIST). */
+  inChannels?: number;
+  /** Seed of the initialisation (default 1, as the reference's `--seed`). */
+  seed?: number;
+  dataset?: string;
+}
+
+export interface VggOptions extends ModelOptions {
+  /** 11, 13, 16 or 19 (default 19, as the reference); ignored when `cfg` is given. */
+  depth?: number;
+  cfg?: VggCfg;
+}
+
+export interface ResnetOptions extends ModelOptions {
+  /** 9n+2 (default 164). */
+  depth?: number;
+  /** 9n+1 entries: [bn1, bn2, bn3] kept counts per block, then the final bn. */
+  cfg?: number[];
+}
+
+export interface DensenetOptions extends ModelOptions {
+  /** 3n+4 (default 40). */
+  depth?: number;
+  growthRate?: number;
+  /** 3n+3 entries, one per BatchNorm in module order (the input channels its conv keeps). */
+  cfg?: number[];
+}
+
+function positiveInts(name: string, cfg: readonly (number | 'M')[]): void {
+  for (const v of cfg) {
+    if (v !== 'M' && !(Number.isInteger(v) && v > 0)) throw new ShapeError(`${name}: cfg entry ${JSON.stringify(v)} is not a positive channel count`);
+  }
+}
+
+/** VGG graph: [conv3×3 → BN → ReLU | maxpool 2×2] per cfg entry, avgpool 2, flatten, linear. */
+export function vggGraph(opts: VggOptions = {}): { graph: Graph; meta: ModelMeta } {
+  const depth = opts.depth ?? 19;
+  const cfg = opts.cfg ?? VGG_CFG[depth];
+  if (!cfg) throw new ShapeError(`vgg: depth ${depth} is not one of 11, 13, 16, 19 (or pass a cfg)`);
+  positiveInts('vgg', cfg);
+  const last = [...cfg].reverse().find((v): v is number => v !== 'M');
+  if (last === undefined) throw new ShapeError('vgg: cfg has no conv layer');
+  const inChannels = opts.inChannels ?? 3;
+  const numClasses = opts.numClasses ?? 10;
+  const g = new Graph(inChannels);
+  let cur = g.input;
+  let c = inChannels;
+  let i = 0;
+  for (const v of cfg) {
+    if (v === 'M') {
+      cur = g.add(new MaxPool2d(`feature.${i}`, { kernel: 2, stride: 2 }), cur);
+      i += 1;
+    } else {
+      cur = g.chain(
+        cur,
+        new Conv2d(`feature.${i}`, { inChannels: c, outChannels: v, kernel: 3, padding: 1 }),
+        new BatchNorm2d(`feature.${i + 1}`, v),
+        new ReLU(`feature.${i + 2}`),
+      );
+      c = v;
+      i += 3;
+    }
+  }
+  // The reference's forward applies nn.AvgPool2d(2) functionally: it has no state_dict entry.
+  g.chain(cur, new AvgPool2d('', { kernel: 2 }), new Flatten(''), new Linear('classifier', last, numClasses));
+  return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+}
+
+/** The reference's default ResNet cfg for depth 9n+2. */
+export function defaultResnetCfg(depth: number): number[] {
+  const n = (depth - 2) / 9;
+  const cfg: number[] = [];
+  const stages: [number, number][] = [
+    [16, 16],
+    [64, 32],
+    [128, 64],
+  ];
+  stages.forEach(([first, planes], s) => {
+    cfg.push(first, planes, planes);
+    const expanded = planes * 4;
+    for (let b = 1; b < n; b++) cfg.push(expanded, planes, planes);
+    void s;
+  });
+  cfg.push(256);
+  return cfg;
+}
+
+/** Pre-activation bottleneck ResNet (depth 9n+2) as the reference's `preresnet.py`. */
+export function resnetGraph(opts: ResnetOptions = {}): { graph: Graph; meta: ModelMeta } {
+  const depth = opts.depth ?? 164;
+  if (!(Number.isInteger(depth) && depth >= 11 && (depth - 2) % 9 === 0)) throw new ShapeError(`resnet: depth ${depth} is not 9n+2 (e.g. 20, 164)`);
+  const n = (depth - 2) / 9;
+  const cfg = opts.cfg ?? defaultResnetCfg(depth);
+  if (cfg.length !== 9 * n + 1) throw new ShapeError(`resnet: cfg has ${cfg.length} entries; depth ${depth} needs 9·${n}+1 = ${9 * n + 1}`);
+  positiveInts('resnet', cfg);
+  const inChannels = opts.inChannels ?? 3;
+  const numClasses = opts.numClasses ?? 10;
+  const g = new Graph(inChannels);
+  let cur = g.add(new Conv2d('conv1', { inChannels, outChannels: 16, kernel: 3, padding: 1 }), g.input);
+  let inplanes = 16;
+  [16, 32, 64].forEach((planes, s) => {
+    const stride = s === 0 ? 1 : 2;
+    for (let b = 0; b < n; b++) {
+      const name = `layer${s + 1}.${b}`;
+      const [c0, c1, c2] = cfg.slice(3 * (s * n + b), 3 * (s * n + b) + 3) as [number, number, number];
+      const st = b === 0 ? stride : 1;
+      const x = cur;
+      const h = g.chain(
+        x,
+        new BatchNorm2d(`${name}.bn1`, inplanes),
+        new ChannelSelection(`${name}.select`, inplanes),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv1`, { inChannels: c0, outChannels: c1, kernel: 1 }),
+        new BatchNorm2d(`${name}.bn2`, c1),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv2`, { inChannels: c1, outChannels: c2, kernel: 3, stride: st, padding: 1 }),
+        new BatchNorm2d(`${name}.bn3`, c2),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv3`, { inChannels: c2, outChannels: planes * 4, kernel: 1 }),
+      );
+      const needsDownsample = b === 0 && (st !== 1 || inplanes !== planes * 4);
+      const residual = needsDownsample
+        ? g.add(new Conv2d(`${name}.downsample.0`, { inChannels: inplanes, outChannels: planes * 4, kernel: 1, stride: st }), x)
+        : x;
+      cur = g.add(new Add(`${name}.add`), h, residual);
+      inplanes = planes * 4;
+    }
+  });
+  g.chain(
+    cur,
+    new BatchNorm2d('bn', inplanes),
+    new ChannelSelection('select', inplanes),
+    new ReLU('relu'),
+    new AvgPool2d('avgpool', { kernel: 8 }),
+    new Flatten(''),
+    new Linear('fc', cfg[cfg.length - 1]!, numClasses),
+  );
+  return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+}
+
+/** The reference's default DenseNet cfg (3n+3 entries). */
+export function defaultDensenetCfg(depth: number, growthRate = 12): number[] {
+  const n = (depth - 4) / 3;
+  const cfg: number[] = [];
+  let start = growthRate * 2;
+  for (let b = 0; b < 3; b++) {
+    for (let i = 0; i <= n; i++) cfg.push(start + growthRate * i);
+    start += growthRate * n;
+  }
+  return cfg;
+}
+
+/** DenseNet (depth 3n+4, basic blocks, no compression, no dropout) as the reference's `densenet.py`. */
+export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta: ModelMeta } {
+  const depth = opts.depth ?? 40;
+  if (!(Number.isInteger(depth) && depth >= 7 && (depth - 4) % 3 === 0)) throw new ShapeError(`densenet: depth ${depth} is not 3n+4 (e.g. 40)`);
+  const n = (depth - 4) / 3;
+  const growth = opts.growthRate ?? 12;
+  const cfg = opts.cfg ?? defaultDensenetCfg(depth, growth);
+  if (cfg.length !== 3 * n + 3) throw new ShapeError(`densenet: cfg has ${cfg.length} entries; depth ${depth} needs 3·${n}+3 = ${3 * n + 3}`);
+  positiveInts('densenet', cfg);
+  const inChannels = opts.inChannels ?? 3;
+  const numClasses = opts.numClasses ?? 10;
+  const g = new Graph(inChannels);
+  let inplanes = growth * 2;
+  let cur = g.add(new Conv2d('conv1', { inChannels, outChannels: inplanes, kernel: 3, padding: 1 }), g.input);
+  for (let b = 0; b < 3; b++) {
+    for (let i = 0; i < n; i++) {
+      const name = `dense${b + 1}.${i}`;
+      const h = g.chain(
+        cur,
+        new BatchNorm2d(`${name}.bn1`, inplanes),
+        new ChannelSelection(`${name}.select`, inplanes),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv1`, { inChannels: cfg[b * (n + 1) + i]!, outChannels: growth, kernel: 3, padding: 1 }),
+      );
+      cur = g.add(new Concat(`${name}.cat`), cur, h);
+      inplanes += growth;
+    }
+    if (b < 2) {
+      const name = `trans${b + 1}`;
+      cur = g.chain(
+        cur,
+        new BatchNorm2d(`${name}.bn1`, inplanes),
+        new ChannelSelection(`${name}.select`, inplanes),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv1`, { inChannels: cfg[b * (n + 1) + n]!, outChannels: inplanes, kernel: 1 }),
+        new AvgPool2d('', { kernel: 2 }),
+      );
+    }
+  }
+  g.chain(
+    cur,
+    new BatchNorm2d('bn', inplanes),
+    new ChannelSelection('select', inplanes),
+    new ReLU('relu'),
+    new AvgPool2d('avgpool', { kernel: 8 }),
+    new Flatten(''),
+    new Linear('fc', cfg[cfg.length - 1]!, numClasses),
+  );
+  return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+}
+
+// ------------------------------------------------------------------------------ initialisation
+
+/** mulberry32: small, fast, seedable; the same stream in every browser and Node. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normals(n: number, std: number, r: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(r(), 1e-300);
+    const v = r();
+    const m = Math.sqrt(-2 * Math.log(u)) * std;
+    out[i] = m * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+/**
+ * The reference's initialisation: conv weights ~ N(0, √(2 / (k·k·out))), BN γ = 0.5, β = 0,
+ * running mean 0 and variance 1; VGG's linear ~ N(0, 0.01) with zero bias; ResNet's and
+ * DenseNet's linear keep PyTorch's default U(−1/√in, 1/√in) for weight and bias.
+ */
+export function initialize(model: Model, seed = 1): void {
+  const r = rng(seed);
+  const write = (t: { buffer: GPUBuffer } | null, data: Float32Array): void => {
+    if (t && data.length) model.ctx.device.queue.writeBuffer(t.buffer, 0, data);
+  };
+  for (const layer of model.graph.layers()) {
+    if (layer instanceof Conv2d) {
+      const [o, , kh, kw] = layer.slot('weight').shape as [number, number, number, number];
+      const w = layer.slot('weight');
+      write(w.value, normals(w.shape.reduce((a, b) => a * b, 1), Math.sqrt(2 / (kh * kw * o)), r));
+    } else if (layer instanceof BatchNorm2d) {
+      const c = layer.channels;
+      write(layer.slot('weight').value, new Float32Array(c).fill(0.5));
+      write(layer.slot('bias').value, new Float32Array(c));
+      write(layer.slot('running_mean').value, new Float32Array(c));
+      write(layer.slot('running_var').value, new Float32Array(c).fill(1));
+      layer.numBatchesTracked = 0;
+    } else if (layer instanceof Linear) {
+      const w = layer.slot('weight');
+      const n = layer.inFeatures * layer.outFeatures;
+      if (model.meta.arch === 'vgg') {
+        write(w.value, normals(n, 0.01, r));
+        write(layer.slot('bias').value, new Float32Array(layer.outFeatures));
+      } else {
+        const bound = 1 / Math.sqrt(layer.inFeatures);
+        write(w.value, Float32Array.from({ length: n }, () => (2 * r() - 1) * bound));
+        write(layer.slot('bias').value, Float32Array.from({ length: layer.outFeatures }, () => (2 * r() - 1) * bound));
+      }
+    }
+  }
+  // Momentum buffers start empty: the optimizer's first step overwrites them.
+}
+
+/** A VGG on `ctx`, initialised. */
+export function vgg(ctx: Context, opts: VggOptions = {}): Model {
+  const { graph, meta } = vggGraph(opts);
+  const m = new Model(ctx, graph, meta);
+  initialize(m, opts.seed);
+  return m;
+}
+
+/** A pre-activation ResNet on `ctx`, initialised. */
+export function resnet(ctx: Context, opts: ResnetOptions = {}): Model {
+  const { graph, meta } = resnetGraph(opts);
+  const m = new Model(ctx, graph, meta);
+  initialize(m, opts.seed);
+  return m;
+}
+
+/** A DenseNet on `ctx`, initialised. */
+export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
+  const { graph, meta } = densenetGraph(opts);
+  const m = new Model(ctx, graph, meta);
+  initialize(m, opts.seed);
+  return m;
+}
+
+/** The graph for checkpoint metadata (arch, depth, cfg, classes, input channels). */
+export function graphFromMeta(meta: ModelMeta): { graph: Graph; meta: ModelMeta } {
+  const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}) };
+  switch (meta.arch) {
+    case 'vgg':
+      return vggGraph({ ...common, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), ...(meta.cfg ? { cfg: meta.cfg } : {}) });
+    case 'resnet':
+      return resnetGraph({ ...common, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), ...(meta.cfg ? { cfg: meta.cfg as number[] } : {}) });
+    case 'densenet':
+      return densenetGraph({ ...common, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), ...(meta.cfg ? { cfg: meta.cfg as number[] } : {}) });
+    default:
+      throw new ShapeError(`unknown arch ${JSON.stringify(meta.arch)} (expected vgg, resnet or densenet)`);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * SGD over a model's parameters, as torch.optim.SGD with one parameter group, plus Network
+ * Slimming's sparsity subgradient s·sign(γ) on every BatchNorm weight (the reference's updateBN),
+ * fused into the same kernel.
+ */
+import { sgdStep } from '../ops/sgd.js';
+import { BatchNorm2d } from '../nn/layers.js';
+import type { Model } from '../nn/model.js';
+
+export interface SgdConfig {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** s of the L1 penalty on BatchNorm γ (0: plain training). */
+  sparsity?: number;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  sparsity: number;
+  /** Steps taken; the first one initialises the momentum buffers (buf = d), as PyTorch does. */
+  steps = 0;
+
+  constructor(
+    readonly model: Model,
+    config: SgdConfig,
+  ) {
+    this.lr = config.lr;
+    this.momentum = config.momentum ?? 0.9;
+    this.weightDecay = config.weightDecay ?? 1e-4;
+    this.sparsity = config.sparsity ?? 0;
+  }
+
+  /** Records one update of every trainable slot from its `grad`. */
+  step(): void {
+    const firstStep = this.steps === 0;
+    for (const { layer, slot } of this.model.parameters()) {
+      const sparsity = layer instanceof BatchNorm2d && slot.key === 'weight' ? this.sparsity : 0;
+      sgdStep(this.model.ctx, slot.value!, slot.grad!, slot.momentum!, {
+        lr: this.lr,
+        momentum: this.momentum,
+        weightDecay: this.weightDecay,
+        sparsity,
+        firstStep,
+      });
+    }
+    this.steps++;
+  }
+}
