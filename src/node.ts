@@ -10,6 +10,7 @@ import { NoAdapterError } from './errors.js';
 import type { Context } from './gpu/context.js';
 
 export * from './core.js';
+export { writeFileAtomic, writeFilesAtomic, readFileBytes } from './io/files.node.js';
 
 /** Where Debian's chromium installs SwiftShader's Vulkan ICD manifest. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

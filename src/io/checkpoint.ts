@@ -1,0 +1,169 @@
+/**
+ * Model checkpoints as safetensors with PyTorch's state_dict keys (DESIGN.md §2): F32 tensors,
+ * I64 `num_batches_tracked`, and `__metadata__` with arch, depth, num_classes, in_channels, cfg
+ * (and dataset when known). Metadata may be partial or absent (`safetensors.torch.save_file`
+ * writes none): what is missing is inferred from the tensor names and shapes, and metadata that
+ * contradicts the tensors is rejected naming both. Browser-safe: bytes in, bytes out.
+ */
+import type { Context } from '../gpu/context.js';
+import { NetslimError } from '../errors.js';
+import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
+import { VGG_CFG, graphFromMeta } from '../nn/models.js';
+import { CheckpointError } from './errors.js';
+import { parseSafetensors, serializeSafetensors, toFloat32, toInt64, type SafeTensor, type SafetensorsFile } from './safetensors.js';
+
+/** Serialises a model's state dict and metadata. */
+export async function saveModel(model: Model): Promise<Uint8Array> {
+  const state = await model.stateDict();
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [name, v] of state) {
+    tensors[name] = { dtype: v.data instanceof BigInt64Array ? 'I64' : 'F32', shape: v.shape, data: new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength) };
+  }
+  return serializeSafetensors(tensors, metadataOf(model.meta));
+}
+
+/** The `__metadata__` strings of a model. */
+export function metadataOf(meta: ModelMeta): Record<string, string> {
+  const md: Record<string, string> = {
+    arch: meta.arch,
+    num_classes: String(meta.numClasses),
+    in_channels: String(meta.inChannels),
+  };
+  if (meta.depth !== undefined) md.depth = String(meta.depth);
+  if (meta.cfg) md.cfg = JSON.stringify(meta.cfg);
+  if (meta.dataset) md.dataset = meta.dataset;
+  return md;
+}
+
+function shapeOf(file: SafetensorsFile, key: string, fileName: string): number[] {
+  const t = file.tensors.get(key);
+  if (!t) throw new CheckpointError(fileName, key, 'missing');
+  return t.shape;
+}
+
+function blockCount(file: SafetensorsFile, prefix: string): number {
+  let n = 0;
+  while (file.tensors.has(`${prefix}.${n}.bn1.weight`)) n++;
+  return n;
+}
+
+/** Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone. */
+export function inferMeta(file: SafetensorsFile, fileName = 'checkpoint'): ModelMeta {
+  const has = (k: string) => file.tensors.has(k);
+  if (has('feature.0.weight') && has('classifier.weight')) {
+    const cfg: (number | 'M')[] = [];
+    const maxIndex = Math.max(...[...file.tensors.keys()].filter((k) => k.startsWith('feature.')).map((k) => Number(k.split('.')[1])));
+    let i = 0;
+    while (i <= maxIndex) {
+      const w = file.tensors.get(`feature.${i}.weight`);
+      if (w && w.shape.length === 4) {
+        cfg.push(w.shape[0]!);
+        i += 3;
+      } else {
+        cfg.push('M');
+        i += 1;
+      }
+    }
+    // A trailing max-pool leaves no tensor; the reference cfgs never end in one.
+    const convs = cfg.filter((v) => v !== 'M').length;
+    const std = Object.entries(VGG_CFG).find(([, c]) => JSON.stringify(c) === JSON.stringify(cfg));
+    return {
+      arch: 'vgg',
+      depth: std ? Number(std[0]) : convs + 3,
+      numClasses: shapeOf(file, 'classifier.weight', fileName)[0]!,
+      inChannels: shapeOf(file, 'feature.0.weight', fileName)[1]!,
+      cfg,
+    };
+  }
+  if (has('layer1.0.bn1.weight')) {
+    const n = blockCount(file, 'layer1');
+    const cfg: number[] = [];
+    for (let s = 1; s <= 3; s++) {
+      for (let b = 0; b < n; b++) {
+        const c1 = shapeOf(file, `layer${s}.${b}.conv1.weight`, fileName);
+        cfg.push(c1[1]!, c1[0]!, shapeOf(file, `layer${s}.${b}.conv2.weight`, fileName)[0]!);
+      }
+    }
+    cfg.push(shapeOf(file, 'fc.weight', fileName)[1]!);
+    return { arch: 'resnet', depth: 9 * n + 2, numClasses: shapeOf(file, 'fc.weight', fileName)[0]!, inChannels: shapeOf(file, 'conv1.weight', fileName)[1]!, cfg };
+  }
+  if (has('dense1.0.bn1.weight')) {
+    const n = blockCount(file, 'dense1');
+    const cfg: number[] = [];
+    for (let b = 1; b <= 3; b++) {
+      for (let i = 0; i < n; i++) cfg.push(shapeOf(file, `dense${b}.${i}.conv1.weight`, fileName)[1]!);
+      cfg.push(b < 3 ? shapeOf(file, `trans${b}.conv1.weight`, fileName)[1]! : shapeOf(file, 'fc.weight', fileName)[1]!);
+    }
+    return { arch: 'densenet', depth: 3 * n + 4, numClasses: shapeOf(file, 'fc.weight', fileName)[0]!, inChannels: shapeOf(file, 'conv1.weight', fileName)[1]!, cfg };
+  }
+  throw new CheckpointError(fileName, undefined, 'not a netslim model: no feature.0.weight + classifier.weight (vgg), layer1.0.bn1.weight (resnet) or dense1.0.bn1.weight (densenet)');
+}
+
+/** The model description of a checkpoint: its metadata, checked against and completed from its tensors. */
+export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): ModelMeta {
+  const inferred = inferMeta(file, fileName);
+  const md = file.metadata;
+  const contradict = (key: string, given: string, actual: string): never => {
+    throw new CheckpointError(fileName, undefined, `metadata ${key}=${given} contradicts the tensors, which describe ${key}=${actual}`);
+  };
+  if (md.arch !== undefined && md.arch !== inferred.arch) contradict('arch', md.arch, inferred.arch);
+  const intField = (key: string, actual: number): void => {
+    if (md[key] !== undefined && Number(md[key]) !== actual) contradict(key, md[key]!, String(actual));
+  };
+  intField('num_classes', inferred.numClasses);
+  intField('in_channels', inferred.inChannels);
+  if (inferred.arch !== 'vgg') intField('depth', inferred.depth!);
+  if (md.cfg !== undefined) {
+    let cfg: unknown;
+    try {
+      cfg = JSON.parse(md.cfg);
+    } catch {
+      throw new CheckpointError(fileName, undefined, `metadata cfg is not JSON: ${md.cfg.slice(0, 80)}`);
+    }
+    if (JSON.stringify(cfg) !== JSON.stringify(inferred.cfg)) contradict('cfg', md.cfg, JSON.stringify(inferred.cfg));
+  }
+  const depth = inferred.arch === 'vgg' && md.depth !== undefined ? Number(md.depth) : inferred.depth;
+  return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}) };
+}
+
+/** The state values of a parsed checkpoint, converted to F32 / I64 as the model wants them. */
+function stateValues(model: Model, file: SafetensorsFile, fileName: string): StateValues {
+  const values: StateValues = new Map();
+  const names = new Set(model.namedSlots().map((s) => s.name));
+  for (const [key, t] of file.tensors) {
+    if (!names.has(key)) throw new CheckpointError(fileName, key, `unexpected tensor for a ${model.meta.arch} model (strict loading: the file must hold exactly the model's state dict)`);
+  }
+  for (const { name, slot } of model.namedSlots()) {
+    const t = file.tensors.get(name);
+    if (!t) throw new CheckpointError(fileName, name, 'missing');
+    const same = t.shape.length === slot.shape.length && t.shape.every((d, i) => d === slot.shape[i]);
+    if (!same) throw new CheckpointError(fileName, name, `shape [${t.shape.join(', ')}] does not match the model's [${slot.shape.join(', ')}] (cfg ${JSON.stringify(model.meta.cfg)})`);
+    values.set(name, { shape: t.shape, data: slot.dtype === 'I64' ? toInt64(t, name, fileName) : toFloat32(t, name, fileName) });
+  }
+  return values;
+}
+
+/**
+ * Builds the model a checkpoint describes and loads its weights. Everything is validated before
+ * the model is returned; on any problem nothing stays allocated and a CheckpointError names the
+ * file and the tensor.
+ */
+export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint'): Model {
+  const file = parseSafetensors(bytes, fileName);
+  const meta = checkpointMeta(file, fileName);
+  let graph;
+  try {
+    graph = graphFromMeta(meta).graph;
+  } catch (e) {
+    throw new CheckpointError(fileName, undefined, (e as Error).message, { cause: e });
+  }
+  const model = new Model(ctx, graph, meta);
+  try {
+    model.loadStateDict(stateValues(model, file, fileName), fileName);
+  } catch (e) {
+    model.destroy();
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(fileName, undefined, (e as NetslimError).message, { cause: e });
+  }
+  return model;
+}

@@ -1,0 +1,99 @@
+// Model checkpoints: our files round-trip bit for bit; PyTorch-made state dicts (the model
+// fixtures, with or without metadata) load into the right graph and give PyTorch's logits;
+// bad files fail with a CheckpointError naming the file and tensor, leaving nothing allocated.
+import { describe, expect, it } from 'vitest';
+import { readFixture } from '#lane';
+import { CheckpointError } from '../src/io/errors.js';
+import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
+import { checkpointMeta, loadModel, saveModel } from '../src/io/checkpoint.js';
+import { densenet, resnet, vgg } from '../src/nn/models.js';
+import { useContext } from './util/gpu.js';
+import { expectBitExact, expectClose } from './util/tolerance.js';
+
+const getCtx = useContext();
+const FIXTURE_EXTRAS = /^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/;
+
+/** A fixture's initial state dict alone, as `safetensors.torch.save_file(model.state_dict())` writes it. */
+async function torchCheckpoint(name: string, metadata?: Record<string, string>) {
+  const file = parseSafetensors(await readFixture(`fixtures/models/${name}.safetensors`), name);
+  const state = new Map<string, SafeTensor>([...file.tensors].filter(([k]) => !FIXTURE_EXTRAS.test(k)));
+  return { file, bytes: serializeSafetensors(state, metadata), state };
+}
+
+describe('checkpoints', () => {
+  it('round-trips every architecture bit for bit, metadata included', async () => {
+    const ctx = getCtx();
+    for (const m of [vgg(ctx, { cfg: [4, 'M', 6], inChannels: 1, numClasses: 3 }), resnet(ctx, { depth: 11 }), densenet(ctx, { depth: 7 })]) {
+      const bytes = await saveModel(m);
+      const back = loadModel(ctx, bytes, `${m.meta.arch}.safetensors`);
+      expect(back.meta).toEqual(m.meta);
+      const a = await m.stateDict();
+      const b = await back.stateDict();
+      expect([...b.keys()]).toEqual([...a.keys()]);
+      for (const [k, v] of a) {
+        if (v.data instanceof Float32Array) expectBitExact(b.get(k)!.data as Float32Array, v.data, `${m.meta.arch} ${k}`);
+        else expect(b.get(k)!.data).toEqual(v.data);
+      }
+      m.destroy();
+      back.destroy();
+    }
+  });
+
+  for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
+    it(`loads a PyTorch state dict without metadata (${name}) and gives PyTorch's eval logits`, async () => {
+      const ctx = getCtx();
+      const { file, bytes } = await torchCheckpoint(name);
+      const model = loadModel(ctx, bytes, `${name}.safetensors`);
+      const md = file.metadata;
+      expect(model.meta.arch).toBe(md.arch);
+      expect(model.meta.cfg).toEqual(JSON.parse(md.cfg!));
+      expect(model.meta.inChannels).toBe(Number(md.in_channels));
+      const x = file.tensors.get('input')!;
+      const input = ctx.tensor(x.shape, new Float32Array(x.data.slice().buffer));
+      const logits = await ctx.readF32(model.forward(input, false));
+      const ref = new Float32Array(file.tensors.get('eval.logits')!.data.slice().buffer);
+      expectClose(logits, ref, { atol: 1e-4, rtol: 1e-4 }, `${name} logits`);
+      input.destroy();
+      model.destroy();
+    });
+  }
+
+  it('rejects metadata that contradicts the tensors, naming both', async () => {
+    const { file, state } = await torchCheckpoint('vgg_tiny');
+    const bad = parseSafetensors(serializeSafetensors(state, { arch: 'vgg', num_classes: '100' }), 'bad.safetensors');
+    expect(() => checkpointMeta(bad, 'bad.safetensors')).toThrow('bad.safetensors: metadata num_classes=100 contradicts the tensors, which describe num_classes=10');
+    const wrongArch = parseSafetensors(serializeSafetensors(state, { arch: 'resnet' }), 'x.safetensors');
+    expect(() => checkpointMeta(wrongArch, 'x.safetensors')).toThrow('metadata arch=resnet contradicts the tensors, which describe arch=vgg');
+    expect(file.metadata.arch).toBe('vgg');
+  });
+
+  it('names the file and tensor when a tensor is missing, extra or mis-shaped, and leaks nothing', async () => {
+    const ctx = getCtx();
+    const { state } = await torchCheckpoint('vgg_tiny');
+    await ctx.sync();
+    const live = ctx.liveBuffers;
+    const without = new Map(state);
+    without.delete('feature.1.running_var');
+    const cases: [Map<string, SafeTensor>, string][] = [
+      [without, 'f.safetensors: tensor "feature.1.running_var": missing'],
+      [new Map([...state, ['extra.weight', state.get('classifier.bias')!]]), 'f.safetensors: tensor "extra.weight": unexpected tensor'],
+    ];
+    const bn = state.get('feature.1.weight')!;
+    cases.push([new Map([...state, ['feature.1.weight', { ...bn, shape: [bn.shape[0]! / 2, 2] }]]), 'f.safetensors: tensor "feature.1.weight"']);
+    for (const [s, msg] of cases) {
+      const err = (() => {
+        try {
+          loadModel(ctx, serializeSafetensors(s, { arch: 'vgg', cfg: '[8,"M",16,"M",16,12]' }), 'f.safetensors');
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect((err as Error).message).toContain(msg);
+    }
+    expect(() => loadModel(ctx, new Uint8Array(5), 'short.safetensors')).toThrow(CheckpointError);
+    await ctx.sync();
+    expect(ctx.liveBuffers).toBe(live);
+  });
+});
