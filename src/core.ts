@@ -5,6 +5,8 @@ export { kernelKey, kernelSource, registerShader, type Kernel, type KernelSpec }
 export { contextFromAdapter, contextFromDevice, contextFromGPU, type InitOptions } from './device.js';
 export * from './errors.js';
 export * from './io/errors.js';
+export * from './data/datasets.js';
+export { gunzip, isGzip } from './data/gunzip.js';
 export * from './io/safetensors.js';
 export { saveModel, loadModel, inferMeta, checkpointMeta, metadataOf } from './io/checkpoint.js';
 export { Model, type ModelMeta, type NamedSlot, type StateValues } from './nn/model.js';

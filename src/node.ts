@@ -10,6 +10,7 @@ import { NoAdapterError } from './errors.js';
 import type { Context } from './gpu/context.js';
 
 export * from './core.js';
+export { loadDatasetDir, type LoadDatasetOptions, type DatasetKind } from './data/files.node.js';
 export { writeFileAtomic, writeFilesAtomic, readFileBytes } from './io/files.node.js';
 
 /** Where Debian's chromium installs SwiftShader's Vulkan ICD manifest. */

@@ -8,3 +8,4 @@ export * from './batchnorm2d.js';
 export * from './pool2d.js';
 export * from './conv2d.js';
 export * from './reduce.js';
+export * from './augment.js';
