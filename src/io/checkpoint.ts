@@ -10,6 +10,7 @@ import { NetslimError } from '../errors.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
 import { VGG_CFG, graphFromMeta } from '../nn/models.js';
 import { CheckpointError } from './errors.js';
+import type { Trainer, TrainingState } from '../train/trainer.js';
 import { parseSafetensors, serializeSafetensors, toFloat32, toInt64, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
 /** Serialises a model's state dict and metadata. */
@@ -166,4 +167,65 @@ export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoin
     throw new CheckpointError(fileName, undefined, (e as NetslimError).message, { cause: e });
   }
   return model;
+}
+
+// ------------------------------------------------------------------------------ training state
+
+const STATE_FORMAT = 'netslim-training-state/1';
+
+/**
+ * The optimizer side of a checkpoint (momentum buffers under `momentum.<param>`, epoch, lr, best
+ * accuracy, optimizer steps, shuffling RNG state, seed) for `checkpoint.state.safetensors`; with the
+ * model file it is enough for `--resume` to continue exactly.
+ */
+export async function saveTrainingState(trainer: Trainer): Promise<Uint8Array> {
+  const tensors: Record<string, SafeTensor> = {};
+  for (const { name, slot } of trainer.model.parameters()) {
+    const m = await trainer.ctx.readF32(slot.momentum!);
+    tensors[`momentum.${name}`] = { dtype: 'F32', shape: [...slot.shape], data: new Uint8Array(m.buffer) };
+  }
+  const s = trainer.state();
+  return serializeSafetensors(tensors, {
+    format: STATE_FORMAT,
+    epoch: String(s.epoch),
+    lr: String(s.lr),
+    best_prec1: String(s.best),
+    optimizer_steps: String(s.optimizerSteps),
+    rng: String(s.rng),
+    seed: String(s.seed),
+  });
+}
+
+/** Restores what `saveTrainingState` wrote; checks every name and shape before changing anything. */
+export function loadTrainingState(trainer: Trainer, bytes: Uint8Array, fileName = 'checkpoint.state.safetensors'): void {
+  const file = parseSafetensors(bytes, fileName);
+  const md = file.metadata;
+  if (md.format !== STATE_FORMAT) throw new CheckpointError(fileName, undefined, `not a netslim training state (format ${JSON.stringify(md.format)}, expected ${STATE_FORMAT})`);
+  const num = (k: string): number => {
+    const v = Number(md[k]);
+    if (md[k] === undefined || !Number.isFinite(v)) throw new CheckpointError(fileName, undefined, `metadata ${k}=${JSON.stringify(md[k])} is not a number`);
+    return v;
+  };
+  const state: TrainingState = { epoch: num('epoch'), lr: num('lr'), best: num('best_prec1'), optimizerSteps: num('optimizer_steps'), rng: num('rng'), seed: num('seed') };
+  if (state.seed !== trainer.seed) throw new CheckpointError(fileName, undefined, `was written with --seed ${state.seed}, this run uses ${trainer.seed}`);
+  const params = trainer.model.parameters();
+  const values = new Map<string, Float32Array>();
+  for (const { name, slot } of params) {
+    const key = `momentum.${name}`;
+    const t = file.tensors.get(key);
+    if (!t) throw new CheckpointError(fileName, key, 'missing');
+    if (t.shape.length !== slot.shape.length || t.shape.some((d, i) => d !== slot.shape[i])) {
+      throw new CheckpointError(fileName, key, `shape [${t.shape.join(', ')}] does not match the model's [${slot.shape.join(', ')}]`);
+    }
+    values.set(name, toFloat32(t, key, fileName));
+  }
+  if (file.tensors.size !== params.length) {
+    const extra = [...file.tensors.keys()].find((k) => !values.has(k.replace(/^momentum\./, '')));
+    throw new CheckpointError(fileName, extra, 'unexpected tensor (not a momentum buffer of this model)');
+  }
+  for (const { name, slot } of params) {
+    const v = values.get(name)!;
+    if (v.length) trainer.ctx.device.queue.writeBuffer(slot.momentum!.buffer, 0, v);
+  }
+  trainer.restore(state);
 }

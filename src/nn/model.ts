@@ -48,7 +48,8 @@ interface Plan {
 }
 
 export class Model {
-  #plan: Plan | null = null;
+  /** Plans by input shape (a training batch, a smaller last batch, an evaluation batch). */
+  #plans = new Map<string, Plan>();
   #destroyed = false;
 
   constructor(
@@ -153,19 +154,30 @@ export class Model {
 
   // ------------------------------------------------------------------ execution
 
-  #dropPlan(): void {
-    const p = this.#plan;
-    if (!p) return;
+  #dropPlan(key?: string): void {
+    const keys = key === undefined ? [...this.#plans.keys()] : [key];
+    if (!keys.length) return;
     this.ctx.flush();
-    for (const t of p.owned) t.destroy();
-    for (const t of p.temps.values()) t.destroy();
-    this.#plan = null;
+    for (const k of keys) {
+      const p = this.#plans.get(k);
+      if (!p) continue;
+      for (const t of p.owned) t.destroy();
+      for (const t of p.temps.values()) t.destroy();
+      this.#plans.delete(k);
+    }
+  }
+
+  /** Releases the activations of every input shape seen so far (they are rebuilt on the next run). */
+  releaseActivations(): void {
+    this.#dropPlan();
   }
 
   #planFor(inputShape: readonly number[]): Plan {
-    const p = this.#plan;
-    if (p && p.inputShape.length === inputShape.length && p.inputShape.every((d, i) => d === inputShape[i])) return p;
-    this.#dropPlan();
+    const key = inputShape.join('x');
+    const p = this.#plans.get(key);
+    if (p) return p;
+    // Keep at most three shapes (train batch, last batch, evaluation batch): drop the oldest.
+    if (this.#plans.size >= 3) this.#dropPlan(this.#plans.keys().next().value);
     assertShape(
       inputShape.length === 4 && inputShape[1] === this.graph.inChannels,
       () => `${this.meta.arch}: input ${shapeString(inputShape)} should be [N, ${this.graph.inChannels}, H, W]`,
@@ -220,7 +232,7 @@ export class Model {
         plan.gradAlias[src] = true;
       }
     }
-    this.#plan = plan;
+    this.#plans.set(key, plan);
     return plan;
   }
 

@@ -1,0 +1,96 @@
+/**
+ * Shared pieces of the `netslim` commands: typed option parsers (bad values become one clear
+ * line and exit code 2), dataset and model loading, atomic output, and the progress display.
+ */
+import { InvalidArgumentError } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Context } from '../gpu/context.js';
+import type { Dataset } from '../data/datasets.js';
+import { datasetFromTensors } from '../data/datasets.js';
+import { loadDatasetDir, type DatasetKind } from '../data/files.node.js';
+import { readFileBytes } from '../io/files.node.js';
+import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
+import { CheckpointError } from '../io/errors.js';
+import { loadModel } from '../io/checkpoint.js';
+import type { Model } from '../nn/model.js';
+import type { StepProgress } from '../train/trainer.js';
+
+/** A failure the user can act on: printed as one line, exit code `code`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function intOption(name: string, min = 0): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^[+-]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}.`);
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = -Infinity, max = Infinity): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}].`);
+    return n;
+  };
+}
+
+export const DATASETS: readonly DatasetKind[] = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist'];
+
+/**
+ * Loads `--data`: a dataset directory (CIFAR binaries, IDX files) or a tensor dataset file
+ * (safetensors with `x` [N,C,H,W] F32 and `y` [N] integer labels, used as given, no test split).
+ */
+export async function loadData(data: string, dataset: DatasetKind | undefined): Promise<{ train: Dataset; test: Dataset | null }> {
+  if (!existsSync(data)) throw new CliError(`--data ${data}: no such file or directory`);
+  if (statSync(data).isDirectory()) return loadDatasetDir(data, dataset ? { dataset } : {});
+  const file = parseSafetensors(await readFileBytes(data), data);
+  const x = file.tensors.get('x');
+  const y = file.tensors.get('y');
+  if (!x) throw new CheckpointError(data, 'x', 'missing: a tensor dataset holds x [N, C, H, W] (F32) and y [N] (integer labels)');
+  if (!y) throw new CheckpointError(data, 'y', 'missing: a tensor dataset holds x [N, C, H, W] (F32) and y [N] (integer labels)');
+  if (x.shape.length !== 4) throw new CheckpointError(data, 'x', `shape [${x.shape.join(', ')}] should be [N, C, H, W]`);
+  const shape = x.shape as [number, number, number, number];
+  return { train: datasetFromTensors(toFloat32(x, 'x', data), shape, toInt64(y, 'y', data), { name: path.basename(data) }), test: null };
+}
+
+/** Loads a model checkpoint file. */
+export async function loadModelFile(ctx: Context, file: string): Promise<Model> {
+  return loadModel(ctx, await readFileBytes(file), file);
+}
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise (the per-epoch lines remain). */
+export function progressBar(label: string): { update: (p: StepProgress) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} {epoch} |{bar}| {value}/{total} · loss {loss} · acc {acc}% · {ips} img/s · ETA {eta_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p) {
+      const payload = { epoch: `${p.epoch + 1}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2), ips: p.imagesPerSec.toFixed(1) };
+      if (!started || p.step === 1) {
+        if (started) bar.stop();
+        bar.start(p.steps, p.step, payload);
+        started = true;
+      } else bar.update(p.step, payload);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}

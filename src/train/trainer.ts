@@ -1,0 +1,406 @@
+/**
+ * The training loop of the reference `main.py` on the GPU: shuffled batches, augmentation on the
+ * GPU, forward, cross-entropy, backward, SGD with the sparsity term — one submit per step and no
+ * read-back but the loss and accuracy history when progress is reported. The learning rate drops
+ * ×0.1 at the start of the epochs equal to 0.5·E and 0.75·E (as the reference compares them).
+ */
+import type { Context } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { ShapeError } from '../errors.js';
+import { normalization, type Dataset } from '../data/datasets.js';
+import { augmentBatch, uploadImages } from '../ops/augment.js';
+import { channelSelectForward } from '../ops/channel.js';
+import { softmaxCrossEntropy } from '../ops/cross_entropy.js';
+import type { Model } from '../nn/model.js';
+import { SGD } from './sgd.js';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize?: number;
+  testBatchSize?: number;
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** s of the L1 penalty on BatchNorm γ; 0 trains without sparsity. */
+  sparsity?: number;
+  /** Seeds shuffling and augmentation (default 1). */
+  seed?: number;
+  /**
+   * Pad 4 + random crop + horizontal flip on training batches. Default: on for image datasets
+   * (uint8 pixels), off for tensor datasets (used as given).
+   */
+  augment?: boolean;
+  /** Per-channel mean/std of [0, 1] pixels; default: the dataset's known values, else none. */
+  normalize?: { mean: readonly number[]; std: readonly number[] } | null;
+  /** Minimum time between progress read-backs (default 500 ms). */
+  progressIntervalMs?: number;
+  onStep?: (p: StepProgress) => void;
+  onEpoch?: (e: EpochResult) => void | Promise<void>;
+}
+
+export interface StepProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  /** Mean loss and accuracy of the epoch so far (read back at most every progressIntervalMs). */
+  loss: number;
+  accuracy: number;
+  imagesPerSec: number;
+  etaSec: number;
+  lr: number;
+}
+
+export interface EpochResult {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number | null;
+  testAccuracy: number | null;
+  best: number;
+  isBest: boolean;
+  imagesPerSec: number;
+  seconds: number;
+}
+
+/** What `--resume` needs besides the weights. */
+export interface TrainingState {
+  /** The next epoch to run. */
+  epoch: number;
+  lr: number;
+  best: number;
+  optimizerSteps: number;
+  /** Shuffling generator state. */
+  rng: number;
+  seed: number;
+}
+
+/** mulberry32 with its state exposed so a resumed run continues the same stream. */
+class Rng {
+  constructor(public state: number) {}
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  permutation(n: number): Uint32Array {
+    const p = new Uint32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      const t = p[i]!;
+      p[i] = p[j]!;
+      p[j] = t;
+    }
+    return p;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A dataset resident on the GPU, and the batch buffers for one batch size. */
+class DeviceData {
+  readonly pixels: Tensor;
+  readonly isImages: boolean;
+  readonly perSample: number;
+  #batches = new Map<number, { indices: Tensor; labels: Tensor; x: Tensor }>();
+
+  constructor(
+    readonly ctx: Context,
+    readonly data: Dataset,
+  ) {
+    this.isImages = data.images instanceof Uint8Array;
+    this.perSample = data.channels * data.height * data.width;
+    this.pixels = this.isImages
+      ? uploadImages(ctx, data.images as Uint8Array, `${data.name} images`)
+      : ctx.tensor([1, data.n, this.perSample, 1], data.images as Float32Array, 'f32', `${data.name} tensors`);
+  }
+
+  batch(size: number): { indices: Tensor; labels: Tensor; x: Tensor } {
+    let b = this.#batches.get(size);
+    if (!b) {
+      const d = this.data;
+      b = {
+        indices: this.ctx.tensor([size], undefined, 'u32', 'batch indices'),
+        labels: this.ctx.tensor([size], undefined, 'i32', 'batch labels'),
+        x: this.ctx.tensor([size, d.channels, d.height, d.width], undefined, 'f32', 'batch'),
+      };
+      this.#batches.set(size, b);
+    }
+    return b;
+  }
+
+  /** Records the upload of a batch's indices and labels and the building of its input tensor. */
+  load(idx: Uint32Array, augment: { pad: number; crop: boolean; flip: boolean; seed: number; step: number }, norm: { mean: readonly number[]; std: readonly number[] } | null): { x: Tensor; labels: Tensor } {
+    const b = this.batch(idx.length);
+    const q = this.ctx.device.queue;
+    q.writeBuffer(b.indices.buffer, 0, idx);
+    const labels = new Int32Array(idx.length);
+    for (let i = 0; i < idx.length; i++) labels[i] = this.data.labels[idx[i]!]!;
+    q.writeBuffer(b.labels.buffer, 0, labels);
+    if (this.isImages) {
+      const d = this.data;
+      const c = d.channels;
+      augmentBatch(this.ctx, this.pixels, b.indices, {
+        channels: c,
+        height: d.height,
+        width: d.width,
+        ...augment,
+        mean: norm?.mean ?? new Array(c).fill(0),
+        std: norm?.std ?? new Array(c).fill(1),
+        samples: d.n,
+      }, b.x);
+    } else {
+      // Tensor datasets: gather whole samples (rows of [1, N, C·H·W, 1]) as channels.
+      channelSelectForward(this.ctx, this.pixels, b.indices, b.x.reshape([1, idx.length, this.perSample, 1]));
+    }
+    return { x: b.x, labels: b.labels };
+  }
+
+  destroy(): void {
+    this.pixels.destroy();
+    for (const b of this.#batches.values()) for (const t of Object.values(b)) t.destroy();
+    this.#batches.clear();
+  }
+}
+
+export class Trainer {
+  readonly optimizer: SGD;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly testBatchSize: number;
+  readonly seed: number;
+  readonly augment: boolean;
+  readonly normalize: { mean: readonly number[]; std: readonly number[] } | null;
+  epoch = 0;
+  best = 0;
+  #rng: Rng;
+  #train: DeviceData;
+  #test: DeviceData | null;
+  #loss: Tensor;
+  #correct: Tensor;
+  /** Recent flush-to-completion times of training steps (the GPU time, or an upper bound of it). */
+  #recentMs: number[] = [];
+
+  constructor(
+    readonly model: Model,
+    readonly train: Dataset,
+    readonly test: Dataset | null,
+    readonly options: TrainOptions,
+  ) {
+    const ctx = model.ctx;
+    if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) throw new ShapeError(`train: epochs ${options.epochs} must be a positive integer`);
+    this.epochs = options.epochs;
+    this.batchSize = options.batchSize ?? 64;
+    this.testBatchSize = options.testBatchSize ?? 256;
+    for (const [k, v] of [['batch size', this.batchSize], ['test batch size', this.testBatchSize]] as const) {
+      if (!(Number.isInteger(v) && v >= 1)) throw new ShapeError(`train: ${k} ${v} must be a positive integer`);
+    }
+    this.seed = options.seed ?? 1;
+    const images = train.images instanceof Uint8Array;
+    this.augment = options.augment ?? images;
+    this.normalize = options.normalize !== undefined ? options.normalize : images ? normalization(train.name) : null;
+    for (const d of [train, test]) {
+      if (!d) continue;
+      if (d.channels !== model.meta.inChannels) throw new ShapeError(`train: ${d.name} has ${d.channels} channels, the ${model.meta.arch} model takes ${model.meta.inChannels}`);
+      if (d.classes > model.meta.numClasses) throw new ShapeError(`train: ${d.name} has ${d.classes} classes, the model outputs ${model.meta.numClasses}`);
+    }
+    this.optimizer = new SGD(model, {
+      lr: options.lr ?? 0.1,
+      momentum: options.momentum ?? 0.9,
+      weightDecay: options.weightDecay ?? 1e-4,
+      sparsity: options.sparsity ?? 0,
+    });
+    this.#rng = new Rng(this.seed);
+    this.#train = new DeviceData(ctx, train);
+    this.#test = test ? new DeviceData(ctx, test) : null;
+    this.#loss = ctx.tensor([1], undefined, 'f32', 'loss');
+    this.#correct = ctx.tensor([1], undefined, 'u32', 'correct');
+  }
+
+  get ctx(): Context {
+    return this.model.ctx;
+  }
+
+  /** Everything `--resume` needs besides the weights and momentum buffers. */
+  state(): TrainingState {
+    return { epoch: this.epoch, lr: this.optimizer.lr, best: this.best, optimizerSteps: this.optimizer.steps, rng: this.#rng.state, seed: this.seed };
+  }
+
+  restore(s: TrainingState): void {
+    this.epoch = s.epoch;
+    this.optimizer.lr = s.lr;
+    this.best = s.best;
+    this.optimizer.steps = s.optimizerSteps;
+    this.#rng.state = s.rng >>> 0;
+  }
+
+  /**
+   * Waits for the submitted step. dawn.node busy-polls a core while a promise is pending, so sleep
+   * 0.6 × the fastest recent step first: a measurement is max(GPU time, sleep), so the estimate
+   * stays above the GPU time and follows it down geometrically when steps get faster.
+   */
+  async #waitGpu(): Promise<void> {
+    const t0 = performance.now();
+    const fastest = this.#recentMs.length ? Math.min(...this.#recentMs) : 0;
+    if (fastest > 5) await sleep(0.6 * fastest);
+    await this.ctx.sync();
+    this.#recentMs.push(performance.now() - t0);
+    if (this.#recentMs.length > 8) this.#recentMs.shift();
+  }
+
+  /** One epoch of training; returns the epoch's mean loss, accuracy and throughput. */
+  async trainEpoch(onStep?: (p: StepProgress) => void): Promise<{ loss: number; accuracy: number; imagesPerSec: number; seconds: number }> {
+    const ctx = this.ctx;
+    const n = this.train.n;
+    const B = this.batchSize;
+    const steps = Math.ceil(n / B);
+    const perm = this.#rng.permutation(n);
+    const lossHist = ctx.tensor([steps], undefined, 'f32', 'loss history');
+    const correctHist = ctx.tensor([steps], undefined, 'u32', 'correct history');
+    const interval = this.options.progressIntervalMs ?? 500;
+    const t0 = performance.now();
+    let lastReport = t0;
+    let seen = 0;
+    let summary = { loss: NaN, accuracy: NaN };
+    const readSummary = async (upto: number): Promise<{ loss: number; accuracy: number }> => {
+      const l = await ctx.readF32(lossHist);
+      const c = (await ctx.read(correctHist)) as Uint32Array;
+      let ls = 0;
+      let cs = 0;
+      let ns = 0;
+      for (let s = 0; s < upto; s++) {
+        const bs = Math.min(B, n - s * B);
+        ls += l[s]! * bs;
+        cs += c[s]!;
+        ns += bs;
+      }
+      return { loss: ls / ns, accuracy: cs / ns };
+    };
+    try {
+      for (let s = 0; s < steps; s++) {
+        const idx = perm.subarray(s * B, Math.min(n, (s + 1) * B));
+        const { x, labels } = this.#train.load(
+          idx,
+          { pad: this.augment ? 4 : 0, crop: this.augment, flip: this.augment, seed: this.seed, step: this.optimizer.steps >>> 0 },
+          this.normalize,
+        );
+        const logits = this.model.forward(x, true);
+        softmaxCrossEntropy(ctx, logits, labels, { dlogits: this.model.outputGrad(x), loss: this.#loss, correct: this.#correct });
+        this.model.backward(x);
+        this.optimizer.step();
+        ctx.copy(this.#loss, lossHist, 4, 0, 4 * s);
+        ctx.copy(this.#correct, correctHist, 4, 0, 4 * s);
+        ctx.flush();
+        await this.#waitGpu();
+        seen += idx.length;
+        const now = performance.now();
+        if (onStep && (now - lastReport >= interval || s === steps - 1)) {
+          lastReport = now;
+          summary = await readSummary(s + 1);
+          const ips = (seen / (now - t0)) * 1000;
+          onStep({
+            epoch: this.epoch,
+            epochs: this.epochs,
+            step: s + 1,
+            steps,
+            loss: summary.loss,
+            accuracy: summary.accuracy,
+            imagesPerSec: ips,
+            etaSec: (n - seen) / ips,
+            lr: this.optimizer.lr,
+          });
+        }
+      }
+      summary = await readSummary(steps);
+    } finally {
+      ctx.flush();
+      lossHist.destroy();
+      correctHist.destroy();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { ...summary, imagesPerSec: n / seconds, seconds };
+  }
+
+  /** Mean loss and accuracy on `data` (default: the test split) with running statistics. */
+  async evaluate(data?: Dataset): Promise<{ loss: number; accuracy: number }> {
+    const ctx = this.ctx;
+    const dev = data ? new DeviceData(ctx, data) : this.#test;
+    if (!dev) throw new ShapeError('evaluate: no test split');
+    const d = dev.data;
+    const B = this.testBatchSize;
+    const steps = Math.ceil(d.n / B);
+    const lossHist = ctx.tensor([steps], undefined, 'f32', 'eval loss');
+    const correctHist = ctx.tensor([steps], undefined, 'u32', 'eval correct');
+    try {
+      for (let s = 0; s < steps; s++) {
+        const idx = new Uint32Array(Math.min(B, d.n - s * B));
+        for (let i = 0; i < idx.length; i++) idx[i] = s * B + i;
+        const { x, labels } = dev.load(idx, { pad: 0, crop: false, flip: false, seed: 0, step: 0 }, this.normalize);
+        const logits = this.model.forward(x, false);
+        softmaxCrossEntropy(ctx, logits, labels, { loss: this.#loss, correct: this.#correct });
+        ctx.copy(this.#loss, lossHist, 4, 0, 4 * s);
+        ctx.copy(this.#correct, correctHist, 4, 0, 4 * s);
+        ctx.flush();
+        await ctx.sync();
+      }
+      const l = await ctx.readF32(lossHist);
+      const c = (await ctx.read(correctHist)) as Uint32Array;
+      let ls = 0;
+      let cs = 0;
+      for (let s = 0; s < steps; s++) {
+        ls += l[s]! * Math.min(B, d.n - s * B);
+        cs += c[s]!;
+      }
+      return { loss: ls / d.n, accuracy: cs / d.n };
+    } finally {
+      ctx.flush();
+      lossHist.destroy();
+      correctHist.destroy();
+      if (data) dev.destroy();
+    }
+  }
+
+  /** Runs the remaining epochs; `onEpoch` (e.g. checkpoint saving) runs after each. */
+  async fit(): Promise<EpochResult[]> {
+    const results: EpochResult[] = [];
+    for (; this.epoch < this.epochs; ) {
+      const e = this.epoch;
+      // The reference compares the integer epoch with E·0.5 and E·0.75 (an odd E never drops at 50 %).
+      if (e === this.epochs * 0.5 || e === this.epochs * 0.75) this.optimizer.lr *= 0.1;
+      const tr = await this.trainEpoch(this.options.onStep);
+      const te = this.#test ? await this.evaluate() : null;
+      const acc = te?.accuracy ?? null;
+      const isBest = acc !== null && acc > this.best;
+      if (acc !== null) this.best = Math.max(this.best, acc);
+      this.epoch = e + 1;
+      const r: EpochResult = {
+        epoch: e,
+        lr: this.optimizer.lr,
+        trainLoss: tr.loss,
+        trainAccuracy: tr.accuracy,
+        testLoss: te?.loss ?? null,
+        testAccuracy: acc,
+        best: this.best,
+        isBest,
+        imagesPerSec: tr.imagesPerSec,
+        seconds: tr.seconds,
+      };
+      results.push(r);
+      await this.options.onEpoch?.(r);
+    }
+    return results;
+  }
+
+  /** Releases the dataset copies and batch buffers (the model stays). */
+  destroy(): void {
+    this.ctx.flush();
+    this.#train.destroy();
+    this.#test?.destroy();
+    this.#loss.destroy();
+    this.#correct.destroy();
+  }
+}

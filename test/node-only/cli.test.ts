@@ -1,0 +1,105 @@
+// The `netslim` command as a user runs it (the built dist/cli.js): help, one-line errors with
+// exit code 2 for bad flags and 1 for bad files, training on a tensor dataset with an exact
+// --resume, and predict reproducing PyTorch's logits for PyTorch-made checkpoints.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
+import { expectClose } from '../util/tolerance.js';
+import { normal, integers } from '../util/random.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = path.join(root, 'dist/cli.js');
+
+function netslim(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.replace(/Warning: Vulkan[\s\S]*?PhysicalDeviceVk\.cpp:\d+\)\n/g, '') };
+}
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'netslim-cli-'));
+
+function tensorDataset(file: string, n: number, c: number, hw: number, classes: number, seed: number): void {
+  const x = normal(n * c * hw * hw, seed);
+  const y = BigInt64Array.from(integers(n, classes, seed + 1), (v) => BigInt(v));
+  writeFileSync(file, serializeSafetensors({
+    x: { dtype: 'F32', shape: [n, c, hw, hw], data: new Uint8Array(x.buffer) },
+    y: { dtype: 'I64', shape: [n], data: new Uint8Array(y.buffer) },
+  }));
+}
+
+describe('netslim CLI', () => {
+  it('prints help for each command and exits 0', () => {
+    for (const args of [['--help'], ['train', '--help'], ['predict', '--help']]) {
+      const r = netslim(...args);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('Usage: netslim');
+    }
+    expect(netslim('train', '--help').stdout).toContain('--sr');
+  });
+
+  it('rejects bad flags with one line and exit code 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', 'x', '--save', 'y', '--lr', 'abc'], /^netslim train: option '--lr <f>' argument 'abc' is invalid\. --lr must be a number/],
+      [['train', '--data', 'x', '--save', 'y', '--bogus'], /^netslim train: unknown option '--bogus'/],
+      [['train', '--save', 'y'], /^netslim train: required option '--data <path>' not specified/],
+      [['frobnicate'], /^netslim: unknown command 'frobnicate'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = netslim(...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(re);
+    }
+  });
+
+  it('fails with one line naming the missing file, writing nothing', () => {
+    const dir = tmp();
+    const r = netslim('predict', '--model', path.join(dir, 'missing.safetensors'), '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors'));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('x.safetensors');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('trains on a tensor dataset, and --resume continues exactly', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 40, 1, 8, 3, 7);
+    const common = ['--data', data, '--arch', 'vgg', '--cfg', '[4,"M",8,"M",8]', '--batch-size', '16', '--lr', '0.05', '--sr', '--s', '1e-3'];
+    const a = netslim('train', ...common, '--epochs', '2', '--save', path.join(dir, 'a'));
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/epoch 2\/2 .* no test split/);
+    for (const f of ['checkpoint.safetensors', 'checkpoint.state.safetensors', 'model_best.safetensors', 'train.log']) expect(existsSync(path.join(dir, 'a', f)), f).toBe(true);
+    expect(readFileSync(path.join(dir, 'a', 'train.log'), 'utf8').trim().split('\n')).toHaveLength(2);
+    // One epoch of a run (E = 1 has no lr drop at epoch 0, as E = 2 has none), then --resume to 2
+    // epochs: the weights must equal the straight 2-epoch run's bit for bit.
+    const b = netslim('train', ...common, '--epochs', '1', '--save', path.join(dir, 'b'));
+    expect(b.code, b.stderr).toBe(0);
+    const c = netslim('train', ...common, '--epochs', '2', '--resume', path.join(dir, 'b', 'checkpoint.safetensors'), '--save', path.join(dir, 'c'));
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain('resuming at epoch 2');
+    const ckptA = readFileSync(path.join(dir, 'a', 'checkpoint.safetensors'));
+    const ckptC = readFileSync(path.join(dir, 'c', 'checkpoint.safetensors'));
+    expect(Buffer.compare(ckptA, ckptC), 'resumed weights equal the straight run').toBe(0);
+    const stateA = readFileSync(path.join(dir, 'a', 'checkpoint.state.safetensors'));
+    expect(Buffer.compare(stateA, readFileSync(path.join(dir, 'c', 'checkpoint.state.safetensors')))).toBe(0);
+  });
+
+  for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
+    it(`predict gives PyTorch's logits for a PyTorch-made ${name} checkpoint`, () => {
+      const dir = tmp();
+      const fx = parseSafetensors(new Uint8Array(readFileSync(path.join(root, `test/fixtures/models/${name}.safetensors`))), name);
+      const state = new Map<string, SafeTensor>([...fx.tensors].filter(([k]) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k)));
+      writeFileSync(path.join(dir, 'model.safetensors'), serializeSafetensors(state));
+      writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: fx.tensors.get('input')! }));
+      const r = netslim('predict', '--model', path.join(dir, 'model.safetensors'), '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors'), '--batch-size', '1');
+      expect(r.code, r.stderr).toBe(0);
+      const out = parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'y.safetensors'))), 'y');
+      const logits = new Float32Array(out.tensors.get('logits')!.data.slice().buffer);
+      expectClose(logits, new Float32Array(fx.tensors.get('eval.logits')!.data.slice().buffer), { atol: 1e-4, rtol: 1e-4 }, `${name} predict`);
+    });
+  }
+});

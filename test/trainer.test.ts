@@ -1,0 +1,76 @@
+// The training loop on small synthetic data: it learns, the learning rate drops at 50 % and 75 %
+// of the epochs exactly as the reference compares them, image datasets go through the GPU
+// augmentation, and evaluation uses running statistics.
+import { describe, expect, it } from 'vitest';
+import { datasetFromTensors, type Dataset } from '../src/data/datasets.js';
+import { vgg } from '../src/nn/models.js';
+import { Trainer } from '../src/train/trainer.js';
+import { useContext } from './util/gpu.js';
+import { rng } from './util/random.js';
+
+const getCtx = useContext();
+
+/** Two classes told apart by the mean brightness of the top half vs the bottom half. */
+function halves(n: number, seed: number, asBytes: boolean): Dataset {
+  const r = rng(seed);
+  const hw = 8;
+  const x = new Float32Array(n * hw * hw);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 2;
+    for (let p = 0; p < hw * hw; p++) {
+      const top = p < (hw * hw) / 2;
+      x[i * hw * hw + p] = (top === (y[i] === 0) ? 0.9 : 0.1) + 0.1 * (r() - 0.5);
+    }
+  }
+  const d = datasetFromTensors(x, [n, 1, hw, hw], y, { classes: 2, name: 'halves' });
+  return asBytes ? { ...d, images: Uint8Array.from(x, (v) => Math.round(v * 255)), name: 'halves-u8' } : d;
+}
+
+describe('trainer', () => {
+  it('learns a separable task, drops the lr at 50 % and 75 % of the epochs, and evaluates', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2, seed: 3 });
+    const seen: number[] = [];
+    const trainer = new Trainer(model, halves(128, 1, false), halves(40, 2, false), {
+      epochs: 4,
+      batchSize: 16,
+      testBatchSize: 32,
+      lr: 0.1,
+      sparsity: 1e-4,
+      progressIntervalMs: 0,
+      onStep: (p) => seen.push(p.step),
+    });
+    const results = await trainer.fit();
+    expect(results.map((r) => r.lr)).toEqual([0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1]);
+    expect(results[3]!.testAccuracy).toBeGreaterThan(0.9);
+    expect(results[3]!.trainLoss).toBeLessThan(results[0]!.trainLoss);
+    expect(seen.slice(0, 9)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 1]); // 128 / 16 steps, reported each step
+    const ev = await trainer.evaluate();
+    expect(ev.accuracy).toBe(results[3]!.testAccuracy);
+    trainer.destroy();
+    model.destroy();
+  });
+
+  it('an odd number of epochs never drops at 50 %', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [2, 'M', 2, 'M', 2], inChannels: 1, numClasses: 2 });
+    const trainer = new Trainer(model, halves(8, 3, false), null, { epochs: 3, batchSize: 8, lr: 1 });
+    const results = await trainer.fit();
+    // 3·0.5 = 1.5 and 3·0.75 = 2.25 are never integers.
+    expect(results.map((r) => r.lr)).toEqual([1, 1, 1]);
+    expect(results[0]!.testAccuracy).toBeNull();
+    trainer.destroy();
+    model.destroy();
+  });
+
+  it('trains on uint8 images through the GPU augmentation', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2, seed: 5 });
+    const trainer = new Trainer(model, halves(128, 4, true), halves(32, 5, true), { epochs: 4, batchSize: 16, lr: 0.1, augment: true, normalize: { mean: [0.5], std: [0.4] } });
+    const results = await trainer.fit();
+    expect(results[3]!.testAccuracy).toBeGreaterThan(0.9);
+    trainer.destroy();
+    model.destroy();
+  });
+});
