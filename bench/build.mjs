@@ -1,11 +1,15 @@
 // Bundles bench/run.ts (plus the src/ops families that exist and compile) into bench/.build/run.js
-// with rollup, @rollup/plugin-typescript and the project's wgsl plugin. Node 20 cannot run
-// TypeScript directly, so `npm run bench` is `node bench/build.mjs && node bench/.build/run.js`.
+// and bench/train.ts into bench/.build/train.js, with rollup, @rollup/plugin-typescript and the
+// project's wgsl plugin. Node 20 cannot run TypeScript directly, so `npm run bench` runs
+// bench/bench.mjs, which runs this script and then the bundles.
+//
+//   node bench/build.mjs [--only kernels|train]
 //
 // Our kernel families are being written while this harness is used: a family whose file is missing
 // or does not bundle is left out (its rows say why) instead of breaking the whole benchmark. Type
 // errors are only counted here; `npm run typecheck` is where they are reported.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rollup } from 'rollup';
@@ -17,6 +21,12 @@ const outDir = path.join(root, 'bench', '.build');
 const FAMILIES = ['conv2d', 'batchnorm2d', 'pool2d', 'linear'];
 const VIRTUAL = 'virtual:netslim-bench-ops';
 const RESOLVED = '\0netslim-bench-ops';
+
+const only = parseArgs({ options: { only: { type: 'string' } }, strict: true }).values.only;
+if (only !== undefined && only !== 'kernels' && only !== 'train') {
+  console.error(`bench build: --only must be kernels or train, got ${only}`);
+  process.exit(2);
+}
 
 const familyFile = (f) => path.join(root, 'src', 'ops', `${f}.ts`);
 
@@ -51,10 +61,10 @@ function opsPlugin(excluded) {
 const external = (id) =>
   id === 'webgpu' || id.startsWith('wgsl_reflect') || id.startsWith('node:') || id.startsWith('@tensorflow/');
 
-async function bundle(excluded, write) {
+async function bundle(excluded, write, entry = 'run') {
   const diagnostics = [];
   const bundleObj = await rollup({
-    input: path.join(root, 'bench', 'run.ts'),
+    input: path.join(root, 'bench', `${entry}.ts`),
     external,
     onwarn(w) {
       if (w.plugin === 'typescript') diagnostics.push(w);
@@ -73,7 +83,7 @@ async function bundle(excluded, write) {
   });
   try {
     if (write) {
-      await bundleObj.write({ dir: outDir, format: 'es', sourcemap: true, inlineDynamicImports: true, entryFileNames: 'run.js' });
+      await bundleObj.write({ dir: outDir, format: 'es', sourcemap: true, inlineDynamicImports: true, entryFileNames: `${entry}.js` });
     }
   } finally {
     await bundleObj.close();
@@ -91,8 +101,8 @@ function firstLine(err) {
 }
 
 const excluded = new Map();
-let diagnostics;
-for (let attempt = 0; ; attempt++) {
+let diagnostics = [];
+for (let attempt = 0; only !== 'train'; attempt++) {
   try {
     diagnostics = await bundle(excluded, true);
     break;
@@ -104,9 +114,9 @@ for (let attempt = 0; ; attempt++) {
       // Not attributable to one file (e.g. a helper module a family imports): bundle each family
       // alone to find which ones fail.
       for (const f of present) {
-        const only = new Map(FAMILIES.filter((g) => g !== f).map((g) => [g, 'not in this probe']));
+        const probe = new Map(FAMILIES.filter((g) => g !== f).map((g) => [g, 'not in this probe']));
         try {
-          await bundle(only, false);
+          await bundle(probe, false);
         } catch {
           culprits.push(f);
         }
@@ -121,10 +131,26 @@ for (let attempt = 0; ; attempt++) {
     }
   }
 }
+// The training benchmark needs the whole model stack (src/nn, src/train and every op family), so
+// there is nothing to leave out: when it does not bundle, it is reported and not run.
+let trainFailed = false;
+if (only !== 'kernels') {
+  const trainJs = path.join(outDir, 'train.js');
+  try {
+    diagnostics.push(...(await bundle(new Map(), true, 'train')));
+  } catch (err) {
+    trainFailed = true;
+    rmSync(trainJs, { force: true });
+    rmSync(`${trainJs}.map`, { force: true });
+    console.error(`bench build: bench/train.ts did not bundle, so the training benchmark cannot run: ${firstLine(err)}`);
+  }
+}
 if (diagnostics.length && process.env.BENCH_BUILD_VERBOSE) for (const d of diagnostics) console.warn(d.message);
 if (diagnostics.length) {
   console.warn(`bench build: ${diagnostics.length} TypeScript diagnostic(s) ignored for the bundle; run \`npm run typecheck\` to see them.`);
 }
 writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
 if (existsSync(path.join(outDir, 'bench'))) rmSync(path.join(outDir, 'bench'), { recursive: true, force: true });
-console.log(`bench build: wrote ${path.relative(root, path.join(outDir, 'run.js'))}`);
+const wrote = [only !== 'train' && 'run.js', only !== 'kernels' && !trainFailed && 'train.js'].filter(Boolean);
+console.log(`bench build: wrote ${wrote.map((f) => path.relative(root, path.join(outDir, f))).join(', ') || 'nothing'}`);
+if (trainFailed && only === 'train') process.exitCode = 1;

@@ -1,16 +1,8 @@
 /** Seeded data, layout conversions, comparison and small statistics for the kernel benchmark. */
 
-/** mulberry32: a seeded uniform generator in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../src/util/random.js';
+
+export { rng };
 
 /** n float32 values uniform in [lo, hi). */
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {

@@ -14,5 +14,6 @@ export { Graph, type GraphNode } from './nn/graph.js';
 export * as layers from './nn/layers.js';
 export * as models from './nn/models.js';
 export { SGD, type SgdConfig } from './train/sgd.js';
-export { Trainer, type TrainOptions, type StepProgress, type EpochResult, type TrainingState } from './train/trainer.js';
+export * as slim from './slim/index.js';
+export { Trainer, evaluate, type TrainOptions, type StepProgress, type EpochResult, type TrainingState } from './train/trainer.js';
 export * as ops from './ops/index.js';

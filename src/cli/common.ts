@@ -13,7 +13,7 @@ import { loadDatasetDir, type DatasetKind } from '../data/files.node.js';
 import { readFileBytes } from '../io/files.node.js';
 import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
-import { loadModel } from '../io/checkpoint.js';
+import { checkpointMeta, loadModel } from '../io/checkpoint.js';
 import type { Model } from '../nn/model.js';
 import type { StepProgress } from '../train/trainer.js';
 
@@ -62,9 +62,22 @@ export async function loadData(data: string, dataset: DatasetKind | undefined): 
   return { train: datasetFromTensors(toFloat32(x, 'x', data), shape, toInt64(y, 'y', data), { name: path.basename(data) }), test: null };
 }
 
-/** Loads a model checkpoint file. */
-export async function loadModelFile(ctx: Context, file: string): Promise<Model> {
-  return loadModel(ctx, await readFileBytes(file), file);
+/** A model file read and checked (format, metadata against tensors) before any GPU work. */
+export interface ModelFile {
+  file: string;
+  bytes: Uint8Array;
+}
+
+/** Reads and validates a model checkpoint without touching the GPU, so bad files fail fast. */
+export async function readModelFile(file: string): Promise<ModelFile> {
+  const bytes = await readFileBytes(file);
+  checkpointMeta(parseSafetensors(bytes, file), file);
+  return { file, bytes };
+}
+
+/** Builds the model of a file read by `readModelFile`. */
+export function loadModelFile(ctx: Context, m: ModelFile): Model {
+  return loadModel(ctx, m.bytes, m.file);
 }
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (the per-epoch lines remain). */

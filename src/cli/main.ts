@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { NetslimError } from '../errors.js';
 import { CliError } from './common.js';
 import { registerPredict } from './predict.js';
+import { registerPrune } from './prune.js';
 import { registerTrain } from './train.js';
 
 function version(): string {
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError(false)
     .configureOutput({ outputError: (str, write) => write(`netslim: ${str.replace(/^error: /, '').trim()}\n`) });
   registerTrain(program);
+  registerPrune(program);
   registerPredict(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(`netslim ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`) });
   try {

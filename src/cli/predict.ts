@@ -4,7 +4,7 @@ import { init } from '../node.js';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.node.js';
-import { CliError, intOption, loadModelFile } from './common.js';
+import { CliError, intOption, loadModelFile, readModelFile } from './common.js';
 
 interface PredictFlags {
   model: string;
@@ -23,6 +23,7 @@ export function registerPredict(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', intOption('--batch-size', 1), 256)
     .action(async (f: PredictFlags) => {
       if (f.output === f.input || f.output === f.model) throw new CliError(`--output ${f.output} would overwrite an input`, 2);
+      const modelFile = await readModelFile(f.model);
       const file = parseSafetensors(await readFileBytes(f.input), f.input);
       const t = file.tensors.get('input');
       if (!t) throw new CheckpointError(f.input, 'input', 'missing (expected [N, C, H, W] F32)');
@@ -30,7 +31,7 @@ export function registerPredict(program: Command): void {
       const x = toFloat32(t, 'input', f.input);
       const ctx = await init();
       try {
-        const model = await loadModelFile(ctx, f.model);
+        const model = loadModelFile(ctx, modelFile);
         const [n, c, h, w] = t.shape as [number, number, number, number];
         if (c !== model.meta.inChannels) throw new CliError(`${f.input}: input has ${c} channels, the model takes ${model.meta.inChannels}`);
         const k = model.meta.numClasses;

@@ -13,7 +13,7 @@ import type { Model } from '../nn/model.js';
 import { Trainer, type EpochResult } from '../train/trainer.js';
 import { loadTrainingState, saveModel, saveTrainingState } from '../io/checkpoint.js';
 import { readFileBytes, writeFilesAtomic } from '../io/files.node.js';
-import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, progressBar } from './common.js';
+import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, progressBar, readModelFile } from './common.js';
 
 interface TrainFlags {
   arch: string;
@@ -86,15 +86,16 @@ async function train(f: TrainFlags): Promise<void> {
   if (!['vgg', 'resnet', 'densenet'].includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected vgg, resnet or densenet`, 2);
   if (f.refine && f.resume) throw new CliError('--refine and --resume cannot be combined', 2);
   if (f.width !== undefined && f.arch !== 'vgg') throw new CliError('--width applies to --arch vgg only', 2);
+  const from = f.refine ?? f.resume;
+  const modelFile = from ? await readModelFile(from) : null;
   const { train: trainSet, test } = await loadData(f.data, f.dataset);
   const ctx = await init();
   let model: Model | undefined;
   let trainer: Trainer | undefined;
   const bar = progressBar('epoch');
   try {
-    const from = f.refine ?? f.resume;
-    if (from) {
-      model = await loadModelFile(ctx, from);
+    if (modelFile) {
+      model = loadModelFile(ctx, modelFile);
     } else {
       const common = { numClasses: trainSet.classes <= 10 ? 10 : 100, inChannels: trainSet.channels, seed: f.seed, dataset: trainSet.name };
       if (f.arch === 'vgg') {

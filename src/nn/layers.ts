@@ -334,25 +334,38 @@ export class Linear extends Layer {
  */
 export class ChannelSelection extends Layer {
   readonly kind = 'ChannelSelection';
-  /** Host copy of the mask (small; changes only when pruning). */
-  mask: Float32Array;
+  /** Host copy of the mask when it was set from the host (construction, loading); null after a GPU prune. */
+  mask: Float32Array | null;
+  /** Number of kept channels (the width of the output). */
+  keptCount: number;
   /** u32 list of kept channels on the GPU. */
   kept: Tensor | null = null;
+  readonly channels: number;
   constructor(name: string, channels: number) {
     super(name);
+    this.channels = channels;
     this.mask = new Float32Array(channels).fill(1);
+    this.keptCount = channels;
     this.state.push(slot('indexes', [channels], false, 'F32', true));
   }
-  get channels(): number {
-    return this.mask.length;
-  }
-  get keptCount(): number {
+  /** Sets the mask from the host; the caller uploads `keptIndices()`. */
+  setMask(mask: Float32Array): void {
+    this.mask = mask;
     let k = 0;
-    for (const v of this.mask) if (v !== 0) k++;
-    return k;
+    for (const v of mask) if (v !== 0) k++;
+    this.keptCount = k;
+  }
+  /** Takes a kept-index list that lives on the GPU (e.g. computed by the slimming pass). */
+  setKept(kept: Tensor, count: number): void {
+    if (this.kept !== kept) this.kept?.destroy();
+    this.kept = kept;
+    this.keptCount = count;
   }
   keptIndices(): Uint32Array {
-    const out = new Uint32Array(this.keptCount);
+    if (!this.mask) throw new Error(`ChannelSelection ${this.name}: the mask lives on the GPU only`);
+    let k = 0;
+    for (const v of this.mask) if (v !== 0) k++;
+    const out = new Uint32Array(k);
     let j = 0;
     for (let i = 0; i < this.mask.length; i++) if (this.mask[i] !== 0) out[j++] = i;
     return out;

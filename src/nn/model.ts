@@ -93,11 +93,12 @@ export class Model {
   }
 
   #uploadSelection(l: ChannelSelection): void {
-    l.kept?.destroy();
+    const hostMask = l.mask ?? new Float32Array(l.channels).fill(1);
+    l.setMask(hostMask);
     const idx = l.keptIndices();
-    l.kept = this.ctx.tensor([idx.length], idx, 'u32', `${l.name}.kept`);
+    l.setKept(this.ctx.tensor([idx.length], idx, 'u32', `${l.name}.kept`), idx.length);
     const mask = l.slot('indexes').value;
-    if (mask) this.ctx.device.queue.writeBuffer(mask.buffer, 0, l.mask);
+    if (mask) this.ctx.device.queue.writeBuffer(mask.buffer, 0, hostMask);
   }
 
   // ------------------------------------------------------------------ state dict
@@ -144,7 +145,7 @@ export class Model {
       const data = v.data as Float32Array;
       if (data.length) this.ctx.device.queue.writeBuffer(slot.value!.buffer, 0, data);
       if (layer instanceof ChannelSelection) {
-        layer.mask = Float32Array.from(data);
+        layer.setMask(Float32Array.from(data));
         assertShape(layer.keptCount > 0, () => `${source}: ${name} keeps no channel`);
         this.#uploadSelection(layer);
         this.#dropPlan();

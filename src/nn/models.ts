@@ -10,6 +10,7 @@ import { ShapeError } from '../errors.js';
 import { Graph } from './graph.js';
 import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from './layers.js';
 import { Model, type ModelMeta } from './model.js';
+import { rng } from '../util/random.js';
 
 export type VggCfg = (number | 'M')[];
 
@@ -228,18 +229,6 @@ export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta:
 }
 
 // ------------------------------------------------------------------------------ initialisation
-
-/** mulberry32: small, fast, seedable; the same stream in every browser and Node. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normals(n: number, std: number, r: () => number): Float32Array {
   const out = new Float32Array(n);

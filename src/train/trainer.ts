@@ -13,6 +13,7 @@ import { channelSelectForward } from '../ops/channel.js';
 import { softmaxCrossEntropy } from '../ops/cross_entropy.js';
 import type { Model } from '../nn/model.js';
 import { SGD } from './sgd.js';
+import { Mulberry32 } from '../util/random.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -74,29 +75,6 @@ export interface TrainingState {
   /** Shuffling generator state. */
   rng: number;
   seed: number;
-}
-
-/** mulberry32 with its state exposed so a resumed run continues the same stream. */
-class Rng {
-  constructor(public state: number) {}
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  permutation(n: number): Uint32Array {
-    const p = new Uint32Array(n);
-    for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(this.next() * (i + 1));
-      const t = p[i]!;
-      p[i] = p[j]!;
-      p[j] = t;
-    }
-    return p;
-  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -167,6 +145,59 @@ class DeviceData {
   }
 }
 
+async function evaluateOn(model: Model, dev: DeviceData, batchSize: number, norm: { mean: readonly number[]; std: readonly number[] } | null): Promise<{ loss: number; accuracy: number }> {
+  const ctx = model.ctx;
+  const d = dev.data;
+  const steps = Math.ceil(d.n / batchSize);
+  const loss = ctx.tensor([1], undefined, 'f32', 'eval loss');
+  const correct = ctx.tensor([1], undefined, 'u32', 'eval correct');
+  const lossHist = ctx.tensor([steps], undefined, 'f32', 'eval loss history');
+  const correctHist = ctx.tensor([steps], undefined, 'u32', 'eval correct history');
+  try {
+    for (let s = 0; s < steps; s++) {
+      const idx = new Uint32Array(Math.min(batchSize, d.n - s * batchSize));
+      for (let i = 0; i < idx.length; i++) idx[i] = s * batchSize + i;
+      const { x, labels } = dev.load(idx, { pad: 0, crop: false, flip: false, seed: 0, step: 0 }, norm);
+      const logits = model.forward(x, false);
+      softmaxCrossEntropy(ctx, logits, labels, { loss, correct });
+      ctx.copy(loss, lossHist, 4, 0, 4 * s);
+      ctx.copy(correct, correctHist, 4, 0, 4 * s);
+      ctx.flush();
+      await ctx.sync();
+    }
+    const l = await ctx.readF32(lossHist);
+    const c = (await ctx.read(correctHist)) as Uint32Array;
+    let ls = 0;
+    let cs = 0;
+    for (let s = 0; s < steps; s++) {
+      ls += l[s]! * Math.min(batchSize, d.n - s * batchSize);
+      cs += c[s]!;
+    }
+    return { loss: ls / d.n, accuracy: cs / d.n };
+  } finally {
+    ctx.flush();
+    for (const t of [loss, correct, lossHist, correctHist]) t.destroy();
+  }
+}
+
+/**
+ * Test loss and accuracy of a model on a dataset (running statistics, no augmentation;
+ * image datasets normalised with their known mean/std unless `normalize` says otherwise).
+ */
+export async function evaluate(
+  model: Model,
+  data: Dataset,
+  options: { batchSize?: number; normalize?: { mean: readonly number[]; std: readonly number[] } | null } = {},
+): Promise<{ loss: number; accuracy: number }> {
+  const dev = new DeviceData(model.ctx, data);
+  try {
+    const norm = options.normalize !== undefined ? options.normalize : data.images instanceof Uint8Array ? normalization(data.name) : null;
+    return await evaluateOn(model, dev, options.batchSize ?? 256, norm);
+  } finally {
+    dev.destroy();
+  }
+}
+
 export class Trainer {
   readonly optimizer: SGD;
   readonly epochs: number;
@@ -177,7 +208,7 @@ export class Trainer {
   readonly normalize: { mean: readonly number[]; std: readonly number[] } | null;
   epoch = 0;
   best = 0;
-  #rng: Rng;
+  #rng: Mulberry32;
   #train: DeviceData;
   #test: DeviceData | null;
   #loss: Tensor;
@@ -214,7 +245,7 @@ export class Trainer {
       weightDecay: options.weightDecay ?? 1e-4,
       sparsity: options.sparsity ?? 0,
     });
-    this.#rng = new Rng(this.seed);
+    this.#rng = new Mulberry32(this.seed);
     this.#train = new DeviceData(ctx, train);
     this.#test = test ? new DeviceData(ctx, test) : null;
     this.#loss = ctx.tensor([1], undefined, 'f32', 'loss');
@@ -327,39 +358,11 @@ export class Trainer {
 
   /** Mean loss and accuracy on `data` (default: the test split) with running statistics. */
   async evaluate(data?: Dataset): Promise<{ loss: number; accuracy: number }> {
-    const ctx = this.ctx;
-    const dev = data ? new DeviceData(ctx, data) : this.#test;
+    const dev = data ? new DeviceData(this.ctx, data) : this.#test;
     if (!dev) throw new ShapeError('evaluate: no test split');
-    const d = dev.data;
-    const B = this.testBatchSize;
-    const steps = Math.ceil(d.n / B);
-    const lossHist = ctx.tensor([steps], undefined, 'f32', 'eval loss');
-    const correctHist = ctx.tensor([steps], undefined, 'u32', 'eval correct');
     try {
-      for (let s = 0; s < steps; s++) {
-        const idx = new Uint32Array(Math.min(B, d.n - s * B));
-        for (let i = 0; i < idx.length; i++) idx[i] = s * B + i;
-        const { x, labels } = dev.load(idx, { pad: 0, crop: false, flip: false, seed: 0, step: 0 }, this.normalize);
-        const logits = this.model.forward(x, false);
-        softmaxCrossEntropy(ctx, logits, labels, { loss: this.#loss, correct: this.#correct });
-        ctx.copy(this.#loss, lossHist, 4, 0, 4 * s);
-        ctx.copy(this.#correct, correctHist, 4, 0, 4 * s);
-        ctx.flush();
-        await ctx.sync();
-      }
-      const l = await ctx.readF32(lossHist);
-      const c = (await ctx.read(correctHist)) as Uint32Array;
-      let ls = 0;
-      let cs = 0;
-      for (let s = 0; s < steps; s++) {
-        ls += l[s]! * Math.min(B, d.n - s * B);
-        cs += c[s]!;
-      }
-      return { loss: ls / d.n, accuracy: cs / d.n };
+      return await evaluateOn(this.model, dev, this.testBatchSize, this.normalize);
     } finally {
-      ctx.flush();
-      lossHist.destroy();
-      correctHist.destroy();
       if (data) dev.destroy();
     }
   }

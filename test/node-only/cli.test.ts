@@ -60,7 +60,7 @@ describe('netslim CLI', () => {
     const r = netslim('predict', '--model', path.join(dir, 'missing.safetensors'), '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors'));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('x.safetensors');
+    expect(r.stderr).toContain('missing.safetensors');
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -86,6 +86,34 @@ describe('netslim CLI', () => {
     expect(Buffer.compare(ckptA, ckptC), 'resumed weights equal the straight run').toBe(0);
     const stateA = readFileSync(path.join(dir, 'a', 'checkpoint.state.safetensors'));
     expect(Buffer.compare(stateA, readFileSync(path.join(dir, 'c', 'checkpoint.state.safetensors')))).toBe(0);
+  });
+
+  it('prunes a checkpoint into pruned.safetensors and prune.json; bad percent or file writes nothing', () => {
+    const dir = tmp();
+    const fx = parseSafetensors(new Uint8Array(readFileSync(path.join(root, 'test/fixtures/models/resnet11.safetensors'))), 'resnet11');
+    const state = new Map<string, SafeTensor>([...fx.tensors].filter(([k]) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k)));
+    const ckpt = path.join(dir, 'model.safetensors');
+    writeFileSync(ckpt, serializeSafetensors(state));
+    const out = path.join(dir, 'pruned');
+    const r = netslim('prune', '--model', ckpt, '--percent', '0.4', '--save', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('netslim prune: 40.0 % of');
+    const report = JSON.parse(readFileSync(path.join(out, 'prune.json'), 'utf8'));
+    expect(report.percent).toBe(0.4);
+    expect(report.paramsAfter).toBeLessThan(report.paramsBefore);
+    const pruned = parseSafetensors(new Uint8Array(readFileSync(path.join(out, 'pruned.safetensors'))), 'pruned');
+    expect(JSON.parse(pruned.metadata.cfg!)).toEqual(report.cfg);
+    // Bad percent: flag error (exit 2); a file that is no model: exit 1; neither writes anything.
+    const bad = path.join(dir, 'bad');
+    const r2 = netslim('prune', '--model', ckpt, '--percent', '1', '--save', bad);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr.trim()).toMatch(/^netslim prune: option '--percent <f>' argument '1' is invalid/);
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ x: state.get('fc.bias')! }));
+    const r3 = netslim('prune', '--model', path.join(dir, 'x.safetensors'), '--percent', '0.5', '--save', bad);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r3.stderr).toContain('not a netslim model');
+    expect(existsSync(bad)).toBe(false);
   });
 
   for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {

@@ -1,14 +1,7 @@
-/** Seeded random numbers for reproducible test data (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers for reproducible test data (mulberry32, as the library's). */
+import { rng } from '../../src/util/random.js';
+
+export { rng };
 
 /** n values uniform in [lo, hi), as float32 (what the GPU sees). */
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {

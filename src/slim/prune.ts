@@ -1,0 +1,350 @@
+/**
+ * Network Slimming's pruning pass on GPU buffers (DESIGN.md §1 "Pruning"): |γ| of every
+ * BatchNorm in module order → one global threshold sorted[floor(total·percent)] → keep |γ| >
+ * threshold → per-layer masks and kept-index lists → a new, compact model whose tensors are
+ * gathered from the old ones. Which tensor each mask constrains is derived from the graph, not
+ * written per architecture: a convolution's input channels follow the BatchNorm that feeds it
+ * (directly, or through ReLU, pooling or a channel selection), its output channels follow the
+ * BatchNorm it feeds when that BatchNorm is shrunk; a BatchNorm followed by a channel selection
+ * keeps its width (its pruned γ and β become ±0) and the selection's indexes become its mask.
+ * Only the per-layer kept counts are read back (to size the new buffers).
+ */
+import type { Context } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { NetslimError } from '../errors.js';
+import { channelSelectForward } from '../ops/channel.js';
+import { Model } from '../nn/model.js';
+import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn/layers.js';
+import { graphFromMeta } from '../nn/models.js';
+
+/** Pruning cannot be done as asked (e.g. `strict` and a layer would lose every channel). */
+export class PruneError extends NetslimError {
+  override name = 'PruneError';
+}
+
+export interface PruneOptions {
+  /** Every BatchNorm keeps at least this many channels, its largest |γ| (default 1; 0 disables). */
+  minChannels?: number;
+  /** At most this fraction of a layer's channels is pruned (default 1: no limit). */
+  maxLayerRatio?: number;
+  /** Kept counts of shrunk layers are rounded up to a multiple of this (default 1). */
+  roundTo?: number;
+  /** Reproduce the reference: a layer that would keep no channel is an error, not a safeguard. */
+  strict?: boolean;
+  /** Input [C, H, W] for the FLOP count (default [inChannels, 32, 32]). */
+  inputSize?: [number, number, number];
+}
+
+export interface LayerReport {
+  /** The BatchNorm's state_dict prefix (`feature.1`, `layer1.0.bn2`). */
+  name: string;
+  before: number;
+  after: number;
+  /** Kept at full width with a channel selection after it (ResNet `bn1`, DenseNet BNs). */
+  selected: boolean;
+  /** What a safeguard changed, if anything (e.g. `min-channels: kept 1 instead of 0`). */
+  safeguard?: string;
+}
+
+export interface PruneReport {
+  percent: number;
+  threshold: number;
+  totalChannels: number;
+  prunedChannels: number;
+  layers: LayerReport[];
+  paramsBefore: number;
+  paramsAfter: number;
+  flopsBefore: number;
+  flopsAfter: number;
+  cfg: (number | 'M')[];
+}
+
+const SHADER = 'slim.wgsl';
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** The BatchNorm whose channels reach `id`'s input through channel-preserving layers, or null. */
+function feedingBatchNorm(model: Model, id: number): { bn: number; viaSelect: boolean } | null {
+  const g = model.graph;
+  let cur = g.nodes[id]!.inputs[0];
+  let viaSelect = false;
+  while (cur !== undefined && cur > 0) {
+    const l = g.nodes[cur]!.layer;
+    if (l instanceof BatchNorm2d) return { bn: cur, viaSelect };
+    if (l instanceof ChannelSelection) viaSelect = true;
+    else if (!['ReLU', 'MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
+    cur = g.nodes[cur]!.inputs[0];
+  }
+  return null;
+}
+
+/** FLOPs (2 × multiply-adds of convolutions and linear layers) of one input image. */
+export function countFlops(model: Model, inputSize: [number, number, number]): number {
+  const shapes = model.graph.shapes([1, ...inputSize]);
+  let macs = 0;
+  for (const n of model.graph.nodes) {
+    const l = n.layer;
+    if (l instanceof Conv2d) {
+      const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
+      const out = shapes[n.id]!;
+      macs += o * out[2]! * out[3]! * i * kh * kw;
+    } else if (l instanceof Linear) {
+      macs += l.inFeatures * l.outFeatures;
+    }
+  }
+  return 2 * macs;
+}
+
+/**
+ * Prunes `percent` of all BatchNorm channels (global threshold over |γ|) and returns a new,
+ * compact model with the report; the original model is left unchanged.
+ */
+export async function prune(model: Model, percent: number, options: PruneOptions = {}): Promise<{ model: Model; report: PruneReport }> {
+  if (!(typeof percent === 'number' && percent >= 0 && percent < 1)) throw new PruneError(`prune: percent ${percent} is outside [0, 1)`);
+  const ctx = model.ctx;
+  const g = model.graph;
+  const bnIds = g.nodes.filter((n) => n.layer instanceof BatchNorm2d).map((n) => n.id);
+  if (!bnIds.length) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
+  const consumers = g.consumers();
+  const selected = bnIds.map((id) => consumers[id]!.some((c) => g.nodes[c.node]!.layer instanceof ChannelSelection));
+  const sizes = bnIds.map((id) => (g.nodes[id]!.layer as BatchNorm2d).channels);
+  const offsets = new Uint32Array(bnIds.length + 1);
+  sizes.forEach((c, i) => (offsets[i + 1] = offsets[i]! + c));
+  const total = offsets[bnIds.length]!;
+  const padded = nextPow2(total);
+  const k = Math.floor(total * percent); // in double, as the reference (90·0.7 → 62)
+
+  const tmp: Tensor[] = [];
+  const t = (shape: number[], dtype: 'f32' | 'u32' = 'f32', data?: ArrayLike<number>) => {
+    const x = ctx.tensor(shape, data, dtype, 'prune');
+    tmp.push(x);
+    return x;
+  };
+  try {
+    const scores = t([total]);
+    const sorted = t([padded]);
+    const mask = t([total]);
+    const off = t([offsets.length], 'u32', offsets);
+    const counts = t([bnIds.length], 'u32');
+    const kept = t([total], 'u32');
+    bnIds.forEach((id, i) => ctx.copy((g.nodes[id]!.layer as BatchNorm2d).slot('weight').value!, scores, sizes[i]! * 4, 0, offsets[i]! * 4));
+    const uni = (n: number, kk: number, j = 0) => ({ n, k: kk, j, layers: bnIds.length });
+    const run = (entry: string, bindings: Record<string, Tensor>, u: Record<string, number>, threads: number, wg: number) => {
+      const kern = ctx.kernel({ shader: SHADER, entry });
+      ctx.dispatchFlat(kern, bindings, u, Math.ceil(threads / wg));
+    };
+    run('abs_and_pad', { scores, sorted }, uni(total, padded), padded, 256);
+    for (let kk = 2; kk <= padded; kk *= 2) {
+      for (let j = kk / 2; j >= 1; j /= 2) run('bitonic_stage', { sorted }, uni(padded, kk, j), padded, 256);
+    }
+    run('threshold_mask', { scores, sorted, mask }, uni(total, k), total, 256);
+    run('count_kept', { mask, offsets: off, counts }, uni(total, k), bnIds.length, 64);
+    const th = t([1]);
+    ctx.copy(sorted, th, 4, k * 4, 0);
+    const raw = (await ctx.read(counts)) as Uint32Array;
+    const threshold = (await ctx.readF32(th))[0]!;
+
+    // Safeguards, decided on the host from the counts alone.
+    const min = options.minChannels ?? 1;
+    const maxRatio = options.maxLayerRatio ?? 1;
+    const roundTo = options.roundTo ?? 1;
+    const wanted = new Uint32Array(bnIds.length);
+    const layers: LayerReport[] = [];
+    bnIds.forEach((id, i) => {
+      const c = sizes[i]!;
+      const name = g.nodes[id]!.layer.name;
+      let w = raw[i]!;
+      const notes: string[] = [];
+      if (w === 0 && options.strict) {
+        throw new PruneError(`prune: threshold ${threshold} removes all ${c} channels of ${name} (strict mode; the reference would build an empty layer)`);
+      }
+      if (w < Math.min(min, c)) {
+        notes.push(`min-channels: kept ${Math.min(min, c)} instead of ${w}`);
+        w = Math.min(min, c);
+      }
+      const floor = Math.ceil(c * (1 - maxRatio));
+      if (w < floor) {
+        notes.push(`max-layer-ratio: kept ${floor} instead of ${w}`);
+        w = floor;
+      }
+      if (roundTo > 1 && !selected[i] && w % roundTo !== 0) {
+        const r = Math.min(c, Math.ceil(w / roundTo) * roundTo);
+        notes.push(`round-to ${roundTo}: kept ${r} instead of ${w}`);
+        w = r;
+      }
+      wanted[i] = w;
+      layers.push({ name, before: c, after: w, selected: selected[i]!, ...(notes.length ? { safeguard: notes.join('; ') } : {}) });
+    });
+    const want = t([bnIds.length], 'u32', wanted);
+    run('keep_largest', { scores, mask, offsets: off, counts, wanted: want }, uni(total, k), bnIds.length, 64);
+    run('kept_indices', { mask, offsets: off, kept }, uni(total, k), bnIds.length, 64);
+
+    // Per-BatchNorm masks and index lists as their own tensors (kernels bind whole buffers).
+    const bnMask = new Map<number, Tensor>();
+    const bnKept = new Map<number, Tensor>();
+    bnIds.forEach((id, i) => {
+      const m = t([sizes[i]!]);
+      ctx.copy(mask, m, sizes[i]! * 4, offsets[i]! * 4, 0);
+      bnMask.set(id, m);
+      const ix = t([wanted[i]!], 'u32');
+      ctx.copy(kept, ix, wanted[i]! * 4, offsets[i]! * 4, 0);
+      bnKept.set(id, ix);
+    });
+
+    // The compact model's cfg, as the reference writes it.
+    const keptOf = (name: string) => layers.find((l) => l.name === name)!.after;
+    const cfg = newCfg(model, (id) => wanted[bnIds.indexOf(id)]!, keptOf);
+    const { graph } = graphFromMeta({ ...model.meta, cfg });
+    const out = new Model(ctx, graph, { ...model.meta, cfg });
+    try {
+      compact(model, out, bnIds, selected, bnMask, bnKept, t);
+    } catch (e) {
+      out.destroy();
+      throw e;
+    }
+    await ctx.sync();
+    const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
+    const report: PruneReport = {
+      percent,
+      threshold,
+      totalChannels: total,
+      prunedChannels: total - layers.reduce((s, l) => s + l.after, 0),
+      layers,
+      paramsBefore: model.parameterCount(),
+      paramsAfter: out.parameterCount(),
+      flopsBefore: countFlops(model, inputSize),
+      flopsAfter: countFlops(out, inputSize),
+      cfg,
+    };
+    return { model: out, report };
+  } finally {
+    ctx.flush();
+    for (const x of tmp) x.destroy();
+  }
+}
+
+/** The reference's cfg of the pruned model. */
+function newCfg(model: Model, keptById: (id: number) => number, _keptOf: (name: string) => number): (number | 'M')[] {
+  const g = model.graph;
+  const bnId = (name: string) => g.nodes.find((n) => n.layer.name === name)!.id;
+  const meta = model.meta;
+  if (meta.arch === 'vgg') {
+    let i = 0;
+    return (meta.cfg ?? []).map((v) => {
+      if (v === 'M') {
+        i += 1;
+        return 'M';
+      }
+      const kept = keptById(bnId(`feature.${i + 1}`));
+      i += 3;
+      return kept;
+    });
+  }
+  if (meta.arch === 'resnet') {
+    const n = ((meta.depth ?? 164) - 2) / 9;
+    const cfg: number[] = [];
+    for (let s = 1; s <= 3; s++) {
+      for (let b = 0; b < n; b++) {
+        for (const bn of ['bn1', 'bn2', 'bn3']) cfg.push(keptById(bnId(`layer${s}.${b}.${bn}`)));
+      }
+    }
+    cfg.push(keptById(bnId('bn')));
+    return cfg;
+  }
+  if (meta.arch === 'densenet') {
+    return g.nodes.filter((n) => n.layer instanceof BatchNorm2d).map((n) => keptById(n.id));
+  }
+  throw new PruneError(`prune: no cfg rule for arch ${meta.arch}`);
+}
+
+/** Fills the compact model's tensors from the original's with gathers (bit-exact copies). */
+function compact(
+  src: Model,
+  dst: Model,
+  bnIds: number[],
+  selected: boolean[],
+  bnMask: Map<number, Tensor>,
+  bnKept: Map<number, Tensor>,
+  t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor,
+): void {
+  const ctx: Context = src.ctx;
+  const g = src.graph;
+  const consumers = g.consumers();
+  const isSelectedBn = new Map(bnIds.map((id, i) => [id, selected[i]!]));
+  const dstLayer = new Map<string, Layer>(dst.graph.layers().filter((l) => l.name).map((l) => [`${l.kind}:${l.name}`, l]));
+  const counterpart = (l: Layer): Layer => {
+    const d = dstLayer.get(`${l.kind}:${l.name}`);
+    if (!d) throw new PruneError(`prune: the compact graph has no ${l.kind} ${l.name}`);
+    return d;
+  };
+  /** dst = src gathered along dim 1 of the view [a, c, b, 1] by `idx` (or copied when idx is null). */
+  const gather = (from: Tensor, to: Tensor, a: number, c: number, b: number, idx: Tensor | null): void => {
+    if (!idx) return void ctx.copy(from, to, from.size * 4);
+    channelSelectForward(ctx, from.reshape([a, c, b, 1]), idx, to.reshape([a, idx.size, b, 1]));
+  };
+  for (const node of g.nodes) {
+    const l = node.layer;
+    if (l instanceof Conv2d) {
+      const d = counterpart(l) as Conv2d;
+      const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
+      const feeder = feedingBatchNorm(src, node.id);
+      const inIdx = feeder ? bnKept.get(feeder.bn)! : null;
+      const next = consumers[node.id]!;
+      const outBn = next.length === 1 && g.nodes[next[0]!.node]!.layer instanceof BatchNorm2d && !isSelectedBn.get(next[0]!.node) ? next[0]!.node : null;
+      const outIdx = outBn !== null ? bnKept.get(outBn)! : null;
+      for (const key of ['value', 'momentum'] as const) {
+        const from = l.slot('weight')[key]!;
+        const to = d.slot('weight')[key]!;
+        if (outIdx && inIdx) {
+          const mid = t([outIdx.size, i, kh, kw]);
+          gather(from, mid, 1, o, i * kh * kw, outIdx);
+          gather(mid, to, outIdx.size, i, kh * kw, inIdx);
+        } else if (outIdx) gather(from, to, 1, o, i * kh * kw, outIdx);
+        else gather(from, to, o, i, kh * kw, inIdx);
+      }
+    } else if (l instanceof BatchNorm2d) {
+      const d = counterpart(l) as BatchNorm2d;
+      const idx = isSelectedBn.get(node.id) ? null : bnKept.get(node.id)!;
+      for (const key of ['weight', 'bias', 'running_mean', 'running_var']) {
+        for (const part of ['value', 'momentum'] as const) {
+          const from = l.slot(key)[part];
+          const to = d.slot(key)[part];
+          if (!from || !to) continue;
+          gather(from, to, 1, l.channels, 1, idx);
+        }
+      }
+      if (!idx) {
+        // Kept at full width: the pruned channels' γ and β become ±0 (the masked model).
+        const k = ctx.kernel({ shader: SHADER, entry: 'multiply_mask' });
+        for (const key of ['weight', 'bias']) {
+          ctx.dispatchFlat(k, { scores: d.slot(key).value!, mask: bnMask.get(node.id)! }, { n: l.channels, k: 0, j: 0, layers: 0 }, Math.ceil(l.channels / 256));
+        }
+      }
+      d.numBatchesTracked = 0;
+    } else if (l instanceof ChannelSelection) {
+      const d = counterpart(l) as ChannelSelection;
+      const bn = node.inputs[0]!;
+      const m = bnMask.get(bn);
+      const ix = bnKept.get(bn);
+      if (!m || !ix) throw new PruneError(`prune: channel selection ${l.name} does not follow a BatchNorm`);
+      // indexes (the state-dict mask) and the gather list of the compact model's selection, on the GPU.
+      ctx.copy(m, d.slot('indexes').value!, m.size * 4);
+      d.setKept(ctx.tensor([ix.size], undefined, 'u32', `${d.name}.kept`), ix.size);
+      ctx.copy(ix, d.kept!, ix.size * 4);
+    } else if (l instanceof Linear) {
+      const d = counterpart(l) as Linear;
+      const feeder = feedingBatchNorm(src, node.id);
+      const idx = feeder ? bnKept.get(feeder.bn)! : null;
+      // Flattened [C, h, w] features: gather whole channel blocks of h·w columns.
+      const c = feeder ? (g.nodes[feeder.bn]!.layer as BatchNorm2d).channels : l.inFeatures;
+      for (const part of ['value', 'momentum'] as const) {
+        gather(l.slot('weight')[part]!, d.slot('weight')[part]!, l.outFeatures, c, l.inFeatures / c, idx);
+        ctx.copy(l.slot('bias')[part]!, d.slot('bias')[part]!, l.outFeatures * 4);
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The slimming pass against the reference algorithm (test/reference/prune.ts): for a small VGG,
+// ResNet-11 and DenseNet-7 with γ full of ties and negative values, and one layer whose γ are all
+// tiny (emptied at high ratios, then saved by the min-channels safeguard), the new cfg and every
+// tensor of the pruned model must equal the reference bit for bit; the pruned model must compute
+// what the masked model computes; strict mode must refuse to empty a layer.
+import { describe, expect, it } from 'vitest';
+import type { Context } from '../src/gpu/context.js';
+import { densenet, resnet, vgg } from '../src/nn/models.js';
+import type { Model } from '../src/nn/model.js';
+import { PruneError, prune } from '../src/slim/prune.js';
+import { bnOrder, referencePrune, type HostState, type RefModel } from './reference/prune.js';
+import { useContext } from './util/gpu.js';
+import { normal, rng } from './util/random.js';
+import { expectBitExact, expectClose } from './util/tolerance.js';
+
+const getCtx = useContext();
+
+interface Case {
+  name: string;
+  make: (ctx: Context) => Model;
+  input: [number, number, number];
+}
+
+const CASES: Case[] = [
+  { name: 'vgg', make: (ctx) => vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2 }), input: [3, 8, 8] },
+  { name: 'resnet11', make: (ctx) => resnet(ctx, { depth: 11, seed: 3 }), input: [3, 32, 32] },
+  { name: 'densenet7', make: (ctx) => densenet(ctx, { depth: 7, seed: 4 }), input: [3, 32, 32] },
+];
+
+/** γ in multiples of 0.05 (many ties), both signs; β and running stats random; one BN tiny. */
+async function scramble(model: Model, seed: number): Promise<HostState> {
+  const r = rng(seed);
+  const state = await model.stateDict();
+  const bns = bnOrder(model.meta as RefModel);
+  bns.forEach((b, i) => {
+    const g = state.get(`${b}.weight`)!.data as Float32Array;
+    for (let c = 0; c < g.length; c++) g[c] = i === 1 ? (r() - 0.5) * 1e-4 : Math.round((r() - 0.5) * 40) / 20;
+    const beta = state.get(`${b}.bias`)!.data as Float32Array;
+    beta.set(normal(beta.length, seed + i, 0.3));
+    const mean = state.get(`${b}.running_mean`)!.data as Float32Array;
+    mean.set(normal(mean.length, seed + 100 + i, 0.2));
+    const v = state.get(`${b}.running_var`)!.data as Float32Array;
+    for (let c = 0; c < v.length; c++) v[c] = 0.5 + r();
+  });
+  model.loadStateDict(state);
+  return state;
+}
+
+describe('slim.prune', () => {
+  for (const c of CASES) {
+    for (const percent of [0, 0.3, 0.5, 0.7]) {
+      it(`${c.name} at ${percent}: cfg and every pruned tensor equal the reference`, async () => {
+        const ctx = getCtx();
+        const model = c.make(ctx);
+        const state = await scramble(model, 11);
+        const ref = referencePrune(model.meta as RefModel, state, percent);
+        const { model: pruned, report } = await prune(model, percent, { inputSize: c.input });
+        expect(pruned.meta.cfg).toEqual(ref.cfg);
+        expect(report.threshold).toBe(ref.threshold);
+        const got = await pruned.stateDict();
+        expect([...got.keys()].sort()).toEqual([...ref.state.keys()].sort());
+        for (const [k, v] of ref.state) {
+          const g = got.get(k)!;
+          expect(g.shape, k).toEqual(v.shape);
+          if (v.data instanceof BigInt64Array) expect(g.data, k).toEqual(v.data);
+          else expectBitExact(g.data as Float32Array, v.data, `${c.name}@${percent} ${k}`);
+        }
+        expect(report.paramsAfter).toBe(pruned.parameterCount());
+        expect(report.paramsAfter).toBeLessThanOrEqual(report.paramsBefore);
+        // The original is untouched and still usable.
+        const again = await model.stateDict();
+        for (const [k, v] of state) if (v.data instanceof Float32Array) expectBitExact(again.get(k)!.data as Float32Array, v.data, `original ${k}`);
+        pruned.destroy();
+        model.destroy();
+      });
+    }
+
+    it(`${c.name}: the pruned model computes what the masked model computes`, async () => {
+      const ctx = getCtx();
+      const model = c.make(ctx);
+      const state = await scramble(model, 12);
+      const ref = referencePrune(model.meta as RefModel, state, 0.5);
+      const { model: pruned } = await prune(model, 0.5, { inputSize: c.input });
+      // Masked model: every BN's γ and β times its mask, nothing else changed.
+      const masked = new Map(state);
+      for (const [b, mask] of ref.masks) {
+        for (const p of ['weight', 'bias']) {
+          const t = state.get(`${b}.${p}`)!;
+          masked.set(`${b}.${p}`, { shape: t.shape, data: Float32Array.from(t.data as Float32Array, (v, i) => v * (mask[i] ? 1 : 0)) });
+        }
+      }
+      model.loadStateDict(masked);
+      const x = ctx.tensor([2, ...c.input], normal(2 * c.input[0] * c.input[1] * c.input[2], 5));
+      const a = await ctx.readF32(model.forward(x, false));
+      const b = await ctx.readF32(pruned.forward(x, false));
+      // Same sums in another order over fewer (zero-free) terms: float32 rounding only.
+      expectClose(b, a, { atol: 1e-5, rtol: 1e-4 }, `${c.name} pruned vs masked logits`);
+      x.destroy();
+      pruned.destroy();
+      model.destroy();
+    });
+  }
+
+  it('keeps the largest |γ| of a layer the threshold empties, and says so; strict mode refuses', async () => {
+    const ctx = getCtx();
+    const model = CASES[0]!.make(ctx);
+    await scramble(model, 13);
+    const { model: pruned, report } = await prune(model, 0.7, { inputSize: [3, 8, 8] });
+    const saved = report.layers.filter((l) => l.safeguard);
+    expect(saved.map((l) => l.name)).toEqual(['feature.5']);
+    expect(saved[0]!.safeguard).toBe('min-channels: kept 1 instead of 0');
+    pruned.destroy();
+    await expect(prune(model, 0.7, { strict: true })).rejects.toThrow(PruneError);
+    await expect(prune(model, 0.7, { strict: true })).rejects.toThrow(/removes all 12 channels of feature\.5/);
+    await expect(prune(model, 1)).rejects.toThrow('prune: percent 1 is outside [0, 1)');
+    model.destroy();
+  });
+});
