@@ -5,9 +5,9 @@
 // what the masked model computes; strict mode must refuse to empty a layer.
 import { describe, expect, it } from 'vitest';
 import type { Context } from '../src/gpu/context.js';
-import { densenet, resnet, vgg } from '../src/nn/models.js';
+import { densenet, densenetGraph, resnet, resnetGraph, vgg, vggGraph } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
-import { PruneError, prune } from '../src/slim/prune.js';
+import { PruneError, countFlops, layerCosts, prune } from '../src/slim/prune.js';
 import { bnOrder, referencePrune, type HostState, type RefModel } from './reference/prune.js';
 import { useContext } from './util/gpu.js';
 import { normal, rng } from './util/random.js';
@@ -47,6 +47,16 @@ async function scramble(model: Model, seed: number): Promise<HostState> {
 }
 
 describe('slim.prune', () => {
+  it('counts FLOPs and parameters as the reference (VGG-19 7.963e8, ResNet-164 4.953e8 FLOPs)', () => {
+    const flops = (g: ReturnType<typeof vggGraph>) => countFlops(g.graph, [3, 32, 32]);
+    expect(flops(vggGraph({ depth: 19 })) / 1e8).toBeCloseTo(7.963, 3);
+    expect(flops(resnetGraph({ depth: 164 })) / 1e8).toBeCloseTo(4.953, 3);
+    const params = (g: ReturnType<typeof vggGraph>) => layerCosts(g.graph, [3, 32, 32]).reduce((a, c) => a + c.params, 0);
+    expect(params(vggGraph({ depth: 19 }))).toBe(20_035_018); // convs 20 018 880 + BN 11 008 + linear 5 130: the paper's 20.04 M
+    expect((params(resnetGraph({ depth: 164 })) / 1e6).toFixed(2)).toBe('1.71');
+    expect((params(densenetGraph({ depth: 40 })) / 1e6).toFixed(2)).toBe('1.07');
+  });
+
   for (const c of CASES) {
     for (const percent of [0, 0.3, 0.5, 0.7]) {
       it(`${c.name} at ${percent}: cfg and every pruned tensor equal the reference`, async () => {
@@ -66,6 +76,8 @@ describe('slim.prune', () => {
           else expectBitExact(g.data as Float32Array, v.data, `${c.name}@${percent} ${k}`);
         }
         expect(report.paramsAfter).toBe(pruned.parameterCount());
+        expect(report.layerCosts.reduce((a, l) => a + l.paramsAfter, 0)).toBe(report.paramsAfter);
+        expect(report.layerCosts.reduce((a, l) => a + l.flopsBefore, 0)).toBe(report.flopsBefore);
         expect(report.paramsAfter).toBeLessThanOrEqual(report.paramsBefore);
         // The original is untouched and still usable.
         const again = await model.stateDict();

@@ -16,6 +16,7 @@ import { channelSelectForward } from '../ops/channel.js';
 import { Model } from '../nn/model.js';
 import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn/layers.js';
 import { graphFromMeta } from '../nn/models.js';
+import type { Graph } from '../nn/graph.js';
 
 /** Pruning cannot be done as asked (e.g. `strict` and a layer would lose every channel). */
 export class PruneError extends NetslimError {
@@ -56,6 +57,8 @@ export interface PruneReport {
   paramsAfter: number;
   flopsBefore: number;
   flopsAfter: number;
+  /** Parameters and FLOPs of every layer with state, before and after. */
+  layerCosts: { name: string; kind: string; paramsBefore: number; paramsAfter: number; flopsBefore: number; flopsAfter: number }[];
   cfg: (number | 'M')[];
 }
 
@@ -82,21 +85,37 @@ function feedingBatchNorm(model: Model, id: number): { bn: number; viaSelect: bo
   return null;
 }
 
-/** FLOPs (2 × multiply-adds of convolutions and linear layers) of one input image. */
-export function countFlops(model: Model, inputSize: [number, number, number]): number {
-  const shapes = model.graph.shapes([1, ...inputSize]);
-  let macs = 0;
-  for (const n of model.graph.nodes) {
+/** Parameters and FLOPs of one layer with state (FLOPs: 2 × multiply-adds, convolutions and linear layers only). */
+export interface LayerCost {
+  name: string;
+  kind: string;
+  params: number;
+  flops: number;
+}
+
+/** Per-layer parameters and FLOPs for one input image of size `inputSize` ([C, H, W]). */
+export function layerCosts(graph: Graph, inputSize: [number, number, number]): LayerCost[] {
+  const shapes = graph.shapes([1, ...inputSize]);
+  const out: LayerCost[] = [];
+  for (const n of graph.nodes) {
     const l = n.layer;
+    const params = l.state.reduce((a, s) => a + (s.countsAsParameter ? s.shape.reduce((x, y) => x * y, 1) : 0), 0);
+    let macs = 0;
     if (l instanceof Conv2d) {
       const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
-      const out = shapes[n.id]!;
-      macs += o * out[2]! * out[3]! * i * kh * kw;
+      const y = shapes[n.id]!;
+      macs = o * y[2]! * y[3]! * i * kh * kw;
     } else if (l instanceof Linear) {
-      macs += l.inFeatures * l.outFeatures;
+      macs = l.inFeatures * l.outFeatures;
     }
+    if (params > 0 || macs > 0) out.push({ name: l.name, kind: l.kind, params, flops: 2 * macs });
   }
-  return 2 * macs;
+  return out;
+}
+
+/** FLOPs (2 × multiply-adds of convolutions and linear layers) of one input image. */
+export function countFlops(graph: Graph, inputSize: [number, number, number]): number {
+  return layerCosts(graph, inputSize).reduce((a, c) => a + c.flops, 0);
 }
 
 /**
@@ -208,6 +227,8 @@ export async function prune(model: Model, percent: number, options: PruneOptions
     }
     await ctx.sync();
     const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
+    const before = layerCosts(model.graph, inputSize);
+    const after = new Map(layerCosts(out.graph, inputSize).map((c) => [`${c.kind}:${c.name}`, c]));
     const report: PruneReport = {
       percent,
       threshold,
@@ -216,8 +237,12 @@ export async function prune(model: Model, percent: number, options: PruneOptions
       layers,
       paramsBefore: model.parameterCount(),
       paramsAfter: out.parameterCount(),
-      flopsBefore: countFlops(model, inputSize),
-      flopsAfter: countFlops(out, inputSize),
+      flopsBefore: countFlops(model.graph, inputSize),
+      flopsAfter: countFlops(out.graph, inputSize),
+      layerCosts: before.map((b) => {
+        const a = after.get(`${b.kind}:${b.name}`)!;
+        return { name: b.name, kind: b.kind, paramsBefore: b.params, paramsAfter: a.params, flopsBefore: b.flops, flopsAfter: a.flops };
+      }),
       cfg,
     };
     return { model: out, report };
