@@ -58,7 +58,7 @@ for (let i = 0; i < argv.length; i++) {
 
 if (!only) {
   if (seen.kernels.length && seen.train.length) {
-    die(`${seen.kernels.join(', ')} belong to the kernel benchmark and ${seen.train.join(', ')} to the training benchmark: run them separately with --only`);
+    die(`${seen.kernels.join(', ')} (kernel benchmark) and ${seen.train.join(', ')} (training benchmark) cannot be mixed: run them separately with --only`);
   }
   if (seen.kernels.length) only = 'kernels';
   else if (seen.train.length) only = 'train';
