@@ -15,7 +15,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { Context } from '../src/core.js';
 import { ALL_OPS, DEFAULT_OPS, OursUnavailable, buildCases, oursMissing, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
-import { compare, fmtMs, fmtNum, geomean, median, sleep, table } from './util.js';
+import { compare, flagParsers, fmtMs, fmtNum, geomean, median, sleep, table } from './util.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -64,32 +64,7 @@ if (flags.help) {
   process.exit(0);
 }
 
-function die(msg: string): never {
-  console.error(`bench: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) die(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return n;
-}
-
-function numFlag(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!(n > 0)) die(`--${name} must be a positive number, got ${v}`);
-  return n;
-}
-
-function listFlag<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: readonly T[]): T[] {
-  if (v === undefined) return [...dflt];
-  if (v === 'none' || v === '') return [];
-  const items = v.split(',').map((s) => s.trim()) as T[];
-  for (const it of items) if (!allowed.includes(it)) die(`--${name}: unknown "${it}" (allowed: ${allowed.join(', ')})`);
-  return [...new Set(items)];
-}
+const { die, intFlag, numFlag, listFlag } = flagParsers('bench', USAGE);
 
 const quick = flags.quick!;
 const settings = {

@@ -23,7 +23,7 @@ import { SGD } from '../src/train/sgd.js';
 import type { PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { IN_CHANNELS, NETS, NUM_CLASSES, SIZE, WASM_WGRAD_NOTE, buildPeerNet, copyWeights, peerLoss, registerWasmConv2dBackpropFilter, stepFlops, type NetSpec, type PeerNet } from './train_nets.js';
-import { fmtMs, fmtNum, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
+import { flagParsers, fmtMs, fmtNum, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
 
 const require = createRequire(import.meta.url);
 
@@ -72,32 +72,7 @@ if (flags.help) {
   process.exit(0);
 }
 
-function die(msg: string): never {
-  console.error(`bench train: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) die(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return n;
-}
-
-function numFlag(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!(n > 0)) die(`--${name} must be a positive number, got ${v}`);
-  return n;
-}
-
-function listFlag<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: readonly T[]): T[] {
-  if (v === undefined) return [...dflt];
-  if (v === 'none' || v === '') return [];
-  const items = v.split(',').map((s) => s.trim()) as T[];
-  for (const it of items) if (!allowed.includes(it)) die(`--${name}: unknown "${it}" (allowed: ${allowed.join(', ')})`);
-  return [...new Set(items)];
-}
+const { die, intFlag, numFlag, listFlag } = flagParsers('bench train', USAGE);
 
 const quick = flags.quick!;
 const modelNames = listFlag('models', flags.models, MODEL_NAMES, quick ? ['vgg16-quarter'] : MODEL_NAMES);

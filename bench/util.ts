@@ -161,3 +161,31 @@ export function table(header: readonly string[], rows: readonly (readonly string
     cells.map((c, i) => (rightAlign[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** Flag parsers that exit with code 2 and the usage text on a bad value (`prefix: message`). */
+export function flagParsers(prefix: string, usage: string) {
+  const die = (msg: string): never => {
+    console.error(`${prefix}: ${msg}\n${usage}`);
+    process.exit(2);
+  };
+  const intFlag = (name: string, v: string | undefined, dflt: number, min: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) die(`--${name} must be an integer ≥ ${min}, got ${v}`);
+    return n;
+  };
+  const numFlag = (name: string, v: string | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!(n > 0)) die(`--${name} must be a positive number, got ${v}`);
+    return n;
+  };
+  const listFlag = <T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: readonly T[]): T[] => {
+    if (v === undefined) return [...dflt];
+    if (v === 'none' || v === '') return [];
+    const items = v.split(',').map((s) => s.trim()) as T[];
+    for (const it of items) if (!allowed.includes(it)) die(`--${name}: unknown "${it}" (allowed: ${allowed.join(', ')})`);
+    return [...new Set(items)];
+  };
+  return { die, intFlag, numFlag, listFlag };
+}
