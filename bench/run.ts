@@ -33,6 +33,8 @@ const USAGE = `usage: npm run bench -- [options]
   --filter REGEX       only the cases whose "op pass shape" matches, e.g. --filter 'conv (forward|dgrad)'
   --out FILE           JSON output (default bench/results/kernels.json; quick: kernels-quick.json)`;
 
+const { die, intFlag, numFlag, listFlag } = flagParsers('bench', USAGE);
+
 function parseFlags() {
   try {
     return parseArgs({
@@ -54,8 +56,7 @@ function parseFlags() {
       strict: true,
     }).values;
   } catch (e) {
-    console.error(`bench: ${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
+    return die((e as Error).message);
   }
 }
 const flags = parseFlags();
@@ -63,8 +64,6 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
-
-const { die, intFlag, numFlag, listFlag } = flagParsers('bench', USAGE);
 
 const quick = flags.quick!;
 const settings = {

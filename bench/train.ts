@@ -44,6 +44,8 @@ const USAGE = `usage: npm run bench -- --only train [options]   (or: npm run ben
                        the fence, when that is ≥ 10 ms (default 0.6; 0: never)
   --out FILE           JSON output (default bench/results/train.json; quick: train-quick.json)`;
 
+const { die, intFlag, numFlag, listFlag } = flagParsers('bench train', USAGE);
+
 function parseFlags() {
   try {
     return parseArgs({
@@ -62,8 +64,7 @@ function parseFlags() {
       strict: true,
     }).values;
   } catch (e) {
-    console.error(`bench train: ${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
+    return die((e as Error).message);
   }
 }
 const flags = parseFlags();
@@ -71,8 +72,6 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
-
-const { die, intFlag, numFlag, listFlag } = flagParsers('bench train', USAGE);
 
 const quick = flags.quick!;
 const modelNames = listFlag('models', flags.models, MODEL_NAMES, quick ? ['vgg16-quarter'] : MODEL_NAMES);
