@@ -1,11 +1,13 @@
 // `npm run bench`: builds the benchmark bundles (bench/build.mjs), then runs the kernel benchmark
-// (bench/.build/run.js) and the training-step benchmark (bench/.build/train.js) one after the other.
+// (bench/.build/run.js), the training-step benchmark (bench/.build/train.js) and the prune
+// benchmark (bench/.build/prune.js) one after the other.
 //
-//   node bench/bench.mjs [--only kernels|train] [flags]
+//   node bench/bench.mjs [--only kernels|train|prune] [flags]
 //
-// Flags both benchmarks know (--quick, --peers, --sleep-frac, --help) go to both. A flag only one
-// of them knows selects that one (e.g. `--ops conv` runs the kernel benchmark alone, as before the
-// training benchmark existed); mixing the two kinds is an error, and --out needs one benchmark.
+// Flags every benchmark knows (--quick, --sleep-frac, --help) go to all of them; --peers goes to
+// the two that have peers (kernels, train). A flag only one benchmark knows selects that one (e.g.
+// `--ops conv` runs the kernel benchmark alone, as before the other benchmarks existed); mixing
+// flags of two benchmarks is an error, and --out needs one benchmark.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,13 +15,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const BOOLEAN = new Set(['quick', 'help', 'h']);
-const SHARED = new Set(['quick', 'peers', 'sleep-frac', 'help', 'h']);
-const KERNELS = new Set(['ops', 'repeats', 'warmups', 'batch', 'max-row-s', 'rtol', 'variant', 'filter']);
-const TRAIN = new Set(['models', 'batches', 'steps', 'max-peer-s', 'loss-rtol']);
-const USAGE = `usage: npm run bench -- [--only kernels|train] [flags]
-  (no --only)     both benchmarks, kernels first; shared flags: --quick, --peers, --sleep-frac
-  --only kernels  the kernel benchmark (bench/run.ts): --ops --repeats --warmups --batch --max-row-s --rtol --variant --filter --out
-  --only train    the training-step benchmark (bench/train.ts): --models --batches --steps --max-peer-s --loss-rtol --out
+const COMMON = new Set(['quick', 'sleep-frac', 'help', 'h', 'out']);
+/** Each benchmark's bundle, banner and own flags (besides COMMON). */
+const BENCHES = {
+  kernels: { file: 'run.js', title: 'kernel benchmark', flags: new Set(['peers', 'ops', 'repeats', 'warmups', 'batch', 'max-row-s', 'rtol', 'variant', 'filter']) },
+  train: { file: 'train.js', title: 'training-step benchmark', flags: new Set(['peers', 'models', 'batches', 'steps', 'max-peer-s', 'loss-rtol']) },
+  prune: { file: 'prune.js', title: 'prune benchmark', flags: new Set(['nets', 'vgg-percent', 'resnet-percent', 'gamma', 'infer-batch', 'runs', 'prune-runs']) },
+};
+const NAMES = Object.keys(BENCHES);
+const USAGE = `usage: npm run bench -- [--only kernels|train|prune] [flags]
+  (no --only)     all three benchmarks, kernels, train, prune; shared flags: --quick, --sleep-frac, --peers (kernels and train)
+  --only kernels  the kernel benchmark (bench/run.ts): --peers --ops --repeats --warmups --batch --max-row-s --rtol --variant --filter --out
+  --only train    the training-step benchmark (bench/train.ts): --peers --models --batches --steps --max-peer-s --loss-rtol --out
+  --only prune    the prune benchmark (bench/prune.ts): --nets --vgg-percent --resnet-percent --gamma --infer-batch --runs --prune-runs --out
   A flag of one benchmark implies --only for it. --help with --only shows that benchmark's flags.`;
 
 function die(msg) {
@@ -28,9 +36,10 @@ function die(msg) {
 }
 
 const argv = process.argv.slice(2);
-const pass = [];
+/** [flag name, argv tokens] in order, to hand each benchmark the ones it knows. */
+const given = [];
 let only;
-const seen = { kernels: [], train: [] };
+const seen = Object.fromEntries(NAMES.map((n) => [n, []]));
 let out = false;
 let help = false;
 for (let i = 0; i < argv.length; i++) {
@@ -43,30 +52,32 @@ for (let i = 0; i < argv.length; i++) {
   if (takesValue && !inline && i + 1 >= argv.length) die(`--${name} needs a value`);
   const value = takesValue ? (inline ? m[2].slice(1) : argv[++i]) : undefined;
   if (name === 'only') {
-    if (value !== 'kernels' && value !== 'train') die(`--only must be kernels or train, got ${value}`);
+    if (!NAMES.includes(value)) die(`--only must be kernels, train or prune, got ${value}`);
     only = value;
     continue;
   }
   if (name === 'help' || name === 'h') help = true;
   else if (name === 'out') out = true;
-  else if (KERNELS.has(name)) seen.kernels.push(`--${name}`);
-  else if (TRAIN.has(name)) seen.train.push(`--${name}`);
-  else if (!SHARED.has(name)) die(`unknown flag --${name}`);
-  pass.push(arg);
-  if (takesValue && !inline) pass.push(value);
+  else if (!COMMON.has(name)) {
+    const owners = NAMES.filter((n) => BENCHES[n].flags.has(name));
+    if (owners.length === 0) die(`unknown flag --${name}`);
+    if (owners.length === 1) seen[owners[0]].push(`--${name}`);
+  }
+  given.push([name, takesValue && !inline ? [arg, value] : [arg]]);
 }
 
+const selecting = NAMES.filter((n) => seen[n].length);
 if (!only) {
-  if (seen.kernels.length && seen.train.length) {
-    die(`${seen.kernels.join(', ')} (kernel benchmark) and ${seen.train.join(', ')} (training benchmark) cannot be mixed: run them separately with --only`);
+  if (selecting.length > 1) {
+    die(`${selecting.map((n) => `${seen[n].join(', ')} (${BENCHES[n].title})`).join(' and ')} cannot be mixed: run them separately with --only`);
   }
-  if (seen.kernels.length) only = 'kernels';
-  else if (seen.train.length) only = 'train';
-} else {
-  const foreign = only === 'kernels' ? seen.train : seen.kernels;
+  only = selecting[0];
+}
+if (only) {
+  const foreign = given.map(([name]) => name).filter((name) => !COMMON.has(name) && !BENCHES[only].flags.has(name)).map((name) => `--${name}`);
   if (foreign.length) die(`${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} not a flag of the ${only} benchmark`);
 }
-if (out && !only) die('--out needs --only kernels or --only train (the two benchmarks write different files)');
+if (out && !only) die('--out needs --only kernels, train or prune (the benchmarks write different files)');
 if (help && !only) {
   console.log(USAGE);
   process.exit(0);
@@ -79,18 +90,17 @@ const built = run([path.join(root, 'bench', 'build.mjs'), ...(only ? ['--only', 
 if (built !== 0) process.exit(built);
 
 let status = 0;
-for (const [which, file] of [
-  ['kernels', 'run.js'],
-  ['train', 'train.js'],
-]) {
+for (const which of NAMES) {
   if (only && only !== which) continue;
+  const { file, title, flags } = BENCHES[which];
   const bundle = path.join(root, 'bench', '.build', file);
   if (!existsSync(bundle)) {
     console.error(`bench: ${path.relative(root, bundle)} was not built; the ${which} benchmark did not run`);
     status = 1;
     continue;
   }
-  if (!only && which === 'train') console.log('\n==================== training-step benchmark ====================\n');
+  if (!only && which !== NAMES[0]) console.log(`\n==================== ${title} ====================\n`);
+  const pass = given.filter(([name]) => COMMON.has(name) || flags.has(name)).flatMap(([, tokens]) => tokens);
   status = Math.max(status, run([bundle, ...pass]));
 }
 process.exit(status);

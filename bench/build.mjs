@@ -1,9 +1,9 @@
-// Bundles bench/run.ts (plus the src/ops families that exist and compile) into bench/.build/run.js
-// and bench/train.ts into bench/.build/train.js, with rollup, @rollup/plugin-typescript and the
-// project's wgsl plugin. Node 20 cannot run TypeScript directly, so `npm run bench` runs
-// bench/bench.mjs, which runs this script and then the bundles.
+// Bundles bench/run.ts (plus the src/ops families that exist and compile) into bench/.build/run.js,
+// bench/train.ts into bench/.build/train.js and bench/prune.ts into bench/.build/prune.js, with
+// rollup, @rollup/plugin-typescript and the project's wgsl plugin. Node 20 cannot run TypeScript
+// directly, so `npm run bench` runs bench/bench.mjs, which runs this script and then the bundles.
 //
-//   node bench/build.mjs [--only kernels|train]
+//   node bench/build.mjs [--only kernels|train|prune]
 //
 // Our kernel families are being written while this harness is used: a family whose file is missing
 // or does not bundle is left out (its rows say why) instead of breaking the whole benchmark. Type
@@ -23,8 +23,8 @@ const VIRTUAL = 'virtual:netslim-bench-ops';
 const RESOLVED = '\0netslim-bench-ops';
 
 const only = parseArgs({ options: { only: { type: 'string' } }, strict: true }).values.only;
-if (only !== undefined && only !== 'kernels' && only !== 'train') {
-  console.error(`bench build: --only must be kernels or train, got ${only}`);
+if (only !== undefined && only !== 'kernels' && only !== 'train' && only !== 'prune') {
+  console.error(`bench build: --only must be kernels, train or prune, got ${only}`);
   process.exit(2);
 }
 
@@ -102,7 +102,7 @@ function firstLine(err) {
 
 const excluded = new Map();
 let diagnostics = [];
-for (let attempt = 0; only !== 'train'; attempt++) {
+for (let attempt = 0; only === undefined || only === 'kernels'; attempt++) {
   try {
     diagnostics = await bundle(excluded, true);
     break;
@@ -134,7 +134,7 @@ for (let attempt = 0; only !== 'train'; attempt++) {
 // The training benchmark needs the whole model stack (src/nn, src/train and every op family), so
 // there is nothing to leave out: when it does not bundle, it is reported and not run.
 let trainFailed = false;
-if (only !== 'kernels') {
+if (only === undefined || only === 'train') {
   const trainJs = path.join(outDir, 'train.js');
   try {
     diagnostics.push(...(await bundle(new Map(), true, 'train')));
@@ -145,12 +145,26 @@ if (only !== 'kernels') {
     console.error(`bench build: bench/train.ts did not bundle, so the training benchmark cannot run: ${firstLine(err)}`);
   }
 }
+// The prune benchmark needs the model stack and src/slim, likewise all or nothing.
+let pruneFailed = false;
+if (only === undefined || only === 'prune') {
+  const pruneJs = path.join(outDir, 'prune.js');
+  try {
+    diagnostics.push(...(await bundle(new Map(), true, 'prune')));
+  } catch (err) {
+    pruneFailed = true;
+    rmSync(pruneJs, { force: true });
+    rmSync(`${pruneJs}.map`, { force: true });
+    console.error(`bench build: bench/prune.ts did not bundle, so the prune benchmark cannot run: ${firstLine(err)}`);
+  }
+}
 if (diagnostics.length && process.env.BENCH_BUILD_VERBOSE) for (const d of diagnostics) console.warn(d.message);
 if (diagnostics.length) {
   console.warn(`bench build: ${diagnostics.length} TypeScript diagnostic(s) ignored for the bundle; run \`npm run typecheck\` to see them.`);
 }
 writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
 if (existsSync(path.join(outDir, 'bench'))) rmSync(path.join(outDir, 'bench'), { recursive: true, force: true });
-const wrote = [only !== 'train' && 'run.js', only !== 'kernels' && !trainFailed && 'train.js'].filter(Boolean);
+const wants = (which) => only === undefined || only === which;
+const wrote = [wants('kernels') && 'run.js', wants('train') && !trainFailed && 'train.js', wants('prune') && !pruneFailed && 'prune.js'].filter(Boolean);
 console.log(`bench build: wrote ${wrote.map((f) => path.relative(root, path.join(outDir, f))).join(', ') || 'nothing'}`);
-if (trainFailed && only === 'train') process.exitCode = 1;
+if ((trainFailed && only === 'train') || (pruneFailed && only === 'prune')) process.exitCode = 1;

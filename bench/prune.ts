@@ -1,0 +1,445 @@
+/**
+ * Prune benchmark: the time of the slimming pass (`slim.prune`: global |γ| threshold, kept-count
+ * read-back and compaction) on VGG-19 and ResNet-164, and the inference latency of the original
+ * against the pruned model, next to the FLOP ratio the pruning promises. The issue's target is a
+ * measured speed-up of at least 0.9 × the FLOP ratio. See bench/README.md.
+ *
+ *   npm run bench -- --only prune [--quick] [--nets vgg19,resnet164] [--vgg-percent P]
+ *                    [--resnet-percent P] [--gamma uniform,depth] [--infer-batch N] [--runs N]
+ *                    [--prune-runs N] [--out FILE]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Context } from '../src/gpu/context.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import type { Model } from '../src/nn/model.js';
+import { resnet, vgg } from '../src/nn/models.js';
+import { prune, type PruneReport } from '../src/slim/prune.js';
+import { openContext, releaseGpu } from './peers.js';
+import { flagParsers, fmtMs, fmtNum, median, rng, sleep, table, uniform } from './util.js';
+
+// ------------------------------------------------------------------ flags
+
+/** The networks, with the paper's pruning percent for each (Liu et al. 2017, CIFAR-10). */
+const NETS = {
+  vgg19: { label: 'VGG-19', percentFlag: 'vgg-percent', percent: 0.7, make: (ctx: Context) => vgg(ctx, { depth: 19, seed: 1 }) },
+  resnet164: { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
+} as const;
+type NetName = keyof typeof NETS;
+const NET_NAMES = Object.keys(NETS) as NetName[];
+const GAMMAS = ['uniform', 'depth'] as const;
+type Gamma = (typeof GAMMAS)[number];
+
+const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run bench:prune -- [options])
+  --quick              inference at batch 8, 1 timed run of everything; JSON to a temporary file,
+                       never bench/results/prune.json (smoke test)
+  --nets LIST          comma list of ${NET_NAMES.join(',')} (default both)
+  --vgg-percent P      fraction of VGG-19's BatchNorm channels to prune (default 0.7, the paper's)
+  --resnet-percent P   fraction of ResNet-164's BatchNorm channels to prune (default 0.4, the paper's)
+  --gamma LIST         BatchNorm γ spread to prune: uniform (|γ| iid, every layer thinned alike) and/or
+                       depth (|γ| shrinking with depth, late layers thinned most) (default uniform)
+  --infer-batch N      inference batch size (default 64; quick 8)
+  --runs N             timed inference runs per model, after one warm-up run (default 5; quick 1)
+  --prune-runs N       timed prune passes, after one warm-up pass (default 5; quick 1)
+  --sleep-frac F       sleep F × the shortest post-submit wait so far before awaiting the fence of
+                       an inference run, when that is ≥ 10 ms (default 0.6; 0: never)
+  --out FILE           JSON output (default bench/results/prune.json; quick: a file in the OS temp dir)`;
+
+const { die, intFlag, numFlag, listFlag } = flagParsers('bench prune', USAGE);
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        nets: { type: 'string' },
+        'vgg-percent': { type: 'string' },
+        'resnet-percent': { type: 'string' },
+        gamma: { type: 'string' },
+        'infer-batch': { type: 'string' },
+        runs: { type: 'string' },
+        'prune-runs': { type: 'string' },
+        'sleep-frac': { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    return die((e as Error).message);
+  }
+}
+const flags = parseFlags();
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function percentFlag(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const p = Number(v);
+  if (!(p >= 0 && p < 1)) die(`--${name} must be in [0, 1), got ${v}`);
+  return p;
+}
+
+const quick = flags.quick!;
+const settings = {
+  quick,
+  nets: listFlag<NetName>('nets', flags.nets, NET_NAMES, NET_NAMES),
+  percents: {
+    vgg19: percentFlag('vgg-percent', flags['vgg-percent'], NETS.vgg19.percent),
+    resnet164: percentFlag('resnet-percent', flags['resnet-percent'], NETS.resnet164.percent),
+  } as Record<NetName, number>,
+  gammas: listFlag<Gamma>('gamma', flags.gamma, GAMMAS, ['uniform']),
+  batch: intFlag('infer-batch', flags['infer-batch'], quick ? 8 : 64, 1),
+  runs: intFlag('runs', flags.runs, quick ? 1 : 5, 1),
+  pruneRuns: intFlag('prune-runs', flags['prune-runs'], quick ? 1 : 5, 1),
+  sleepFrac: flags['sleep-frac'] === '0' ? 0 : numFlag('sleep-frac', flags['sleep-frac'], 0.6),
+};
+if (settings.nets.length === 0) die('--nets: nothing to run');
+if (settings.gammas.length === 0) die('--gamma: nothing to run');
+const here = path.dirname(fileURLToPath(import.meta.url)); // bench/.build
+// Quick runs never replace the committed results: they go to the OS temp dir unless --out says otherwise.
+const outFile = path.resolve(flags.out ?? (quick ? path.join(tmpdir(), 'netslim-bench-prune-quick.json') : path.join(here, '..', 'results', 'prune.json')));
+
+/** The issue's target: measured speed-up ≥ TARGET × FLOP ratio. */
+const TARGET = 0.9;
+/** Below this, sleeping before the fence costs more (timer granularity) than busy-polling does. */
+const MIN_SLEEP_MS = 10;
+/** `depth` spread: the scale of |γ| falls as exp(−DEPTH_DECAY · l / (L − 1)) over the L BatchNorms. */
+const DEPTH_DECAY = 3;
+const DATA_SEED = 20252;
+const GAMMA_SEED = 7;
+const SIZE = 32;
+const IN_CHANNELS = 3;
+
+const GAMMA_NOTE: Record<Gamma, string> = {
+  uniform: '|γ| ~ U(0.05, 1) iid over every BatchNorm: the global threshold thins every layer about alike',
+  depth:
+    `|γ| ~ Exp(1) × exp(−${DEPTH_DECAY}·l/(L−1)) for the l-th of L BatchNorms in module order: later layers lose most channels, ` +
+    'roughly the shape of a sparsity-trained VGG (a synthetic spread, not trained weights)',
+};
+
+// ------------------------------------------------------------------ rows
+
+interface Row {
+  model: string;
+  gamma: Gamma;
+  percent: number;
+  /** Median wall-clock ms of `prune_runs` whole prune passes (after one warm-up pass). */
+  prune_ms: number | null;
+  prune_runs: number;
+  prune_first_ms: number | null;
+  prune_times: number[];
+  threshold: number | null;
+  flops_before: number | null;
+  flops_after: number | null;
+  /** flops_before / flops_after (FLOPs of one 3×32×32 image, 2 × multiply-adds, as the reference counts). */
+  flop_ratio: number | null;
+  params_before: number | null;
+  params_after: number | null;
+  /** The pruned model's cfg, as the reference writes it. */
+  cfg: (number | 'M')[] | null;
+  batch: number;
+  /** Median wall-clock ms of an eval-mode forward at `batch` (after one warm-up run). */
+  original_ms: number | null;
+  pruned_ms: number | null;
+  original_first_ms: number | null;
+  pruned_first_ms: number | null;
+  original_times: number[];
+  pruned_times: number[];
+  runs: number;
+  /** original_ms / pruned_ms. */
+  speedup: number | null;
+  /** speedup / flop_ratio: the target is ≥ TARGET. */
+  speedup_over_flop_ratio: number | null;
+  meets_target: boolean | null;
+  error: string | null;
+}
+
+let failures = 0;
+function loud(msg: string): void {
+  failures++;
+  console.error(`\n!!!!!!!! ${msg}\n`);
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+const log = (msg: string) => process.stderr.write(`[prune] ${msg}\n`);
+
+/** Gives every BatchNorm's γ the spread `gamma` (seeded), through the state dict. */
+async function spreadGamma(model: Model, gamma: Gamma): Promise<void> {
+  const r = rng(GAMMA_SEED);
+  const state = await model.stateDict();
+  const bns = model.batchNorms();
+  bns.forEach((bn, l) => {
+    const g = state.get(`${bn.name}.weight`)!.data as Float32Array;
+    const scale = gamma === 'depth' ? Math.exp((-DEPTH_DECAY * l) / Math.max(1, bns.length - 1)) : 1;
+    for (let c = 0; c < g.length; c++) g[c] = gamma === 'depth' ? -Math.log(1 - r()) * scale : 0.05 + 0.95 * r();
+  });
+  model.loadStateDict(state, `${model.meta.arch} with a ${gamma} γ spread`);
+}
+
+function sleepFor(waits: number[]): number {
+  if (!waits.length || settings.sleepFrac === 0) return 0;
+  const est = settings.sleepFrac * Math.min(...waits);
+  return est >= MIN_SLEEP_MS ? est : 0;
+}
+
+/** One eval-mode forward of `model` on `x`, to completion; returns the wall-clock ms and the post-submit wait. */
+async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number): Promise<{ ms: number; waitMs: number }> {
+  const t0 = performance.now();
+  model.forward(x, false);
+  ctx.flush(); // the whole forward is one submit
+  const recorded = performance.now();
+  // dawn.node busy-polls while a promise is pending: sleep through most of the expected time.
+  if (sleepMs > 0) await sleep(sleepMs);
+  await ctx.sync();
+  const t1 = performance.now();
+  return { ms: t1 - t0, waitMs: t1 - recorded };
+}
+
+async function checkFinite(ctx: Context, model: Model, x: Tensor, what: string): Promise<void> {
+  const logits = await ctx.readF32(model.forward(x, false));
+  const bad = logits.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${what}: logit [${bad}] is ${logits[bad]}; not timed`);
+}
+
+async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
+  const spec = NETS[net];
+  const percent = settings.percents[net];
+  const tag = `${spec.label} (${gamma} γ) @${percent}`;
+  const row: Row = {
+    model: spec.label,
+    gamma,
+    percent,
+    prune_ms: null,
+    prune_runs: 0,
+    prune_first_ms: null,
+    prune_times: [],
+    threshold: null,
+    flops_before: null,
+    flops_after: null,
+    flop_ratio: null,
+    params_before: null,
+    params_after: null,
+    cfg: null,
+    batch: settings.batch,
+    original_ms: null,
+    pruned_ms: null,
+    original_first_ms: null,
+    pruned_first_ms: null,
+    original_times: [],
+    pruned_times: [],
+    runs: 0,
+    speedup: null,
+    speedup_over_flop_ratio: null,
+    meets_target: null,
+    error: null,
+  };
+  let model: Model | null = null;
+  let pruned: Model | null = null;
+  let x: Tensor | null = null;
+  try {
+    model = spec.make(ctx);
+    await spreadGamma(model, gamma);
+    await ctx.sync(); // initialisation and uploads finish before any clock starts
+
+    // ---- the prune pass: one warm-up pass (pipeline compilation), then the timed ones; each
+    // returns a new model, destroyed outside the timed interval except the last, which is measured.
+    let report: PruneReport | null = null;
+    for (let i = 0; i <= settings.pruneRuns; i++) {
+      const t0 = performance.now();
+      const res = await prune(model, percent);
+      const ms = performance.now() - t0;
+      if (i === 0) row.prune_first_ms = ms;
+      else row.prune_times.push(ms);
+      if (i < settings.pruneRuns) res.model.destroy();
+      else ({ model: pruned, report } = res);
+    }
+    row.prune_runs = row.prune_times.length;
+    row.prune_ms = median(row.prune_times);
+    log(`${tag}: prune warm-up ${fmtMs(row.prune_first_ms)} ms, timed ${row.prune_times.map(fmtMs).join(', ')} ms`);
+    const rep = report!;
+    row.threshold = rep.threshold;
+    row.flops_before = rep.flopsBefore;
+    row.flops_after = rep.flopsAfter;
+    row.flop_ratio = rep.flopsBefore / rep.flopsAfter;
+    row.params_before = rep.paramsBefore;
+    row.params_after = rep.paramsAfter;
+    row.cfg = rep.cfg;
+    const guarded = rep.layers.filter((l) => l.safeguard);
+    log(
+      `${tag}: threshold ${rep.threshold.toPrecision(4)}, ${rep.prunedChannels}/${rep.totalChannels} channels pruned, ` +
+        `FLOPs ${rep.flopsBefore.toExponential(3)} → ${rep.flopsAfter.toExponential(3)} (${fmtNum(row.flop_ratio)}×), ` +
+        `params ${rep.paramsBefore} → ${rep.paramsAfter}` +
+        (guarded.length ? `; safeguards: ${guarded.map((l) => `${l.name} ${l.safeguard}`).join('; ')}` : ''),
+    );
+
+    // ---- inference, eval mode: one warm-up run of each model (plan allocation and pipeline
+    // compilation), a finite-logits check outside the clock, then the timed runs interleaved
+    // (original, pruned, original, …) so that drift in the machine's load hits both alike.
+    x = ctx.tensor([settings.batch, IN_CHANNELS, SIZE, SIZE], uniform(settings.batch * IN_CHANNELS * SIZE * SIZE, DATA_SEED), 'f32', 'bench.x');
+    await ctx.sync();
+    const sides = [
+      { m: model, times: row.original_times, waits: [] as number[], name: 'original' },
+      { m: pruned!, times: row.pruned_times, waits: [] as number[], name: 'pruned' },
+    ];
+    for (const s of sides) {
+      const first = await inferOnce(ctx, s.m, x, 0);
+      s.waits.push(first.waitMs);
+      if (s.name === 'original') row.original_first_ms = first.ms;
+      else row.pruned_first_ms = first.ms;
+      await checkFinite(ctx, s.m, x, `${tag} ${s.name}`);
+      log(`${tag}: ${s.name} warm-up forward ${fmtMs(first.ms)} ms`);
+    }
+    for (let i = 0; i < settings.runs; i++) {
+      for (const s of sides) {
+        const t = await inferOnce(ctx, s.m, x, sleepFor(s.waits));
+        s.times.push(t.ms);
+        s.waits.push(t.waitMs);
+      }
+    }
+    row.runs = settings.runs;
+    row.original_ms = median(row.original_times);
+    row.pruned_ms = median(row.pruned_times);
+    row.speedup = row.original_ms / row.pruned_ms;
+    row.speedup_over_flop_ratio = row.speedup / row.flop_ratio;
+    row.meets_target = row.speedup_over_flop_ratio >= TARGET;
+    log(`${tag}: original ${row.original_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_times.map(fmtMs).join(', ')} ms`);
+  } catch (e) {
+    row.error = errText(e);
+    loud(`${tag}: ${row.error}`);
+  } finally {
+    pruned?.destroy();
+    model?.destroy();
+    x?.destroy();
+    ctx.releaseScratch();
+    try {
+      await ctx.sync();
+    } catch {
+      /* reported above */
+    }
+  }
+  return row;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const { ctx, fellBack } = await openContext({ log: (m) => console.warn(m) });
+  try {
+    const a = ctx.adapter;
+    const adapterName = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+    const timing =
+      'wall clock to completion. Prune: `await slim.prune(model, percent)` whole — |γ| gather, bitonic sort, threshold, masks, ' +
+      'the read-back of the kept counts (busy-polled by dawn.node, as a user pays it), compaction by gathers and its final sync; ' +
+      'the new model is destroyed outside the interval. Inference: model.forward(x, false) (eval mode, running statistics) recorded, ' +
+      `one submit (ctx.flush()), ctx.sync() (queue fence), sleeping ${settings.sleepFrac} × the shortest post-submit wait so far ` +
+      `(when ≥ ${MIN_SLEEP_MS} ms) before awaiting the fence; original and pruned runs interleaved. Medians after one warm-up each.`;
+    console.log(`netslim prune benchmark — ${new Date().toISOString()} — Node ${process.version}`);
+    console.log(
+      `Adapter: ${adapterName}${a.isSwiftShader ? '  [SwiftShader: CPU Vulkan, not a GPU]' : ''}` +
+        (fellBack ? ` (Dawn found no GPU; fell back to ${process.env.VK_ICD_FILENAMES})` : '') +
+        `; variants ${JSON.stringify(ctx.variants)}`,
+    );
+    console.log(
+      `Settings: nets ${settings.nets.map((n) => `${n}@${settings.percents[n]}`).join(', ')}, γ ${settings.gammas.join(',')}, ` +
+        `inference batch ${settings.batch} (${IN_CHANNELS}×${SIZE}×${SIZE}), timed runs ${settings.runs}, prune runs ${settings.pruneRuns}` +
+        (quick ? ' (quick)' : ''),
+    );
+    for (const g of settings.gammas) console.log(`γ ${g}: ${GAMMA_NOTE[g]}.`);
+    console.log(`Timing: ${timing}`);
+    console.log(`Target: speed-up (original ms / pruned ms) ≥ ${TARGET} × FLOP ratio (FLOPs before / after).`);
+    console.log('');
+
+    const rows: Row[] = [];
+    for (const net of settings.nets) for (const gamma of settings.gammas) rows.push(await runRow(ctx, net, gamma));
+
+    // ---- table
+    const header = ['model', 'γ', 'percent', 'prune ms (n)', 'prune 1st', 'GFLOP before→after', 'FLOP ratio', 'params before→after', 'batch', 'original ms', 'pruned ms', 'n', 'speed-up', 'speed-up / FLOP ratio', 'target'];
+    const right = [false, false, true, true, true, true, true, true, true, true, true, true, true, true, false];
+    const mparams = (p: number | null) => (p === null ? '—' : `${(p / 1e6).toFixed(2)} M`);
+    const body = rows.map((r) => [
+      r.model,
+      r.gamma,
+      String(r.percent),
+      r.prune_ms === null ? '—' : `${fmtMs(r.prune_ms)} (${r.prune_runs})`,
+      fmtMs(r.prune_first_ms),
+      r.flops_before === null ? '—' : `${fmtNum(r.flops_before / 1e9, 3)}→${fmtNum(r.flops_after! / 1e9, 3)}`,
+      r.flop_ratio === null ? '—' : `${fmtNum(r.flop_ratio)}×`,
+      r.params_before === null ? '—' : `${mparams(r.params_before)}→${mparams(r.params_after)}`,
+      String(r.batch),
+      fmtMs(r.original_ms),
+      fmtMs(r.pruned_ms),
+      String(r.runs),
+      r.speedup === null ? '—' : `${fmtNum(r.speedup)}×`,
+      fmtNum(r.speedup_over_flop_ratio),
+      r.error ? 'ERROR' : r.meets_target === null ? '—' : r.meets_target ? `met (≥ ${TARGET})` : `MISSED (< ${TARGET})`,
+    ]);
+    console.log('\n' + table(header, body, right));
+    console.log(
+      '\nprune ms = median wall-clock ms of (n) whole prune passes after one warm-up pass (1st: pipeline compile included); ' +
+        'GFLOP = FLOPs of one 3×32×32 image (2 × multiply-adds of convs and linear layers); ' +
+        `original / pruned ms = median wall-clock ms of an eval-mode forward at the batch over n interleaved runs; ` +
+        `speed-up = original ms / pruned ms; target: speed-up / FLOP ratio ≥ ${TARGET}.`,
+    );
+    const errors = rows.filter((r) => r.error);
+    if (errors.length) {
+      console.log(`\n${errors.length} row(s) with errors:`);
+      for (const r of errors) console.log(`  ${r.model} ${r.gamma}: ${r.error!.split('\n')[0]}`);
+    }
+
+    // ---- JSON
+    const json = {
+      adapter: {
+        name: adapterName,
+        ...ctx.adapter,
+        fell_back_to_swiftshader: fellBack,
+        timestampQuery: ctx.timestamps,
+        subgroups: ctx.subgroups,
+        variants: ctx.variants,
+      },
+      date: new Date().toISOString(),
+      node: process.version,
+      settings: {
+        quick,
+        nets: settings.nets,
+        percents: settings.percents,
+        gammas: settings.gammas,
+        gamma_notes: Object.fromEntries(settings.gammas.map((g) => [g, GAMMA_NOTE[g]])),
+        gamma_seed: GAMMA_SEED,
+        batch: settings.batch,
+        runs: settings.runs,
+        prune_runs: settings.pruneRuns,
+        sleep_frac: settings.sleepFrac,
+        input: `${IN_CHANNELS}×${SIZE}×${SIZE}, seeded uniform[−1, 1)`,
+        target: `speedup / flop_ratio ≥ ${TARGET}`,
+        timing,
+      },
+      rows,
+    };
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
+    const shown = outFile.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), outFile) : outFile;
+    console.log(`\nWrote ${shown} (${rows.length} rows) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+    if (failures) {
+      console.error(`bench prune: ${failures} failure(s) — see the !!!!!!!! lines above.`);
+      process.exitCode = 1;
+    }
+  } finally {
+    ctx.destroy();
+    releaseGpu();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
