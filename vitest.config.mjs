@@ -31,7 +31,7 @@ export default defineConfig({
         plugins: [wgsl()],
         resolve: { alias: { '#lane': here('./test/lane/browser.ts') } },
         define: { __NETSLIM_ROOT__: JSON.stringify(here('.').replace(/\/$/, '')) },
-        optimizeDeps: { include: ['wgsl_reflect/wgsl_reflect.module.js'] },
+        optimizeDeps: { include: ['wgsl_reflect/wgsl_reflect.module.js', '@observablehq/plot'] },
         test: {
           name: 'chromium',
           include,

@@ -10,6 +10,8 @@ struct Params { n: u32, lr: f32, momentum: f32, weight_decay: f32, sparsity: f32
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> param: array<f32>;
 @group(0) @binding(3) var<storage, read_write> momentum_buf: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read_write> masked_grad: array<f32>;
 
 @compute @workgroup_size(256, 1, 1)
 fn step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -29,4 +31,14 @@ fn step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
   }
   param[i] = w - p.lr * d;
+}
+
+// Mask-mode fine-tuning (the reference's mask implementation): masked_grad[i] = 0 wherever
+// gamma[i] == 0, for a BatchNorm's γ and β gradients, so pruned channels stay at zero (weight
+// decay and the sparsity term of a zero γ are zero too).
+@compute @workgroup_size(256, 1, 1)
+fn zero_where_gamma_zero(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + lid.x;
+  if (i >= p.n) { return; }
+  if (gamma[i] == 0.0) { masked_grad[i] = 0.0; }
 }

@@ -4,8 +4,11 @@
 // Per-layer passes (one invocation per layer, ranges given by `offsets`) count kept channels, add
 // the largest remaining channels where a safeguard asks for more, and write each layer's kept
 // channel indices in order. Only the per-layer counts go back to the host.
+// Two helpers serve the compaction and bias compensation: `selection_positions` maps kept channel
+// indices through an existing channel selection, `compensate` folds the constant output of pruned
+// channels into the next layer.
 
-struct Params { n: u32, k: u32, j: u32, layers: u32 }
+struct Params { n: u32, k: u32, j: u32, layers: u32, flags: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> scores: array<f32>;
@@ -15,6 +18,11 @@ struct Params { n: u32, k: u32, j: u32, layers: u32 }
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>; // kept per layer
 @group(0) @binding(6) var<storage, read> wanted: array<u32>;     // required kept count per layer
 @group(0) @binding(7) var<storage, read_write> kept: array<u32>;   // kept indices, layer ranges as offsets
+@group(0) @binding(8) var<storage, read> weight: array<f32>;       // compensate: the consumer's weight [O, I, K]
+@group(0) @binding(9) var<storage, read> beta: array<f32>;         // compensate: the feeding BatchNorm's β [I]
+@group(0) @binding(10) var<storage, read_write> adjusted: array<f32>; // compensate: running mean or bias to adjust
+@group(0) @binding(11) var<storage, read> selection: array<f32>;   // selection_positions: a selection's 0/1 indexes
+@group(0) @binding(12) var<storage, read_write> positions: array<u32>;
 
 fn flat(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.x + wid.y * nwg.x) * 256u + lid.x;
@@ -118,4 +126,41 @@ fn multiply_mask(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let i = flat(wid, nwg, lid);
   if (i >= p.n) { return; }
   scores[i] = scores[i] * mask[i];
+}
+
+// positions[j] = number of non-zero selection entries before channel kept[j], for j < p.n: the
+// position of channel kept[j] in the output of that selection.
+@compute @workgroup_size(64, 1, 1)
+fn selection_positions(@builtin(global_invocation_id) g: vec3u) {
+  let j = g.x;
+  if (j >= p.n) { return; }
+  var c = 0u;
+  for (var i = 0u; i < kept[j]; i++) {
+    c += select(0u, 1u, selection[i] != 0.0);
+  }
+  positions[j] = c;
+}
+
+// Bias compensation: a pruned channel i (mask[i] = 0) of the feeding BatchNorm emits the constant
+// β[i] (relu(β[i]) when flags & 2), which the consumer sees as Σ_k weight[o, i, k] · that value
+// on every output o (exact away from zero padding). adjusted[j] += that sum over the pruned
+// channels for output o = kept[j] (subtracted when flags & 1: a BatchNorm's running mean).
+// p.n = outputs to adjust, p.k = I (inputs), p.j = K (taps per input).
+@compute @workgroup_size(64, 1, 1)
+fn compensate(@builtin(global_invocation_id) g: vec3u) {
+  let j = g.x;
+  if (j >= p.n) { return; }
+  let o = kept[j];
+  var acc = 0.0;
+  for (var i = 0u; i < p.k; i++) {
+    if (mask[i] == 0.0) {
+      var b = beta[i];
+      if ((p.flags & 2u) != 0u) { b = max(b, 0.0); }
+      var s = 0.0;
+      let base = (o * p.k + i) * p.j;
+      for (var k = 0u; k < p.j; k++) { s += weight[base + k]; }
+      acc += b * s;
+    }
+  }
+  adjusted[j] = adjusted[j] + select(acc, -acc, (p.flags & 1u) != 0u);
 }

@@ -1,7 +1,9 @@
 /**
  * `netslim prune`: Network Slimming's pruning of a trained (sparse) checkpoint →
- * DIR/pruned.safetensors (metadata carries the new cfg) and DIR/prune.json; with --data, test
- * accuracy before and after. Both files are written together, atomically, or not at all.
+ * DIR/pruned.safetensors (metadata carries the new cfg), DIR/prune.json and DIR/prune.svg (γ
+ * histogram, channels per layer); the report as a table on the terminal; with --data, test
+ * accuracy before and after (and, with --compensate, after pruning without compensation too).
+ * The files are written together, atomically, or not at all.
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -10,7 +12,9 @@ import type { DatasetKind } from '../data/files.node.js';
 import { init } from '../node.js';
 import { saveModel } from '../io/checkpoint.js';
 import { writeFilesAtomic } from '../io/files.node.js';
-import { prune } from '../slim/prune.js';
+import { parseHTML } from 'linkedom';
+import { prune, type PruneOptions } from '../slim/prune.js';
+import { batchNormGammas, formatPruneTable, pruneReportSvg } from '../slim/report.js';
 import { evaluate } from '../train/trainer.js';
 import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, readModelFile } from './common.js';
 
@@ -24,6 +28,8 @@ interface PruneFlags {
   maxLayerRatio: number;
   roundTo: number;
   strict?: boolean;
+  compensate?: boolean;
+  mask?: boolean;
   testBatchSize: number;
 }
 
@@ -40,6 +46,8 @@ export function registerPrune(program: Command): void {
     .option('--max-layer-ratio <f>', 'largest fraction of one layer that may be pruned', floatOption('--max-layer-ratio', 0, 1), 1)
     .option('--round-to <n>', 'round kept channel counts up to a multiple of n', intOption('--round-to', 1), 1)
     .option('--strict', 'fail, as the reference does, instead of keeping a channel in a layer the threshold empties')
+    .option('--compensate', "fold the pruned channels' constant output relu(β) into the next layer (BatchNorm running mean or linear bias)")
+    .option('--mask', 'mask mode: keep the shapes, set the pruned channels\' γ and β to zero (fine-tuning keeps them at zero)')
     .option('--test-batch-size <n>', 'evaluation batch size', intOption('--test-batch-size', 1), 256)
     .action(async (f: PruneFlags) => {
       const file = await readModelFile(f.model);
@@ -48,34 +56,49 @@ export function registerPrune(program: Command): void {
       const ctx = await init();
       try {
         const model = loadModelFile(ctx, file);
-        const { model: pruned, report } = await prune(model, f.percent, {
+        const options: PruneOptions = {
           minChannels: f.minChannels,
           maxLayerRatio: f.maxLayerRatio,
           roundTo: f.roundTo,
           ...(f.strict ? { strict: true } : {}),
+          ...(f.compensate ? { compensate: true } : {}),
+          ...(f.mask ? { mode: 'mask' as const } : {}),
           inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, 32, 32],
-        });
-        let accuracy: { before: number; after: number } | undefined;
+        };
+        const { model: pruned, report } = await prune(model, f.percent, options);
+        let accuracy: { before: number; after: number; afterWithoutCompensation?: number } | undefined;
         if (data) {
-          const before = await evaluate(model, data.test!, { batchSize: f.testBatchSize });
-          const after = await evaluate(pruned, data.test!, { batchSize: f.testBatchSize });
-          accuracy = { before: before.accuracy, after: after.accuracy };
+          const acc = async (m: typeof model) => (await evaluate(m, data.test!, { batchSize: f.testBatchSize })).accuracy;
+          accuracy = { before: await acc(model), after: await acc(pruned) };
+          if (f.compensate) {
+            const plain = await prune(model, f.percent, { ...options, compensate: false });
+            accuracy.afterWithoutCompensation = await acc(plain.model);
+            plain.model.destroy();
+          }
         }
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}) };
+        const { document } = parseHTML('<!doctype html><html><body></body></html>');
+        const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${f.percent}` });
         mkdirSync(f.save, { recursive: true });
+        const files = ['pruned.safetensors', 'prune.json', 'prune.svg'].map((n) => path.join(f.save, n));
         await writeFilesAtomic([
-          { path: path.join(f.save, 'pruned.safetensors'), bytes: await saveModel(pruned) },
-          { path: path.join(f.save, 'prune.json'), bytes: new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n') },
+          { path: files[0]!, bytes: await saveModel(pruned) },
+          { path: files[1]!, bytes: new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n') },
+          { path: files[2]!, bytes: new TextEncoder().encode(`<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`) },
         ]);
-        const rows = report.layers.map((l) => `  ${l.name.padEnd(18)} ${String(l.before).padStart(5)} → ${String(l.after).padEnd(5)}${l.selected ? ' (kept wide, selected)' : ''}${l.safeguard ? `  ${l.safeguard}` : ''}`);
+        const pc = (x: number) => `${(100 * x).toFixed(2)} %`;
         console.log(
           [
-            `netslim prune: ${(100 * f.percent).toFixed(1)} % of ${report.totalChannels} channels, threshold ${report.threshold.toPrecision(4)}`,
-            ...rows,
-            `params ${report.paramsBefore.toLocaleString('en')} → ${report.paramsAfter.toLocaleString('en')} (−${(100 * (1 - report.paramsAfter / report.paramsBefore)).toFixed(1)} %) · FLOPs ${report.flopsBefore.toExponential(3)} → ${report.flopsAfter.toExponential(3)}`,
-            ...(accuracy ? [`test accuracy ${(100 * accuracy.before).toFixed(2)} % → ${(100 * accuracy.after).toFixed(2)} % (before fine-tuning)`] : []),
+            formatPruneTable(report),
+            ...(accuracy
+              ? [
+                  `test accuracy ${pc(accuracy.before)} → ${pc(accuracy.after)} before fine-tuning` +
+                    (accuracy.afterWithoutCompensation !== undefined ? ` (with compensation; ${pc(accuracy.afterWithoutCompensation)} without)` : ''),
+                ]
+              : []),
+            ...(report.compensation?.skipped.length ? [`not compensated: ${report.compensation.skipped.map((s) => s.through).join(', ')} (their outputs feed no BatchNorm)`] : []),
             `cfg ${JSON.stringify(report.cfg)}`,
-            `wrote ${path.join(f.save, 'pruned.safetensors')} and ${path.join(f.save, 'prune.json')}`,
+            `wrote ${files.join(', ')}`,
           ].join('\n'),
         );
         pruned.destroy();

@@ -33,6 +33,7 @@ export function metadataOf(meta: ModelMeta): Record<string, string> {
   if (meta.depth !== undefined) md.depth = String(meta.depth);
   if (meta.cfg) md.cfg = JSON.stringify(meta.cfg);
   if (meta.dataset) md.dataset = meta.dataset;
+  if (meta.pruning) md.pruning = meta.pruning;
   return md;
 }
 
@@ -124,7 +125,8 @@ export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): 
     if (JSON.stringify(cfg) !== JSON.stringify(inferred.cfg)) contradict('cfg', md.cfg, JSON.stringify(inferred.cfg));
   }
   const depth = inferred.arch === 'vgg' && md.depth !== undefined ? Number(md.depth) : inferred.depth;
-  return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}) };
+  if (md.pruning !== undefined && md.pruning !== 'mask') throw new CheckpointError(fileName, undefined, `metadata pruning=${md.pruning} is not "mask"`);
+  return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}), ...(md.pruning ? { pruning: 'mask' as const } : {}) };
 }
 
 /** The state values of a parsed checkpoint, converted to F32 / I64 as the model wants them. */

@@ -20,6 +20,11 @@ export interface ModelMeta {
   /** The reference's cfg (`'M'` for VGG pools). */
   cfg?: (number | 'M')[];
   dataset?: string;
+  /**
+   * `'mask'`: pruned by masking (γ = β = 0 on the pruned channels, shapes unchanged); training
+   * keeps every zero γ and its β at zero. Stored as the checkpoint metadata `pruning`.
+   */
+  pruning?: 'mask';
 }
 
 /** A state tensor as the state_dict names it. */

@@ -52,3 +52,17 @@ export function sgdStep(ctx: Context, param: Tensor, grad: Tensor, momentumBuffe
   };
   ctx.dispatchFlat(k, { param, grad, momentum_buf: momentumBuffer }, uniforms, Math.ceil(n / WG));
 }
+
+/**
+ * Zeroes `grad` wherever `gamma` is exactly zero (±0), in place: with it before {@link sgdStep},
+ * a BatchNorm channel whose γ was set to zero by mask-mode pruning keeps γ = β = 0 while the
+ * rest trains (as the reference's mask implementation zeroes those gradients).
+ */
+export function zeroGradWhereZero(ctx: Context, gamma: Tensor, grad: Tensor): void {
+  const op = 'zeroGradWhereZero';
+  assertShape(gamma.size === grad.size && gamma.dtype === 'f32' && grad.dtype === 'f32', () => `${op}: gamma ${shapeString(gamma.shape)} and grad ${shapeString(grad.shape)} should be f32 of one size`);
+  assertShape(gamma !== grad, () => `${op}: gamma and grad must be different tensors`);
+  const n = grad.size;
+  if (!n) return;
+  ctx.dispatchFlat(ctx.kernel({ shader: SHADER, entry: 'zero_where_gamma_zero' }), { gamma, masked_grad: grad }, { n, lr: 0, momentum: 0, weight_decay: 0, sparsity: 0, first_step: 0 }, Math.ceil(n / WG));
+}

@@ -1,2 +1,15 @@
 /** Network Slimming: `slim.prune(model, 0.4, options)` → `{ model, report }`. */
-export { prune, countFlops, layerCosts, type LayerCost, PruneError, type PruneOptions, type PruneReport, type LayerReport } from './prune.js';
+export {
+  prune,
+  pruneIterative,
+  cloneModel,
+  countFlops,
+  layerCosts,
+  type LayerCost,
+  PruneError,
+  type PruneOptions,
+  type IterativePruneOptions,
+  type PruneReport,
+  type LayerReport,
+} from './prune.js';
+export { batchNormGammas, formatPruneTable, pruneReportSvg, type LayerGammas } from './report.js';

@@ -34,6 +34,22 @@ export interface PruneOptions {
   strict?: boolean;
   /** Input [C, H, W] for the FLOP count (default [inChannels, 32, 32]). */
   inputSize?: [number, number, number];
+  /**
+   * `'compact'` (default): a smaller model with the pruned channels removed. `'mask'`: a model of
+   * the same shapes whose pruned channels have γ = β = 0 (and zero momentum); fine-tuning it
+   * keeps them at zero (the model's meta says `pruning: 'mask'`), as the reference's mask
+   * implementation does. The report's cfg and counts are those of the compact model either way.
+   */
+  mode?: 'compact' | 'mask';
+  /**
+   * Fold the constant output of every pruned channel (relu(β) after its BatchNorm and ReLU) into
+   * the next layer: the running mean of the BatchNorm after the consuming convolution, or the
+   * bias of the consuming linear layer (default false). It keeps the pruned model close to the
+   * unpruned one before fine-tuning; exact away from the consuming convolution's zero padding.
+   * Consumers whose output feeds neither (ResNet `conv3` into the residual sum, DenseNet convs
+   * into a concatenation) are listed in `report.compensation.skipped`.
+   */
+  compensate?: boolean;
 }
 
 export interface LayerReport {
@@ -60,6 +76,9 @@ export interface PruneReport {
   /** Parameters and FLOPs of every layer with state, before and after. */
   layerCosts: { name: string; kind: string; paramsBefore: number; paramsAfter: number; flopsBefore: number; flopsAfter: number }[];
   cfg: (number | 'M')[];
+  mode: 'compact' | 'mask';
+  /** With `compensate`: the consumers whose next layer took the pruned channels' constant output. */
+  compensation?: { folded: { from: string; through: string; into: string }[]; skipped: { from: string; through: string; reason: string }[] };
 }
 
 const SHADER = 'slim.wgsl';
@@ -70,19 +89,29 @@ function nextPow2(n: number): number {
   return p;
 }
 
-/** The BatchNorm whose channels reach `id`'s input through channel-preserving layers, or null. */
-function feedingBatchNorm(model: Model, id: number): { bn: number; viaSelect: boolean } | null {
+/**
+ * The BatchNorm whose channels reach `id`'s input through channel-preserving layers, or null;
+ * with the channel selection on the way (if any) and whether a ReLU is on the way.
+ */
+function feedingBatchNorm(model: Model, id: number): { bn: number; select: ChannelSelection | null; relu: boolean } | null {
   const g = model.graph;
   let cur = g.nodes[id]!.inputs[0];
-  let viaSelect = false;
+  let select: ChannelSelection | null = null;
+  let relu = false;
   while (cur !== undefined && cur > 0) {
     const l = g.nodes[cur]!.layer;
-    if (l instanceof BatchNorm2d) return { bn: cur, viaSelect };
-    if (l instanceof ChannelSelection) viaSelect = true;
-    else if (!['ReLU', 'MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
+    if (l instanceof BatchNorm2d) return { bn: cur, select, relu };
+    if (l instanceof ChannelSelection) select = l;
+    else if (l.kind === 'ReLU') relu = true;
+    else if (!['MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
     cur = g.nodes[cur]!.inputs[0];
   }
   return null;
+}
+
+/** Whether a selection drops channels already (a model pruned before): its consumers see fewer than the BatchNorm's channels. */
+function narrowed(select: ChannelSelection | null): select is ChannelSelection {
+  return select !== null && select.keptCount < select.channels;
 }
 
 /** Parameters and FLOPs of one layer with state (FLOPs: 2 × multiply-adds, convolutions and linear layers only). */
@@ -151,7 +180,7 @@ export async function prune(model: Model, percent: number, options: PruneOptions
     const counts = t([bnIds.length], 'u32');
     const kept = t([total], 'u32');
     bnIds.forEach((id, i) => ctx.copy((g.nodes[id]!.layer as BatchNorm2d).slot('weight').value!, scores, sizes[i]! * 4, 0, offsets[i]! * 4));
-    const uni = (n: number, kk: number, j = 0) => ({ n, k: kk, j, layers: bnIds.length });
+    const uni = (n: number, kk: number, j = 0) => ({ n, k: kk, j, layers: bnIds.length, flags: 0 });
     const run = (entry: string, bindings: Record<string, Tensor>, u: Record<string, number>, threads: number, wg: number) => {
       const kern = ctx.kernel({ shader: SHADER, entry });
       ctx.dispatchFlat(kern, bindings, u, Math.ceil(threads / wg));
@@ -217,10 +246,29 @@ export async function prune(model: Model, percent: number, options: PruneOptions
     // The compact model's cfg, as the reference writes it.
     const keptOf = (name: string) => layers.find((l) => l.name === name)!.after;
     const cfg = newCfg(model, (id) => wanted[bnIds.indexOf(id)]!, keptOf);
-    const { graph } = graphFromMeta({ ...model.meta, cfg });
-    const out = new Model(ctx, graph, { ...model.meta, cfg });
+    const mode = options.mode ?? 'compact';
+    if (mode !== 'compact' && mode !== 'mask') throw new PruneError(`prune: mode ${String(mode)} is neither 'compact' nor 'mask'`);
+    const compactGraph = graphFromMeta({ ...model.meta, cfg }).graph;
+    let out: Model;
+    let compensation: PruneReport['compensation'];
+    if (mode === 'mask') {
+      out = cloneModel(model, { ...model.meta, pruning: 'mask' });
+      // The compact graph only serves the counts: give its selections their kept widths.
+      for (const n of compactGraph.nodes) {
+        if (n.layer instanceof ChannelSelection) {
+          n.layer.mask = null;
+          n.layer.keptCount = keptOf(compactGraph.nodes[n.inputs[0]!]!.layer.name);
+        }
+      }
+    } else {
+      const meta = { ...model.meta, cfg };
+      delete meta.pruning;
+      out = new Model(ctx, compactGraph, meta);
+    }
     try {
-      compact(model, out, bnIds, selected, bnMask, bnKept, t);
+      if (mode === 'mask') maskInPlace(out, bnIds, bnMask);
+      else compact(model, out, bnIds, selected, bnMask, bnKept, t);
+      if (options.compensate) compensation = compensate(model, out, mode, selected, bnIds, bnMask, bnKept, t);
     } catch (e) {
       out.destroy();
       throw e;
@@ -228,7 +276,8 @@ export async function prune(model: Model, percent: number, options: PruneOptions
     await ctx.sync();
     const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
     const before = layerCosts(model.graph, inputSize);
-    const after = new Map(layerCosts(out.graph, inputSize).map((c) => [`${c.kind}:${c.name}`, c]));
+    const afterCosts = layerCosts(compactGraph, inputSize);
+    const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
     const report: PruneReport = {
       percent,
       threshold,
@@ -236,14 +285,16 @@ export async function prune(model: Model, percent: number, options: PruneOptions
       prunedChannels: total - layers.reduce((s, l) => s + l.after, 0),
       layers,
       paramsBefore: model.parameterCount(),
-      paramsAfter: out.parameterCount(),
+      paramsAfter: afterCosts.reduce((a, c) => a + c.params, 0),
       flopsBefore: countFlops(model.graph, inputSize),
-      flopsAfter: countFlops(out.graph, inputSize),
+      flopsAfter: countFlops(compactGraph, inputSize),
       layerCosts: before.map((b) => {
         const a = after.get(`${b.kind}:${b.name}`)!;
         return { name: b.name, kind: b.kind, paramsBefore: b.params, paramsAfter: a.params, flopsBefore: b.flops, flopsAfter: a.flops };
       }),
       cfg,
+      mode,
+      ...(compensation ? { compensation } : {}),
     };
     return { model: out, report };
   } finally {
@@ -306,6 +357,11 @@ function compact(
     if (!d) throw new PruneError(`prune: the compact graph has no ${l.kind} ${l.name}`);
     return d;
   };
+  /** The kept channels of a feeding BatchNorm as positions in its consumer's input. */
+  const inputIndex = (feeder: NonNullable<ReturnType<typeof feedingBatchNorm>>): Tensor => {
+    const idx = bnKept.get(feeder.bn)!;
+    return narrowed(feeder.select) ? selectionPositions(ctx, feeder.select, idx, t) : idx;
+  };
   /** dst = src gathered along dim 1 of the view [a, c, b, 1] by `idx` (or copied when idx is null). */
   const gather = (from: Tensor, to: Tensor, a: number, c: number, b: number, idx: Tensor | null): void => {
     if (!idx) return void ctx.copy(from, to, from.size * 4);
@@ -317,7 +373,7 @@ function compact(
       const d = counterpart(l) as Conv2d;
       const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
       const feeder = feedingBatchNorm(src, node.id);
-      const inIdx = feeder ? bnKept.get(feeder.bn)! : null;
+      const inIdx = feeder ? inputIndex(feeder) : null;
       const next = consumers[node.id]!;
       const outBn = next.length === 1 && g.nodes[next[0]!.node]!.layer instanceof BatchNorm2d && !isSelectedBn.get(next[0]!.node) ? next[0]!.node : null;
       const outIdx = outBn !== null ? bnKept.get(outBn)! : null;
@@ -346,7 +402,7 @@ function compact(
         // Kept at full width: the pruned channels' γ and β become ±0 (the masked model).
         const k = ctx.kernel({ shader: SHADER, entry: 'multiply_mask' });
         for (const key of ['weight', 'bias']) {
-          ctx.dispatchFlat(k, { scores: d.slot(key).value!, mask: bnMask.get(node.id)! }, { n: l.channels, k: 0, j: 0, layers: 0 }, Math.ceil(l.channels / 256));
+          ctx.dispatchFlat(k, { scores: d.slot(key).value!, mask: bnMask.get(node.id)! }, { n: l.channels, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(l.channels / 256));
         }
       }
       d.numBatchesTracked = 0;
@@ -363,13 +419,186 @@ function compact(
     } else if (l instanceof Linear) {
       const d = counterpart(l) as Linear;
       const feeder = feedingBatchNorm(src, node.id);
-      const idx = feeder ? bnKept.get(feeder.bn)! : null;
+      const idx = feeder ? inputIndex(feeder) : null;
       // Flattened [C, h, w] features: gather whole channel blocks of h·w columns.
-      const c = feeder ? (g.nodes[feeder.bn]!.layer as BatchNorm2d).channels : l.inFeatures;
+      const c = feeder ? (narrowed(feeder.select) ? feeder.select.keptCount : (g.nodes[feeder.bn]!.layer as BatchNorm2d).channels) : l.inFeatures;
       for (const part of ['value', 'momentum'] as const) {
         gather(l.slot('weight')[part]!, d.slot('weight')[part]!, l.outFeatures, c, l.inFeatures / c, idx);
         ctx.copy(l.slot('bias')[part]!, d.slot('bias')[part]!, l.outFeatures * 4);
       }
     }
   }
+}
+
+/** Positions of the channels `idx` (BatchNorm channel numbers) in the output of `select`. */
+function selectionPositions(ctx: Context, select: ChannelSelection, idx: Tensor, t: (shape: number[], dtype?: 'f32' | 'u32') => Tensor): Tensor {
+  const pos = t([idx.size], 'u32');
+  const k = ctx.kernel({ shader: SHADER, entry: 'selection_positions' });
+  ctx.dispatchFlat(k, { kept: idx, selection: select.slot('indexes').value!, positions: pos }, { n: idx.size, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(idx.size / 64));
+  return pos;
+}
+
+/** A model of the same graph and meta (or `meta`), every state tensor, momentum and selection copied on the GPU. */
+export function cloneModel(src: Model, meta = src.meta): Model {
+  const ctx = src.ctx;
+  const out = new Model(ctx, graphFromMeta(meta).graph, meta);
+  try {
+    const dst = new Map(out.namedSlots().map((s) => [s.name, s]));
+    for (const { name, layer, slot } of src.namedSlots()) {
+      const d = dst.get(name);
+      if (!d || d.slot.shape.join() !== slot.shape.join()) throw new PruneError(`clone: ${name} has no counterpart of shape [${slot.shape.join(', ')}]`);
+      if (layer instanceof BatchNorm2d) (d.layer as BatchNorm2d).numBatchesTracked = layer.numBatchesTracked;
+      for (const part of ['value', 'momentum'] as const) {
+        const from = slot[part];
+        const to = d.slot[part];
+        if (from && to && from.size) ctx.copy(from, to, from.size * 4);
+      }
+      if (layer instanceof ChannelSelection && slot.key === 'indexes') {
+        const dl = d.layer as ChannelSelection;
+        dl.mask = layer.mask ? Float32Array.from(layer.mask) : null;
+        const kept = ctx.tensor([layer.keptCount], undefined, 'u32', `${dl.name}.kept`);
+        if (layer.keptCount) ctx.copy(layer.kept!, kept, layer.keptCount * 4);
+        dl.setKept(kept, layer.keptCount);
+      }
+    }
+  } catch (e) {
+    out.destroy();
+    throw e;
+  }
+  return out;
+}
+
+/** Mask mode: γ, β and their momentum of every BatchNorm multiplied by its keep mask, in place. */
+function maskInPlace(model: Model, bnIds: number[], bnMask: Map<number, Tensor>): void {
+  const ctx = model.ctx;
+  const k = ctx.kernel({ shader: SHADER, entry: 'multiply_mask' });
+  for (const id of bnIds) {
+    const l = model.graph.nodes[id]!.layer as BatchNorm2d;
+    for (const key of ['weight', 'bias']) {
+      for (const part of ['value', 'momentum'] as const) {
+        const x = l.slot(key)[part];
+        if (x) ctx.dispatchFlat(k, { scores: x, mask: bnMask.get(id)! }, { n: l.channels, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(l.channels / 256));
+      }
+    }
+  }
+}
+
+/**
+ * Bias compensation (see PruneOptions.compensate): for every convolution or linear layer fed by
+ * a BatchNorm with pruned channels, the sum over those channels of act(β)·Σ weight taps goes into
+ * the running mean of the BatchNorm after the convolution (subtracted) or the linear bias (added),
+ * in the output model. Weights and β are the original model's; everything stays on the GPU.
+ */
+function compensate(
+  src: Model,
+  dst: Model,
+  mode: 'compact' | 'mask',
+  selected: boolean[],
+  bnIds: number[],
+  bnMask: Map<number, Tensor>,
+  bnKept: Map<number, Tensor>,
+  t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor,
+): NonNullable<PruneReport['compensation']> {
+  const ctx = src.ctx;
+  const g = src.graph;
+  const consumers = g.consumers();
+  const dstByName = new Map(dst.namedSlots().map((s) => [s.name, s.slot]));
+  const isSelected = new Map(bnIds.map((id, i) => [id, selected[i]!]));
+  const kern = ctx.kernel({ shader: SHADER, entry: 'compensate' });
+  const folded: { from: string; through: string; into: string }[] = [];
+  const skipped: { from: string; through: string; reason: string }[] = [];
+  for (const node of g.nodes) {
+    const l = node.layer;
+    if (!(l instanceof Conv2d || l instanceof Linear)) continue;
+    const feeder = feedingBatchNorm(src, node.id);
+    if (!feeder) continue;
+    const bn = g.nodes[feeder.bn]!.layer as BatchNorm2d;
+    let mask = bnMask.get(feeder.bn)!;
+    let beta = bn.slot('bias').value!;
+    if (narrowed(feeder.select)) {
+      // The consumer sees the selection's kept channels only: take their β and mask.
+      const s = feeder.select;
+      const b = t([s.keptCount]);
+      const m = t([s.keptCount]);
+      channelSelectForward(ctx, beta.reshape([1, bn.channels, 1, 1]), s.kept!, b.reshape([1, s.keptCount, 1, 1]));
+      channelSelectForward(ctx, mask.reshape([1, bn.channels, 1, 1]), s.kept!, m.reshape([1, s.keptCount, 1, 1]));
+      beta = b;
+      mask = m;
+    }
+    const w = l.slot('weight');
+    const [outputs, inputs] = [w.shape[0]!, mask.size];
+    const taps = w.shape.slice(1).reduce((a, b) => a * b, 1) / inputs;
+    let target: Tensor;
+    let idx: Tensor;
+    let subtract: boolean;
+    let into: string;
+    if (l instanceof Linear) {
+      target = dstByName.get(`${l.name}.bias`)!.value!;
+      idx = t([outputs], 'u32', Array.from({ length: outputs }, (_, i) => i));
+      subtract = false;
+      into = `${l.name}.bias`;
+    } else {
+      const next = consumers[node.id]!;
+      const nb = next.length === 1 ? g.nodes[next[0]!.node]! : null;
+      if (!nb || !(nb.layer instanceof BatchNorm2d)) {
+        const what = next.map((c) => g.nodes[c.node]!.layer.kind).join(', ');
+        skipped.push({ from: bn.name, through: l.name, reason: `its output feeds ${what || 'nothing'}, not a BatchNorm` });
+        continue;
+      }
+      const shrunk = mode === 'compact' && !isSelected.get(nb.id);
+      idx = shrunk ? bnKept.get(nb.id)! : t([outputs], 'u32', Array.from({ length: outputs }, (_, i) => i));
+      target = dstByName.get(`${nb.layer.name}.running_mean`)!.value!;
+      subtract = true;
+      into = `${nb.layer.name}.running_mean`;
+    }
+    ctx.dispatchFlat(
+      kern,
+      { weight: w.value!, beta, mask, kept: idx, adjusted: target },
+      { n: idx.size, k: inputs, j: taps, layers: 0, flags: (subtract ? 1 : 0) | (feeder.relu ? 2 : 0) },
+      Math.ceil(idx.size / 64),
+    );
+    folded.push({ from: bn.name, through: l.name, into });
+  }
+  return { folded, skipped };
+}
+
+export interface IterativePruneOptions extends PruneOptions {
+  /** Number of prune → fine-tune rounds. */
+  rounds: number;
+  /** Fine-tunes the round's pruned model in place (e.g. a few epochs of `Trainer.fit`). */
+  fineTune?: (model: Model, round: number, report: PruneReport) => Promise<void> | void;
+}
+
+/**
+ * Iterative pruning: `rounds` times, prune `percent` of the channels the model still has, then
+ * `fineTune` the result. Channels an earlier round already removed (kept at zero behind a
+ * channel selection, or zeroed in mask mode) are not counted again: each round's global
+ * threshold is taken at (z + percent·(total − z)) / total, z being those channels. The
+ * intermediate models are destroyed; `model` is left as it is.
+ */
+export async function pruneIterative(model: Model, percent: number, options: IterativePruneOptions): Promise<{ model: Model; reports: PruneReport[] }> {
+  if (!(Number.isInteger(options.rounds) && options.rounds >= 1)) throw new PruneError(`pruneIterative: rounds ${options.rounds} must be a positive integer`);
+  if (!(typeof percent === 'number' && percent >= 0 && percent < 1)) throw new PruneError(`pruneIterative: percent ${percent} is outside [0, 1)`);
+  const reports: PruneReport[] = [];
+  let current = model;
+  try {
+    for (let r = 0; r < options.rounds; r++) {
+      const total = current.batchNorms().reduce((a, b) => a + b.channels, 0);
+      const last = reports[reports.length - 1];
+      const zeroed =
+        last?.mode === 'mask'
+          ? last.prunedChannels
+          : current.graph.layers().reduce((a, l) => a + (l instanceof ChannelSelection ? l.channels - l.keptCount : 0), 0);
+      const effective = (zeroed + percent * (total - zeroed)) / total;
+      const { model: next, report } = await prune(current, Math.min(effective, 1 - 1e-12), options);
+      if (current !== model) current.destroy();
+      current = next;
+      reports.push(report);
+      await options.fineTune?.(current, r, report);
+    }
+  } catch (e) {
+    if (current !== model) current.destroy();
+    throw e;
+  }
+  return { model: current, reports };
 }

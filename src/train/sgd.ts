@@ -3,7 +3,7 @@
  * Slimming's sparsity subgradient s·sign(γ) on every BatchNorm weight (the reference's updateBN),
  * fused into the same kernel.
  */
-import { sgdStep } from '../ops/sgd.js';
+import { sgdStep, zeroGradWhereZero } from '../ops/sgd.js';
 import { BatchNorm2d } from '../nn/layers.js';
 import type { Model } from '../nn/model.js';
 
@@ -13,6 +13,11 @@ export interface SgdConfig {
   weightDecay?: number;
   /** s of the L1 penalty on BatchNorm γ (0: plain training). */
   sparsity?: number;
+  /**
+   * Keep every BatchNorm channel whose γ is exactly zero at zero (its γ and β gradients are
+   * zeroed before each update). Default: on when the model was pruned in mask mode.
+   */
+  freezeZeroGamma?: boolean;
 }
 
 export class SGD {
@@ -20,6 +25,7 @@ export class SGD {
   readonly momentum: number;
   readonly weightDecay: number;
   sparsity: number;
+  readonly freezeZeroGamma: boolean;
   /** Steps taken; the first one initialises the momentum buffers (buf = d), as PyTorch does. */
   steps = 0;
 
@@ -31,11 +37,19 @@ export class SGD {
     this.momentum = config.momentum ?? 0.9;
     this.weightDecay = config.weightDecay ?? 1e-4;
     this.sparsity = config.sparsity ?? 0;
+    this.freezeZeroGamma = config.freezeZeroGamma ?? model.meta.pruning === 'mask';
   }
 
   /** Records one update of every trainable slot from its `grad`. */
   step(): void {
     const firstStep = this.steps === 0;
+    if (this.freezeZeroGamma) {
+      for (const bn of this.model.batchNorms()) {
+        const gamma = bn.slot('weight');
+        zeroGradWhereZero(this.model.ctx, gamma.value!, bn.slot('bias').grad!);
+        zeroGradWhereZero(this.model.ctx, gamma.value!, gamma.grad!);
+      }
+    }
     for (const { layer, slot } of this.model.parameters()) {
       const sparsity = layer instanceof BatchNorm2d && slot.key === 'weight' ? this.sparsity : 0;
       sgdStep(this.model.ctx, slot.value!, slot.grad!, slot.momentum!, {

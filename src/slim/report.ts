@@ -1,0 +1,149 @@
+/**
+ * Presenting a prune report: a plain-text table for terminals and an SVG (γ histogram with the
+ * threshold, channels kept per BatchNorm) drawn with Observable Plot. The SVG needs a DOM
+ * `document`: the browser's by default; in Node pass one (e.g. linkedom's `parseHTML`).
+ */
+import * as Plot from '@observablehq/plot';
+import { BatchNorm2d } from '../nn/layers.js';
+import type { Model } from '../nn/model.js';
+import type { PruneReport } from './prune.js';
+
+/** The γ of one BatchNorm, read back from the GPU. */
+export interface LayerGammas {
+  name: string;
+  gamma: Float32Array;
+}
+
+/** γ of every BatchNorm in module order (a read-back: for reports and plots, not for the pass). */
+export async function batchNormGammas(model: Model): Promise<LayerGammas[]> {
+  const out: LayerGammas[] = [];
+  for (const l of model.graph.layers()) {
+    if (l instanceof BatchNorm2d) out.push({ name: l.name, gamma: await model.ctx.readF32(l.slot('weight').value!) });
+  }
+  return out;
+}
+
+const count = (n: number): string => n.toLocaleString('en');
+const flops = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+const change = (a: number, b: number, f: (n: number) => string): string => (a === b ? f(a) : `${f(a)} → ${f(b)}`);
+const pct = (a: number, b: number): string => (a ? `−${(100 * (1 - b / a)).toFixed(1)} %` : '');
+
+/**
+ * The report as an aligned text table: one row per layer with state (channels for BatchNorms,
+ * parameters, FLOPs, the safeguard that acted), then the totals and the threshold.
+ */
+export function formatPruneTable(report: PruneReport): string {
+  const bn = new Map(report.layers.map((l) => [l.name, l]));
+  const rows: string[][] = [['layer', 'kind', 'channels', 'params', 'FLOPs', 'note']];
+  for (const c of report.layerCosts) {
+    const l = c.kind === 'BatchNorm2d' ? bn.get(c.name) : undefined;
+    const channels = l ? change(l.before, l.after, String) : '';
+    const note = [l?.selected ? 'kept wide, selected' : '', l?.safeguard ?? ''].filter(Boolean).join('; ');
+    rows.push([c.name, c.kind, channels, change(c.paramsBefore, c.paramsAfter, count), c.flopsBefore || c.flopsAfter ? change(c.flopsBefore, c.flopsAfter, flops) : '', note]);
+  }
+  const kept = report.totalChannels - report.prunedChannels;
+  rows.push([
+    'total',
+    '',
+    `${report.totalChannels} → ${kept}`,
+    `${count(report.paramsBefore)} → ${count(report.paramsAfter)} (${pct(report.paramsBefore, report.paramsAfter)})`,
+    `${flops(report.flopsBefore)} → ${flops(report.flopsAfter)} (${pct(report.flopsBefore, report.flopsAfter)})`,
+    '',
+  ]);
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((v, j) => (j >= 2 && j <= 4 ? v.padStart(widths[j]!) : v.padEnd(widths[j]!))).join('  ').trimEnd();
+  const rule = widths.map((w) => '─'.repeat(w)).join('  ');
+  return [
+    line(rows[0]!),
+    rule,
+    ...rows.slice(1, -1).map(line),
+    rule,
+    line(rows[rows.length - 1]!),
+    `threshold |γ| > ${report.threshold.toPrecision(4)} · ${(100 * report.percent).toFixed(1)} % of ${report.totalChannels} channels pruned (${report.mode})`,
+  ].join('\n');
+}
+
+export interface ReportSvgOptions {
+  /** The DOM document to draw with (default: `globalThis.document`). */
+  document?: Document;
+  /** Width in pixels (default 720). */
+  width?: number;
+  /** A title above the charts. */
+  title?: string;
+}
+
+/**
+ * An SVG (as a string) with the |γ| histogram of every BatchNorm and the global threshold, and
+ * the channels each BatchNorm had and keeps. `gammas` is what {@link batchNormGammas} read from
+ * the model that was pruned.
+ */
+export function pruneReportSvg(report: PruneReport, gammas: LayerGammas[], options: ReportSvgOptions = {}): string {
+  const document = options.document ?? (globalThis as { document?: Document }).document;
+  if (!document) throw new Error('pruneReportSvg: no DOM document; in Node pass { document } (e.g. from linkedom parseHTML)');
+  const width = options.width ?? 720;
+  const values = gammas.flatMap((g) => Array.from(g.gamma, (v) => Math.abs(v)));
+  const histogram = Plot.plot({
+    document,
+    width,
+    height: 260,
+    marginLeft: 50,
+    title: `|γ| of ${values.length} BatchNorm channels; red: threshold ${report.threshold.toPrecision(3)}`,
+    x: { label: '|γ|' },
+    y: { label: 'channels', grid: true },
+    marks: [Plot.rectY(values, { fill: 'steelblue', ...Plot.binX({ y: 'count' }, { x: (d: number) => d, thresholds: 60 }) }), Plot.ruleX([report.threshold], { stroke: 'red', strokeWidth: 2 }), Plot.ruleY([0])],
+  });
+  const bars = report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after }));
+  const channels = Plot.plot({
+    document,
+    width,
+    height: 40 + 14 * bars.length,
+    marginLeft: 140,
+    title: 'channels per BatchNorm: before (grey) and kept (blue)',
+    x: { label: 'channels', grid: true },
+    y: { label: null, domain: bars.map((b) => b.layer) },
+    marks: [Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }), Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }), Plot.ruleX([0])],
+  });
+  return stack(document, [histogram, channels], width, options.title);
+}
+
+/** Stacks Plot figures vertically in one standalone SVG document (string). */
+export function stack(document: Document, figures: (SVGElement | HTMLElement)[], width: number, title?: string): string {
+  const NS = 'http://www.w3.org/2000/svg';
+  const root = document.createElementNS(NS, 'svg');
+  let y = 0;
+  if (title) {
+    const t = document.createElementNS(NS, 'text');
+    t.setAttribute('x', '8');
+    t.setAttribute('y', '20');
+    t.setAttribute('font-family', 'system-ui, sans-serif');
+    t.setAttribute('font-size', '14');
+    t.textContent = title;
+    root.appendChild(t);
+    y = 30;
+  }
+  for (const f of figures) {
+    // A figure with a title is an HTML <figure> holding the <svg>; keep the svg, draw the title as text.
+    const svg = f.tagName.toLowerCase() === 'svg' ? f : f.querySelector('svg');
+    const caption = f.tagName.toLowerCase() === 'svg' ? null : f.querySelector('h2, figcaption');
+    if (!svg) continue;
+    if (caption?.textContent) {
+      const t = document.createElementNS(NS, 'text');
+      t.setAttribute('x', '8');
+      t.setAttribute('y', String(y + 16));
+      t.setAttribute('font-family', 'system-ui, sans-serif');
+      t.setAttribute('font-size', '12');
+      t.textContent = caption.textContent;
+      root.appendChild(t);
+      y += 24;
+    }
+    const h = Number(svg.getAttribute('height'));
+    svg.setAttribute('y', String(y));
+    root.appendChild(svg);
+    y += h + 10;
+  }
+  root.setAttribute('xmlns', NS);
+  root.setAttribute('width', String(width));
+  root.setAttribute('height', String(y));
+  root.setAttribute('viewBox', `0 0 ${width} ${y}`);
+  return root.outerHTML;
+}
