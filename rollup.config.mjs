@@ -4,7 +4,11 @@
 import typescript from '@rollup/plugin-typescript';
 import wgsl from './build/wgsl-plugin.mjs';
 
-const external = (id) => ['webgpu', 'commander', 'cli-progress'].includes(id) || id.startsWith('wgsl_reflect') || id.startsWith('node:');
+import { readFileSync } from 'node:fs';
+
+// Every runtime dependency stays an import (users' bundlers resolve it); only our code is bundled.
+const deps = Object.keys(JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).dependencies ?? {});
+const external = (id) => id.startsWith('node:') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 
 export default {
   input: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/main.ts' },

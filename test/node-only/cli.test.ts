@@ -97,12 +97,28 @@ describe('netslim CLI', () => {
     const out = path.join(dir, 'pruned');
     const r = netslim('prune', '--model', ckpt, '--percent', '0.4', '--save', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('netslim prune: 40.0 % of');
+    expect(r.stdout).toMatch(/^layer\s+kind\s+channels\s+params\s+FLOPs\s+note$/m);
+    expect(r.stdout).toMatch(/40\.0 % of \d+ channels pruned \(compact\)/);
     const report = JSON.parse(readFileSync(path.join(out, 'prune.json'), 'utf8'));
     expect(report.percent).toBe(0.4);
     expect(report.paramsAfter).toBeLessThan(report.paramsBefore);
     const pruned = parseSafetensors(new Uint8Array(readFileSync(path.join(out, 'pruned.safetensors'))), 'pruned');
     expect(JSON.parse(pruned.metadata.cfg!)).toEqual(report.cfg);
+    const svg = readFileSync(path.join(out, 'prune.svg'), 'utf8');
+    expect(svg).toMatch(/^<\?xml [^\n]*\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg).toContain('layer1.0.bn1');
+    // Mask mode with compensation: same shapes, metadata says so, the report lists the folds.
+    const masked = path.join(dir, 'masked');
+    const rm = netslim('prune', '--model', ckpt, '--percent', '0.4', '--save', masked, '--mask', '--compensate');
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toContain('not compensated: layer1.0.conv3');
+    const mfile = parseSafetensors(new Uint8Array(readFileSync(path.join(masked, 'pruned.safetensors'))), 'masked');
+    expect(mfile.metadata.pruning).toBe('mask');
+    expect(mfile.tensors.get('layer1.0.conv1.weight')!.shape).toEqual(state.get('layer1.0.conv1.weight')!.shape);
+    const mreport = JSON.parse(readFileSync(path.join(masked, 'prune.json'), 'utf8'));
+    expect(mreport.mode).toBe('mask');
+    expect(mreport.cfg).toEqual(report.cfg);
+    expect(mreport.compensation.folded.length).toBeGreaterThan(0);
     // Bad percent: flag error (exit 2); a file that is no model: exit 1; neither writes anything.
     const bad = path.join(dir, 'bad');
     const r2 = netslim('prune', '--model', ckpt, '--percent', '1', '--save', bad);
