@@ -9,6 +9,7 @@ export * from './data/datasets.js';
 export { gunzip, isGzip } from './data/gunzip.js';
 export * from './io/safetensors.js';
 export { saveModel, loadModel, inferMeta, checkpointMeta, metadataOf, saveTrainingState, loadTrainingState } from './io/checkpoint.js';
+export { exportOnnx, OnnxExportError, ONNX_MIN_OPSET, ONNX_MAX_OPSET, type OnnxExportOptions } from './io/onnx.js';
 export { Model, type ModelMeta, type NamedSlot, type StateValues } from './nn/model.js';
 export { Graph, type GraphNode } from './nn/graph.js';
 export * as layers from './nn/layers.js';
