@@ -30,8 +30,9 @@ export function registerPredict(program: Command): void {
       if (t.shape.length !== 4) throw new CheckpointError(f.input, 'input', `shape [${t.shape.join(', ')}] should be [N, C, H, W]`);
       const x = toFloat32(t, 'input', f.input);
       const ctx = await init();
+      let model: ReturnType<typeof loadModelFile> | undefined;
       try {
-        const model = loadModelFile(ctx, modelFile);
+        model = loadModelFile(ctx, modelFile);
         const [n, c, h, w] = t.shape as [number, number, number, number];
         if (c !== model.meta.inChannels) throw new CliError(`${f.input}: input has ${c} channels, the model takes ${model.meta.inChannels}`);
         const k = model.meta.numClasses;
@@ -43,10 +44,11 @@ export function registerPredict(program: Command): void {
           logits.set(await ctx.readF32(model.forward(xb, false)), i * k);
           xb.destroy();
         }
-        model.destroy();
         await writeFileAtomic(f.output, serializeSafetensors({ logits: { dtype: 'F32', shape: [n, k], data: new Uint8Array(logits.buffer) } }));
         console.log(`netslim predict: ${n} inputs → ${f.output} (logits [${n}, ${k}])`);
       } finally {
+        // The model goes before the device, also on failure (Dawn can crash at exit otherwise).
+        model?.destroy();
         ctx.destroy();
       }
     });

@@ -54,8 +54,10 @@ export function registerPrune(program: Command): void {
       const data = f.data ? await loadData(f.data, f.dataset) : null;
       if (data && !data.test) throw new CliError(`--data ${f.data}: no test split to measure accuracy on`);
       const ctx = await init();
+      const models: { destroy(): void }[] = [];
       try {
         const model = loadModelFile(ctx, file);
+        models.push(model);
         const options: PruneOptions = {
           minChannels: f.minChannels,
           maxLayerRatio: f.maxLayerRatio,
@@ -66,14 +68,15 @@ export function registerPrune(program: Command): void {
           inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, 32, 32],
         };
         const { model: pruned, report } = await prune(model, f.percent, options);
+        models.push(pruned);
         let accuracy: { before: number; after: number; afterWithoutCompensation?: number } | undefined;
         if (data) {
           const acc = async (m: typeof model) => (await evaluate(m, data.test!, { batchSize: f.testBatchSize })).accuracy;
           accuracy = { before: await acc(model), after: await acc(pruned) };
           if (f.compensate) {
             const plain = await prune(model, f.percent, { ...options, compensate: false });
+            models.push(plain.model);
             accuracy.afterWithoutCompensation = await acc(plain.model);
-            plain.model.destroy();
           }
         }
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}) };
@@ -101,9 +104,9 @@ export function registerPrune(program: Command): void {
             `wrote ${files.join(', ')}`,
           ].join('\n'),
         );
-        pruned.destroy();
-        model.destroy();
       } finally {
+        // Every model goes before the device, also on failure (Dawn can crash at exit otherwise).
+        for (const m of models.reverse()) m.destroy();
         ctx.destroy();
       }
     });
