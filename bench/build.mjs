@@ -8,7 +8,7 @@
 // Our kernel families are being written while this harness is used: a family whose file is missing
 // or does not bundle is left out (its rows say why) instead of breaking the whole benchmark. Type
 // errors are only counted here; `npm run typecheck` is where they are reported.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +58,9 @@ function opsPlugin(excluded) {
   };
 }
 
-const external = (id) =>
-  id === 'webgpu' || id.startsWith('wgsl_reflect') || id.startsWith('node:') || id.startsWith('@tensorflow/');
+// The package's runtime dependencies and the peers stay imports (resolved from node_modules at run time).
+const deps = Object.keys(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies ?? {});
+const external = (id) => id.startsWith('node:') || id.startsWith('@tensorflow/') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 
 async function bundle(excluded, write, entry = 'run') {
   const diagnostics = [];

@@ -12,7 +12,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Context } from '../src/gpu/context.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import type { Model } from '../src/nn/model.js';
@@ -48,35 +47,20 @@ const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run ben
                        an inference run, when that is ≥ 10 ms (default 0.6; 0: never)
   --out FILE           JSON output (default bench/results/prune.json; quick: a file in the OS temp dir)`;
 
-const { die, intFlag, numFlag, listFlag } = flagParsers('bench prune', USAGE);
+const { die, intFlag, numFlag, listFlag, parse } = flagParsers('bench prune', USAGE);
 
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        nets: { type: 'string' },
-        'vgg-percent': { type: 'string' },
-        'resnet-percent': { type: 'string' },
-        gamma: { type: 'string' },
-        'infer-batch': { type: 'string' },
-        runs: { type: 'string' },
-        'prune-runs': { type: 'string' },
-        'sleep-frac': { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    return die((e as Error).message);
-  }
-}
-const flags = parseFlags();
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const flags = parse({
+  quick: { type: 'boolean', default: false },
+  nets: { type: 'string' },
+  'vgg-percent': { type: 'string' },
+  'resnet-percent': { type: 'string' },
+  gamma: { type: 'string' },
+  'infer-batch': { type: 'string' },
+  runs: { type: 'string' },
+  'prune-runs': { type: 'string' },
+  'sleep-frac': { type: 'string' },
+  out: { type: 'string' },
+});
 
 function percentFlag(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -229,14 +213,14 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     params_before: null,
     params_after: null,
     cfg: null,
-    batch: settings.batch,
+  batch: settings.batch,
     original_ms: null,
     pruned_ms: null,
     original_first_ms: null,
     pruned_first_ms: null,
     original_times: [],
     pruned_times: [],
-    runs: 0,
+  runs: 0,
     speedup: null,
     speedup_over_flop_ratio: null,
     meets_target: null,

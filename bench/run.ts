@@ -10,7 +10,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Context } from '../src/core.js';
 import { ALL_OPS, DEFAULT_OPS, OursUnavailable, buildCases, oursMissing, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
@@ -33,37 +32,22 @@ const USAGE = `usage: npm run bench -- [options]
   --filter REGEX       only the cases whose "op pass shape" matches, e.g. --filter 'conv (forward|dgrad)'
   --out FILE           JSON output (default bench/results/kernels.json; quick: kernels-quick.json)`;
 
-const { die, intFlag, numFlag, listFlag } = flagParsers('bench', USAGE);
+const { die, intFlag, numFlag, listFlag, parse } = flagParsers('bench', USAGE);
 
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        ops: { type: 'string' },
-        peers: { type: 'string' },
-        repeats: { type: 'string' },
-        warmups: { type: 'string' },
-        batch: { type: 'string' },
-        'max-row-s': { type: 'string' },
-        rtol: { type: 'string' },
-        variant: { type: 'string' },
-        out: { type: 'string' },
-        filter: { type: 'string' },
-        'sleep-frac': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    return die((e as Error).message);
-  }
-}
-const flags = parseFlags();
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const flags = parse({
+  quick: { type: 'boolean', default: false },
+  ops: { type: 'string' },
+  peers: { type: 'string' },
+  repeats: { type: 'string' },
+  warmups: { type: 'string' },
+  batch: { type: 'string' },
+  'max-row-s': { type: 'string' },
+  rtol: { type: 'string' },
+  variant: { type: 'string' },
+  out: { type: 'string' },
+  filter: { type: 'string' },
+  'sleep-frac': { type: 'string' },
+});
 
 const quick = flags.quick!;
 const settings = {
@@ -211,7 +195,7 @@ async function runCase(c: Case, ctx: Context, peers: Peer[]): Promise<Row[]> {
     peer: Peer;
     runner: ReturnType<Case['peer']> | null;
     first: number | null;
-    out: Outputs | null;
+  out: Outputs | null;
     error: string | null;
     check: Row['check'];
   }

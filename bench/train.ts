@@ -12,7 +12,6 @@ import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type * as TFL from '@tensorflow/tfjs';
 import type { Context } from '../src/gpu/context.js';
 import type { Tensor } from '../src/gpu/tensor.js';
@@ -44,34 +43,19 @@ const USAGE = `usage: npm run bench -- --only train [options]   (or: npm run ben
                        the fence, when that is ≥ 10 ms (default 0.6; 0: never)
   --out FILE           JSON output (default bench/results/train.json; quick: train-quick.json)`;
 
-const { die, intFlag, numFlag, listFlag } = flagParsers('bench train', USAGE);
+const { die, intFlag, numFlag, listFlag, parse } = flagParsers('bench train', USAGE);
 
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        models: { type: 'string' },
-        batches: { type: 'string' },
-        peers: { type: 'string' },
-        steps: { type: 'string' },
-        'max-peer-s': { type: 'string' },
-        'loss-rtol': { type: 'string' },
-        'sleep-frac': { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    return die((e as Error).message);
-  }
-}
-const flags = parseFlags();
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const flags = parse({
+  quick: { type: 'boolean', default: false },
+  models: { type: 'string' },
+  batches: { type: 'string' },
+  peers: { type: 'string' },
+  steps: { type: 'string' },
+  'max-peer-s': { type: 'string' },
+  'loss-rtol': { type: 'string' },
+  'sleep-frac': { type: 'string' },
+  out: { type: 'string' },
+});
 
 const quick = flags.quick!;
 const modelNames = listFlag('models', flags.models, MODEL_NAMES, quick ? ['vgg16-quarter'] : MODEL_NAMES);

@@ -1,5 +1,6 @@
 /** Seeded data, layout conversions, comparison and small statistics for the kernel benchmark. */
 
+import { parseArgs } from 'node:util';
 import { rng } from '../src/util/random.js';
 
 export { rng };
@@ -163,6 +164,10 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 /** Flag parsers that exit with code 2 and the usage text on a bad value (`prefix: message`). */
+type FlagOption = { type: 'string' | 'boolean'; short?: string; default?: string | boolean };
+/** What parseArgs gives for `options`: booleans for boolean flags, strings for string flags. */
+type FlagValues<O> = { [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean | undefined : string | undefined };
+
 export function flagParsers(prefix: string, usage: string) {
   const die = (msg: string): never => {
     console.error(`${prefix}: ${msg}\n${usage}`);
@@ -187,5 +192,19 @@ export function flagParsers(prefix: string, usage: string) {
     for (const it of items) if (!allowed.includes(it)) die(`--${name}: unknown "${it}" (allowed: ${allowed.join(', ')})`);
     return [...new Set(items)];
   };
-  return { die, intFlag, numFlag, listFlag };
+  /** Parses argv strictly with `options` plus -h/--help (prints the usage and exits 0); a bad flag dies. */
+  const parse = <const O extends Record<string, FlagOption>>(options: O): FlagValues<O> => {
+    let values: FlagValues<O> & { help?: boolean };
+    try {
+      values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h', default: false } }, strict: true }).values as unknown as FlagValues<O> & { help?: boolean };
+    } catch (e) {
+      return die((e as Error).message);
+    }
+    if (values.help) {
+      console.log(usage);
+      process.exit(0);
+    }
+    return values;
+  };
+  return { die, intFlag, numFlag, listFlag, parse };
 }
