@@ -1,8 +1,10 @@
 // Builds dist/index.js (browser entry: no Node module reachable from it), dist/node.js (Node
 // entry: Dawn via `webgpu`) and dist/cli.js (the `netslim` command), with every .wgsl file
-// embedded as a string.
+// embedded as a string. Comments are stripped from the JS: the declarations in dist/types carry
+// the docs (build/emit-types.mjs), and the source maps carry the TypeScript sources.
 import typescript from '@rollup/plugin-typescript';
 import wgsl from './build/wgsl-plugin.mjs';
+import pruneStale from './build/prune-stale.mjs';
 
 import { readFileSync } from 'node:fs';
 
@@ -13,7 +15,7 @@ const external = (id) => id.startsWith('node:') || deps.some((d) => id === d || 
 export default {
   input: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/main.ts' },
   external,
-  plugins: [wgsl(), typescript({ tsconfig: './tsconfig.build.json', declaration: false, declarationMap: false, outDir: 'dist', rootDir: 'src' })],
+  plugins: [wgsl(), typescript({ tsconfig: './tsconfig.build.json', declaration: false, declarationMap: false, removeComments: true, outDir: 'dist', rootDir: 'src' }), pruneStale()],
   output: {
     dir: 'dist',
     format: 'es',

@@ -26,7 +26,20 @@ const WANTED_LIMITS = [
 
 const WANTED_FEATURES: GPUFeatureName[] = ['subgroups' as GPUFeatureName, 'timestamp-query'];
 
-/** Requests a device from `adapter` with the limits and optional features netslim uses. */
+/**
+ * Requests a device from `adapter` with the limits and optional features netslim uses.
+ *
+ * @example
+ * ```ts
+ * import { contextFromAdapter } from 'netslim';
+ *
+ * const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+ * if (!adapter) throw new Error('no WebGPU adapter');
+ * const ctx = await contextFromAdapter(adapter);
+ * console.log(ctx.adapter.description, ctx.subgroups);
+ * ctx.destroy();
+ * ```
+ */
 export async function contextFromAdapter(adapter: GPUAdapter, options: ContextOptions = {}, keepAlive?: unknown): Promise<Context> {
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
@@ -38,12 +51,38 @@ export async function contextFromAdapter(adapter: GPUAdapter, options: ContextOp
   return new Context(device, adapter.info, options, keepAlive);
 }
 
-/** Wraps a device the caller made. */
+/**
+ * Wraps a device the caller made.
+ *
+ * @example
+ * ```ts
+ * import { contextFromDevice } from 'netslim';
+ *
+ * const adapter = await navigator.gpu.requestAdapter();
+ * if (!adapter) throw new Error('no WebGPU adapter');
+ * const device = await adapter.requestDevice(); // a device your app already uses
+ * const ctx = contextFromDevice(device, { log: (m) => console.info(m) });
+ * const t = ctx.tensor([4], [1, 2, 3, 4]);
+ * console.log(await ctx.readF32(t));
+ * ctx.destroy(); // also destroys `device`
+ * ```
+ */
 export function contextFromDevice(device: GPUDevice, options: ContextOptions = {}): Context {
   return new Context(device, undefined, options);
 }
 
-/** Requests an adapter from a `GPU` object (browser `navigator.gpu` or Dawn's). */
+/**
+ * Requests an adapter from a `GPU` object (browser `navigator.gpu` or Dawn's).
+ *
+ * @example
+ * ```ts
+ * import { contextFromGPU } from 'netslim';
+ *
+ * const ctx = await contextFromGPU(navigator.gpu, { powerPreference: 'high-performance' });
+ * console.log(ctx.adapter.vendor, ctx.variants.gemm);
+ * ctx.destroy();
+ * ```
+ */
 export async function contextFromGPU(gpu: GPU, options: InitOptions = {}, keepAlive?: unknown): Promise<Context> {
   if (options.device) return contextFromDevice(options.device, options);
   const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);

@@ -3,22 +3,84 @@
  * on it without a debugger.
  */
 
-/** Base class of every error netslim throws on purpose. */
+/**
+ * Base class of every error netslim throws on purpose.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, NetslimError } from 'netslim';
+ *
+ * try {
+ *   parseSafetensors(new Uint8Array(4), 'broken.safetensors');
+ * } catch (e) {
+ *   if (e instanceof NetslimError) console.log(e.name, e.message); // CheckpointError broken.safetensors: …
+ * }
+ * ```
+ */
 export class NetslimError extends Error {
   override name = 'NetslimError';
 }
 
-/** No WebGPU adapter could be found; `message` says what to install. */
+/**
+ * No WebGPU adapter could be found; `message` says what to install.
+ *
+ * @example
+ * ```ts
+ * import { init, NoAdapterError } from 'netslim';
+ *
+ * try {
+ *   const ctx = await init();
+ *   console.log(ctx.adapter.description);
+ *   ctx.destroy();
+ * } catch (e) {
+ *   if (!(e instanceof NoAdapterError)) throw e;
+ *   console.log(e.message); // what is missing, e.g. "WebGPU is not available here …"
+ * }
+ * ```
+ */
 export class NoAdapterError extends NetslimError {
   override name = 'NoAdapterError';
 }
 
-/** A tensor shape or an op argument does not fit the op. */
+/**
+ * A tensor shape or an op argument does not fit the op.
+ *
+ * @example
+ * ```ts
+ * import { init, ops, ShapeError } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 3, 8, 8]);
+ * const w = ctx.tensor([4, 2, 3, 3]); // expects 2 input channels, x has 3
+ * try {
+ *   ops.conv2dForward(ctx, x, w);
+ * } catch (e) {
+ *   if (e instanceof ShapeError) console.log(e.message);
+ * }
+ * ctx.destroy();
+ * ```
+ */
 export class ShapeError extends NetslimError {
   override name = 'ShapeError';
 }
 
-/** A WGSL module failed to compile or a pipeline failed to build. */
+/**
+ * A WGSL module failed to compile or a pipeline failed to build.
+ *
+ * @example
+ * ```ts
+ * import { init, registerShader, ShaderCompileError } from 'netslim/node';
+ *
+ * registerShader('broken.wgsl', ['', '@compute @workgroup_size(1, 1, 1)', 'fn main() { let x: f32 = true; }'].join('\n'));
+ * const ctx = await init();
+ * try {
+ *   await ctx.prepare([{ shader: 'broken.wgsl', entry: 'main' }]);
+ * } catch (e) {
+ *   if (e instanceof ShaderCompileError) console.log(e.shader, e.entry, e.messages[0]);
+ * }
+ * ctx.destroy();
+ * ```
+ */
 export class ShaderCompileError extends NetslimError {
   override name = 'ShaderCompileError';
   constructor(
@@ -33,7 +95,25 @@ export class ShaderCompileError extends NetslimError {
   }
 }
 
-/** The GPU reported a validation, out-of-memory or internal error while running an op. */
+/**
+ * The GPU reported a validation, out-of-memory or internal error while running an op.
+ *
+ * @example
+ * ```ts
+ * import { init, GpuOpError } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const a = ctx.tensor([4]);
+ * const b = ctx.tensor([4]);
+ * ctx.copy(a, b, 64); // 64 bytes from 16-byte buffers: the GPU rejects the copy
+ * try {
+ *   await ctx.sync();
+ * } catch (e) {
+ *   if (e instanceof GpuOpError) console.log(e.kind, e.op); // validation …
+ * }
+ * ctx.destroy();
+ * ```
+ */
 export class GpuOpError extends NetslimError {
   override name = 'GpuOpError';
   constructor(
@@ -47,7 +127,22 @@ export class GpuOpError extends NetslimError {
   }
 }
 
-/** The GPU device was lost (driver reset, `destroy()`, or the tab lost its GPU). */
+/**
+ * The GPU device was lost (driver reset, `destroy()`, or the tab lost its GPU).
+ *
+ * @example
+ * ```ts
+ * import { init, DeviceLostError } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * ctx.destroy();
+ * try {
+ *   ctx.flush();
+ * } catch (e) {
+ *   if (e instanceof DeviceLostError) console.log(e.reason); // destroyed
+ * }
+ * ```
+ */
 export class DeviceLostError extends NetslimError {
   override name = 'DeviceLostError';
   constructor(
@@ -58,7 +153,20 @@ export class DeviceLostError extends NetslimError {
   }
 }
 
-/** Throws a ShapeError with a lazily built message when `cond` is false. */
+/**
+ * Throws a ShapeError with a lazily built message when `cond` is false.
+ *
+ * @example
+ * ```ts
+ * import { assertShape } from 'netslim';
+ *
+ * function pixelsPerImage(shape: readonly number[]): number {
+ *   assertShape(shape.length === 4, () => `expected [N, C, H, W], got [${shape.join(', ')}]`);
+ *   return shape[1]! * shape[2]! * shape[3]!;
+ * }
+ * console.log(pixelsPerImage([8, 3, 32, 32])); // 3072
+ * ```
+ */
 export function assertShape(cond: boolean, message: () => string): asserts cond {
   if (!cond) throw new ShapeError(message());
 }

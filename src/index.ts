@@ -1,5 +1,8 @@
 /**
  * Browser entry (the package's default export): `init()` takes the device from `navigator.gpu`.
+ * Everything else is the same in both entries.
+ *
+ * @module netslim
  */
 import { contextFromDevice, contextFromGPU, type InitOptions } from './device.js';
 import { NoAdapterError } from './errors.js';

@@ -1,7 +1,10 @@
 /**
  * Node entry: `init()` gets a device from Dawn (the `webgpu` package). Browser bundles never import
  * this file. When Dawn finds no adapter it falls back, by itself and saying so once, to SwiftShader,
- * the CPU Vulkan driver that Debian's `chromium` package ships.
+ * the CPU Vulkan driver that Debian's `chromium` package ships. It also exports everything the
+ * browser entry does, plus file helpers.
+ *
+ * @module netslim/node
  */
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -23,6 +26,7 @@ const VULKAN_LOADERS = [
   '/usr/lib/libvulkan.so.1',
 ];
 
+/** Options of the Node `init()`: the browser ones plus Dawn's. */
 export interface NodeInitOptions extends InitOptions {
   /** Dawn toggles passed to `create()`, e.g. `['backend=vulkan']`. */
   dawnFlags?: string[];
@@ -42,6 +46,14 @@ function installGlobals(): void {
 /**
  * The message of the NoAdapterError Node throws: what is missing and the one command that
  * installs it. `exists` is injectable for tests.
+ *
+ * @example
+ * ```ts
+ * import { noAdapterMessage } from 'netslim/node';
+ *
+ * console.log(noAdapterMessage(() => false, {}));
+ * // No WebGPU adapter found by Dawn (npm package webgpu). Missing: libvulkan1 … and chromium … apt-get install -y libvulkan1 chromium
+ * ```
  */
 export function noAdapterMessage(exists: (path: string) => boolean = existsSync, env: Record<string, string | undefined> = process.env): string {
   const hasLoader = VULKAN_LOADERS.some((p) => exists(p)) || /\/chromium\b/.test(env.LD_LIBRARY_PATH ?? '');
@@ -62,7 +74,9 @@ export function noAdapterMessage(exists: (path: string) => boolean = existsSync,
 
 /** A Dawn adapter and the GPU object it came from (keep `gpu` reachable while its devices live). */
 export interface NodeAdapter {
+  /** Dawn's `GPU` object the adapter came from. */
   gpu: GPU;
+  /** The adapter (SwiftShader when `fellBack`). */
   adapter: GPUAdapter;
   /** True when Dawn found nothing and SwiftShader was selected through VK_ICD_FILENAMES. */
   fellBack: boolean;
@@ -74,6 +88,16 @@ export interface NodeAdapter {
  * Requests a Dawn adapter, falling back to SwiftShader when there is none (unless
  * `swiftshaderFallback` is false). Throws NoAdapterError naming what to install. `init()` uses
  * it; so can code that needs the same adapter for another WebGPU library (e.g. a benchmark peer).
+ *
+ * @example
+ * ```ts
+ * import { requestNodeAdapter, contextFromAdapter } from 'netslim/node';
+ *
+ * const { adapter, fellBack, keepAlive } = await requestNodeAdapter({ powerPreference: 'high-performance' });
+ * console.log(adapter.info.vendor, adapter.info.description, fellBack);
+ * const ctx = await contextFromAdapter(adapter, {}, keepAlive); // what init() does
+ * ctx.destroy();
+ * ```
  */
 export async function requestNodeAdapter(options: NodeInitOptions = {}): Promise<NodeAdapter> {
   installGlobals();

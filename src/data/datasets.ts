@@ -32,19 +32,34 @@ export interface Dataset {
   name: string;
 }
 
-/** A dataset file or array that cannot be read; the message names the file/part and what is wrong. */
+/**
+ * A dataset file or array that cannot be read; the message names the file/part and what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseCifar10, DatasetError } from 'netslim';
+ *
+ * try {
+ *   parseCifar10([new Uint8Array(100)], ['data_batch_1.bin']);
+ * } catch (e) {
+ *   if (e instanceof DatasetError) console.log(e.message); // data_batch_1.bin: 100 bytes is not a whole number of CIFAR-10 records …
+ * }
+ * ```
+ */
 export class DatasetError extends NetslimError {
   override name = 'DatasetError';
 }
 
 /** CIFAR-10 per-channel mean and std of the [0, 1] pixels (the reference's `Normalize`). */
 export const CIFAR10_MEAN: readonly number[] = [0.4914, 0.4822, 0.4465];
+/** CIFAR-10 per-channel std (see {@link CIFAR10_MEAN}). */
 export const CIFAR10_STD: readonly number[] = [0.2023, 0.1994, 0.201];
 /**
  * CIFAR-100: the reference (network-slimming main.py) normalises CIFAR-100 with the CIFAR-10
  * values, so these are the same numbers (not CIFAR-100's own statistics 0.5071/0.2673…).
  */
 export const CIFAR100_MEAN: readonly number[] = CIFAR10_MEAN;
+/** CIFAR-100 std: CIFAR-10's, as the reference uses (see {@link CIFAR100_MEAN}). */
 export const CIFAR100_STD: readonly number[] = CIFAR10_STD;
 /**
  * Fashion-MNIST, single channel. Computed here over the 60 000 training images at 28×28 (before
@@ -53,12 +68,24 @@ export const CIFAR100_STD: readonly number[] = CIFAR10_STD;
  * them from the real files.)
  */
 export const FASHION_MNIST_MEAN: readonly number[] = [0.286];
+/** Fashion-MNIST std (see {@link FASHION_MNIST_MEAN}). */
 export const FASHION_MNIST_STD: readonly number[] = [0.353];
 /** MNIST: the commonly quoted 0.1307 / 0.3081 (not recomputed here: MNIST is not installed). */
 export const MNIST_MEAN: readonly number[] = [0.1307];
+/** MNIST std (see {@link MNIST_MEAN}). */
 export const MNIST_STD: readonly number[] = [0.3081];
 
-/** The normalisation for a dataset name, or null when none is known (tensor datasets). */
+/**
+ * The normalisation for a dataset name, or null when none is known (tensor datasets).
+ *
+ * @example
+ * ```ts
+ * import { normalization } from 'netslim';
+ *
+ * console.log(normalization('cifar10')); // { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] }
+ * console.log(normalization('tensors')); // null
+ * ```
+ */
 export function normalization(name: string): { mean: readonly number[]; std: readonly number[] } | null {
   switch (name) {
     case 'cifar10':
@@ -92,6 +119,16 @@ function records(bytes: Uint8Array, record: number, what: string, format: string
 /**
  * CIFAR-10 from its binary batches (concatenated in the order given, e.g. data_batch_1..5 for
  * training or test_batch alone). Each record is 1 label byte + 3072 pixel bytes.
+ *
+ * @example
+ * ```ts
+ * import { parseCifar10 } from 'netslim';
+ *
+ * const record = new Uint8Array(1 + 3072); // label byte, then 1024 R, 1024 G, 1024 B bytes
+ * record[0] = 7;
+ * const data = parseCifar10([record, record]); // e.g. the bytes of data_batch_1.bin … data_batch_5.bin
+ * console.log(data.n, data.channels, data.height, data.width, data.labels[0]); // 2 3 32 32 7
+ * ```
  */
 export function parseCifar10(batches: Uint8Array[], names?: string[]): Dataset {
   const rec = 1 + CIFAR_PIXELS;
@@ -118,6 +155,16 @@ export function parseCifar10(batches: Uint8Array[], names?: string[]): Dataset {
 /**
  * CIFAR-100 from one binary file (`train.bin` or `test.bin`): records of coarse label, fine
  * label, 3072 pixel bytes. `label` picks the fine (100 classes, default) or coarse (20) labels.
+ *
+ * @example
+ * ```ts
+ * import { parseCifar100 } from 'netslim';
+ *
+ * const record = new Uint8Array(2 + 3072); // coarse label, fine label, pixels
+ * record[0] = 3;
+ * record[1] = 42;
+ * console.log(parseCifar100(record).labels[0], parseCifar100(record, 'coarse').labels[0]); // 42 3
+ * ```
  */
 export function parseCifar100(bytes: Uint8Array, label: 'fine' | 'coarse' = 'fine', what = 'CIFAR-100 data'): Dataset {
   if (label !== 'fine' && label !== 'coarse') throw new DatasetError(`parseCifar100: label must be 'fine' or 'coarse', got ${String(label)}`);
@@ -139,6 +186,7 @@ export function parseCifar100(bytes: Uint8Array, label: 'fine' | 'coarse' = 'fin
   return { images, labels, n, channels: 3, height: 32, width: 32, classes, name: label === 'fine' ? 'cifar100' : 'cifar100-coarse' };
 }
 
+/** Options of {@link parseIdx} and {@link parseIdxAsync}. */
 export interface IdxOptions {
   /**
    * Zero-pad each image to padTo×padTo, centred (28×28 → 32×32 adds 2 pixels on each side, so
@@ -184,6 +232,20 @@ function idxHeader(bytes: Uint8Array, magic: number, ndims: number, what: string
 /**
  * MNIST-style IDX images (magic 0x00000803) and labels (0x00000801), both uncompressed (see
  * {@link parseIdxAsync} for gzip). Optionally zero-pads the images to `padTo`×`padTo`, centred.
+ *
+ * @example
+ * ```ts
+ * import { parseIdx } from 'netslim';
+ *
+ * const images = new Uint8Array(16 + 28 * 28); // one 28×28 image
+ * const header = new DataView(images.buffer);
+ * [0x803, 1, 28, 28].forEach((v, i) => header.setUint32(4 * i, v)); // magic, n, rows, cols (big-endian)
+ * const labels = new Uint8Array(8 + 1);
+ * [0x801, 1].forEach((v, i) => new DataView(labels.buffer).setUint32(4 * i, v));
+ * labels[8] = 3;
+ * const data = parseIdx(images, labels, { padTo: 32, name: 'fashion-mnist' });
+ * console.log(data.height, data.width, data.labels[0]); // 32 32 3
+ * ```
  */
 export function parseIdx(images: Uint8Array, labels: Uint8Array, opts: IdxOptions = {}): Dataset {
   const iw = opts.imagesName ?? 'IDX images';
@@ -219,7 +281,23 @@ export function parseIdx(images: Uint8Array, labels: Uint8Array, opts: IdxOption
   return { images: out, labels: lab, n: n!, channels: 1, height: size, width: size, classes, name: opts.name ?? 'idx' };
 }
 
-/** {@link parseIdx} that first gunzips either input when it starts with the gzip magic 1f 8b. */
+/**
+ * {@link parseIdx} that first gunzips either input when it starts with the gzip magic 1f 8b.
+ *
+ * @example
+ * ```ts
+ * import { readFileBytes, parseIdxAsync } from 'netslim/node';
+ *
+ * // Debian: apt-get install dataset-fashion-mnist
+ * const dir = '/usr/share/datasets/fashion-mnist';
+ * const test = await parseIdxAsync(
+ *   await readFileBytes(`${dir}/t10k-images-idx3-ubyte.gz`),
+ *   await readFileBytes(`${dir}/t10k-labels-idx1-ubyte.gz`),
+ *   { padTo: 32, name: 'fashion-mnist' },
+ * );
+ * console.log(test.n, test.height); // 10000 32
+ * ```
+ */
 export async function parseIdxAsync(images: Uint8Array, labels: Uint8Array, opts: IdxOptions = {}): Promise<Dataset> {
   const [i, l] = await Promise.all([
     isGzip(images) ? gunzip(images, opts.imagesName ?? 'IDX images') : images,
@@ -231,6 +309,15 @@ export async function parseIdxAsync(images: Uint8Array, labels: Uint8Array, opts
 /**
  * A dataset from tensors (the safetensors `x` [N, C, H, W] float32 and `y` [N] integer labels),
  * used as given: no normalisation is applied or known. `classes` defaults to max(y) + 1.
+ *
+ * @example
+ * ```ts
+ * import { datasetFromTensors } from 'netslim';
+ *
+ * const x = Float32Array.from({ length: 4 * 1 * 8 * 8 }, (_, i) => Math.sin(i));
+ * const data = datasetFromTensors(x, [4, 1, 8, 8], new Int32Array([0, 1, 2, 1]));
+ * console.log(data.n, data.classes, data.name); // 4 3 tensors
+ * ```
  */
 export function datasetFromTensors(
   x: Float32Array,

@@ -17,8 +17,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError, parseCifar10, parseCifar100, parseIdxAsync, type Dataset } from './datasets.js';
 
+/** The datasets {@link loadDatasetDir} reads. */
 export type DatasetKind = 'cifar10' | 'cifar100' | 'fashion-mnist' | 'mnist';
 
+/** Options of {@link loadDatasetDir}. */
 export interface LoadDatasetOptions {
   /** The dataset to read; by default detected from the file names. */
   dataset?: DatasetKind;
@@ -91,6 +93,15 @@ async function readAll(dir: string, names: string[]): Promise<Uint8Array[]> {
 /**
  * Reads a dataset directory: CIFAR-10/100 binary or MNIST-style IDX files (see the module
  * comment). Errors name the directory and the missing or malformed file.
+ *
+ * @example
+ * ```ts
+ * import { loadDatasetDir } from 'netslim/node';
+ *
+ * // Debian: apt-get install dataset-fashion-mnist (or a directory of CIFAR-10/100 .bin files)
+ * const { train, test } = await loadDatasetDir('/usr/share/datasets/fashion-mnist'); // padded to 32×32
+ * console.log(train.name, train.n, test?.n, train.height); // fashion-mnist 60000 10000 32
+ * ```
  */
 export async function loadDatasetDir(dir: string, opts: LoadDatasetOptions = {}): Promise<{ train: Dataset; test: Dataset | null }> {
   if (!(await isDir(dir))) throw new DatasetError(`${dir}: no such dataset directory`);

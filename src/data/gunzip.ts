@@ -5,7 +5,16 @@
  */
 import { NetslimError } from '../errors.js';
 
-/** True when `bytes` starts with the gzip magic number 1f 8b. */
+/**
+ * True when `bytes` starts with the gzip magic number 1f 8b.
+ *
+ * @example
+ * ```ts
+ * import { isGzip } from 'netslim';
+ *
+ * console.log(isGzip(new Uint8Array([0x1f, 0x8b, 8, 0])), isGzip(new Uint8Array([0, 0, 8, 3]))); // true false
+ * ```
+ */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
@@ -13,6 +22,14 @@ export function isGzip(bytes: Uint8Array): boolean {
 /**
  * Decompresses one gzip member. `what` names the data in error messages (e.g. a file name).
  * Data after the end of the member is an error, as the Compression Streams spec defines it.
+ *
+ * @example
+ * ```ts
+ * import { gunzip } from 'netslim';
+ *
+ * const gz = await new Response(new Blob(['hello']).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+ * console.log(new TextDecoder().decode(await gunzip(new Uint8Array(gz), 'hello.gz'))); // hello
+ * ```
  */
 export async function gunzip(bytes: Uint8Array, what = 'gzip data'): Promise<Uint8Array> {
   if (!isGzip(bytes)) {

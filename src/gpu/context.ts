@@ -63,6 +63,23 @@ function opFromMessage(message: string): string {
 /** Pipelines per device, so two contexts on one device share them and a lost device drops them. */
 const kernelCaches = new WeakMap<GPUDevice, Map<string, Kernel>>();
 
+/**
+ * A WebGPU device with netslim's kernel cache and one open command encoder: `init()` makes one.
+ * Tensors are allocated with `tensor()`; ops record into the encoder, and nothing runs until
+ * `flush()`, `sync()` or a read.
+ *
+ * @example
+ * ```ts
+ * import { init } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const a = ctx.tensor([2, 2], [1, 2, 3, 4]);
+ * const b = ctx.tensor([2, 2]); // zero-filled
+ * ctx.copy(a, b);
+ * console.log(await ctx.readF32(b), ctx.liveBuffers); // Float32Array [1, 2, 3, 4] 2
+ * ctx.destroy();
+ * ```
+ */
 export class Context {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
@@ -71,6 +88,7 @@ export class Context {
   /** The `timestamp-query` feature is enabled on the device. */
   readonly timestamps: boolean;
   readonly variants: KernelVariants;
+  /** Where notices go (`options.log`, default `console.warn`). */
   readonly log: (msg: string) => void;
 
   #keepAlive: unknown;
@@ -382,7 +400,12 @@ export class Context {
     if (this.#destroyed) throw new DeviceLostError('destroyed', 'this context was destroyed');
   }
 
-  /** Destroys every buffer and the device; in Node this lets the process exit. */
+  /**
+   * Destroys every buffer and the device; in Node this lets the process exit. Call `await
+   * sync()` first when work may still be queued (uploads, a prune's compaction): with `webgpu`
+   * 0.6.2 on SwiftShader, destroying a device with work in flight made Node abort, segfault or
+   * hang at exit in most runs.
+   */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
@@ -396,7 +419,17 @@ export class Context {
   }
 }
 
-/** Folds a 1-D workgroup count into [x, y] with x ≤ max. */
+/**
+ * Folds a 1-D workgroup count into [x, y] with x ≤ max.
+ *
+ * @example
+ * ```ts
+ * import { foldGrid } from 'netslim';
+ *
+ * console.log(foldGrid(1000, 65535)); // [1000, 1]
+ * console.log(foldGrid(100000, 65535)); // [50000, 2]
+ * ```
+ */
 export function foldGrid(workgroups: number, max: number): [number, number] {
   if (workgroups <= max) return [workgroups, 1];
   const y = Math.ceil(workgroups / max);

@@ -47,7 +47,17 @@ export interface Kernel {
   readonly workgroupSize: readonly [number, number, number];
 }
 
-/** The cache key of a spec: exactly what changes the WGSL text. */
+/**
+ * The cache key of a spec: exactly what changes the WGSL text.
+ *
+ * @example
+ * ```ts
+ * import { kernelKey } from 'netslim';
+ *
+ * console.log(kernelKey({ shader: 'conv2d.wgsl', entry: 'forward', defines: { TILE: 64, VEC: true } }));
+ * // conv2d.wgsl:forward[TILE=64,VEC=true]
+ * ```
+ */
 export function kernelKey(spec: KernelSpec): string {
   const defs = spec.defines
     ? Object.keys(spec.defines)
@@ -64,13 +74,45 @@ const userShaders = new Map<string, string>();
  * Adds a WGSL file of your own under `name` (e.g. `my_op.wgsl`), usable in a KernelSpec like the
  * built-in ones and following the same conventions (group 0, one uniform struct of scalars).
  * The built-in files cannot be replaced.
+ *
+ * @example
+ * ```ts
+ * import { init, registerShader } from 'netslim/node';
+ *
+ * registerShader('scale.wgsl', [
+ *   'struct Params { n: u32, k: f32 }',
+ *   '@group(0) @binding(0) var<uniform> p: Params;',
+ *   '@group(0) @binding(1) var<storage, read_write> x: array<f32>;',
+ *   '@compute @workgroup_size(64, 1, 1)',
+ *   'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {',
+ *   '  let i = (wid.x + wid.y * nwg.x) * 64u + lid.x;',
+ *   '  if (i >= p.n) { return; }',
+ *   '  x[i] = x[i] * p.k;',
+ *   '}',
+ * ].join('\n'));
+ * const ctx = await init();
+ * const x = ctx.tensor([3], [1, 2, 3]);
+ * ctx.dispatchFlat(ctx.kernel({ shader: 'scale.wgsl', entry: 'main' }), { x }, { n: 3, k: 10 }, 1);
+ * console.log(await ctx.readF32(x)); // Float32Array [10, 20, 30]
+ * ctx.destroy();
+ * ```
  */
 export function registerShader(name: string, code: string): void {
   if (SHADERS[name] !== undefined) throw new Error(`registerShader: ${name} is a built-in shader file`);
   userShaders.set(name, code);
 }
 
-/** Returns the WGSL text of a spec with every `{{NAME}}` replaced by its define. */
+/**
+ * Returns the WGSL text of a spec with every `{{NAME}}` replaced by its define.
+ *
+ * @example
+ * ```ts
+ * import { kernelSource, registerShader } from 'netslim';
+ *
+ * registerShader('fill.wgsl', 'const VALUE: f32 = {{VALUE}};');
+ * console.log(kernelSource({ shader: 'fill.wgsl', entry: 'main', defines: { VALUE: 1.5 } })); // const VALUE: f32 = 1.5;
+ * ```
+ */
 export function kernelSource(spec: KernelSpec): string {
   const text = SHADERS[spec.shader] ?? userShaders.get(spec.shader);
   if (text === undefined) throw new Error(`unknown shader file ${spec.shader}`);

@@ -13,7 +13,19 @@ import { CheckpointError } from './errors.js';
 import type { Trainer, TrainingState } from '../train/trainer.js';
 import { parseSafetensors, serializeSafetensors, toFloat32, toInt64, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
-/** Serialises a model's state dict and metadata. */
+/**
+ * Serialises a model's state dict and metadata.
+ *
+ * @example
+ * ```ts
+ * import { init, models, saveModel, writeFileAtomic } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 11, numClasses: 10 });
+ * await writeFileAtomic('vgg11.safetensors', await saveModel(model)); // loads in PyTorch too
+ * ctx.destroy();
+ * ```
+ */
 export async function saveModel(model: Model): Promise<Uint8Array> {
   const state = await model.stateDict();
   const tensors: Record<string, SafeTensor> = {};
@@ -23,7 +35,17 @@ export async function saveModel(model: Model): Promise<Uint8Array> {
   return serializeSafetensors(tensors, metadataOf(model.meta));
 }
 
-/** The `__metadata__` strings of a model. */
+/**
+ * The `__metadata__` strings of a model.
+ *
+ * @example
+ * ```ts
+ * import { metadataOf } from 'netslim';
+ *
+ * console.log(metadataOf({ arch: 'vgg', depth: 11, numClasses: 10, inChannels: 3, cfg: [64, 'M', 128] }));
+ * // { arch: 'vgg', num_classes: '10', in_channels: '3', depth: '11', cfg: '[64,"M",128]' }
+ * ```
+ */
 export function metadataOf(meta: ModelMeta): Record<string, string> {
   const md: Record<string, string> = {
     arch: meta.arch,
@@ -49,7 +71,20 @@ function blockCount(file: SafetensorsFile, prefix: string): number {
   return n;
 }
 
-/** Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone. */
+/**
+ * Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone.
+ *
+ * @example
+ * ```ts
+ * import { init, models, saveModel, parseSafetensors, inferMeta } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const bytes = await saveModel(models.resnet(ctx, { depth: 20 }));
+ * const meta = inferMeta(parseSafetensors(bytes)); // the tensors alone, metadata ignored
+ * console.log(meta.arch, meta.depth, meta.numClasses); // resnet 20 10
+ * ctx.destroy();
+ * ```
+ */
 export function inferMeta(file: SafetensorsFile, fileName = 'checkpoint'): ModelMeta {
   const has = (k: string) => file.tensors.has(k);
   if (has('feature.0.weight') && has('classifier.weight')) {
@@ -101,7 +136,20 @@ export function inferMeta(file: SafetensorsFile, fileName = 'checkpoint'): Model
   throw new CheckpointError(fileName, undefined, 'not a netslim model: no feature.0.weight + classifier.weight (vgg), layer1.0.bn1.weight (resnet) or dense1.0.bn1.weight (densenet)');
 }
 
-/** The model description of a checkpoint: its metadata, checked against and completed from its tensors. */
+/**
+ * The model description of a checkpoint: its metadata, checked against and completed from its tensors.
+ *
+ * @example
+ * ```ts
+ * import { readFileBytes, parseSafetensors, checkpointMeta, init, models, saveModel, writeFileAtomic } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * await writeFileAtomic('vgg.safetensors', await saveModel(models.vgg(ctx, { cfg: [8, 'M', 16], inChannels: 1 })));
+ * const meta = checkpointMeta(parseSafetensors(await readFileBytes('vgg.safetensors'), 'vgg.safetensors'));
+ * console.log(meta.arch, meta.cfg, meta.inChannels); // vgg [8, 'M', 16] 1
+ * ctx.destroy();
+ * ```
+ */
 export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): ModelMeta {
   const inferred = inferMeta(file, fileName);
   const md = file.metadata;
@@ -150,6 +198,18 @@ function stateValues(model: Model, file: SafetensorsFile, fileName: string): Sta
  * Builds the model a checkpoint describes and loads its weights. Everything is validated before
  * the model is returned; on any problem nothing stays allocated and a CheckpointError names the
  * file and the tensor.
+ *
+ * @example
+ * ```ts
+ * import { init, models, saveModel, loadModel } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const bytes = await saveModel(models.vgg(ctx, { depth: 11 })); // or: await readFileBytes('model.safetensors')
+ * const model = loadModel(ctx, bytes, 'vgg11.safetensors');
+ * console.log(model.meta.arch, model.parameterCount());
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
  */
 export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint'): Model {
   const file = parseSafetensors(bytes, fileName);
@@ -179,6 +239,24 @@ const STATE_FORMAT = 'netslim-training-state/1';
  * The optimizer side of a checkpoint (momentum buffers under `momentum.<param>`, epoch, lr, best
  * accuracy, optimizer steps, shuffling RNG state, seed) for `checkpoint.state.safetensors`; with the
  * model file it is enough for `--resume` to continue exactly.
+ *
+ * @example
+ * ```ts
+ * import { init, models, datasetFromTensors, Trainer, saveModel, saveTrainingState, writeFilesAtomic } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const data = datasetFromTensors(new Float32Array(16 * 64).fill(0.5), [16, 1, 8, 8], Int32Array.from({ length: 16 }, (_, i) => i % 2));
+ * const model = models.vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2 });
+ * const trainer = new Trainer(model, data, null, { epochs: 2, batchSize: 8 });
+ * await trainer.trainEpoch();
+ * trainer.epoch += 1; // what fit() does after each epoch
+ * await writeFilesAtomic([
+ *   { path: 'checkpoint.safetensors', bytes: await saveModel(model) },
+ *   { path: 'checkpoint.state.safetensors', bytes: await saveTrainingState(trainer) },
+ * ]);
+ * trainer.destroy();
+ * ctx.destroy();
+ * ```
  */
 export async function saveTrainingState(trainer: Trainer): Promise<Uint8Array> {
   const tensors: Record<string, SafeTensor> = {};
@@ -198,7 +276,27 @@ export async function saveTrainingState(trainer: Trainer): Promise<Uint8Array> {
   });
 }
 
-/** Restores what `saveTrainingState` wrote; checks every name and shape before changing anything. */
+/**
+ * Restores what `saveTrainingState` wrote; checks every name and shape before changing anything.
+ *
+ * @example
+ * ```ts
+ * import { init, models, datasetFromTensors, Trainer, saveModel, loadModel, saveTrainingState, loadTrainingState } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const data = datasetFromTensors(new Float32Array(16 * 64).fill(0.5), [16, 1, 8, 8], Int32Array.from({ length: 16 }, (_, i) => i % 2));
+ * const first = new Trainer(models.vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2 }), data, null, { epochs: 2, batchSize: 8 });
+ * await first.trainEpoch();
+ * first.epoch += 1;
+ * const weights = await saveModel(first.model);
+ * const state = await saveTrainingState(first);
+ * // Later, e.g. in another process: the same data and options, then the two files.
+ * const resumed = new Trainer(loadModel(ctx, weights), data, null, { epochs: 2, batchSize: 8 });
+ * loadTrainingState(resumed, state);
+ * await resumed.fit(); // runs epoch 2 only, exactly as an uninterrupted run would
+ * ctx.destroy();
+ * ```
+ */
 export function loadTrainingState(trainer: Trainer, bytes: Uint8Array, fileName = 'checkpoint.state.safetensors'): void {
   const file = parseSafetensors(bytes, fileName);
   const md = file.metadata;

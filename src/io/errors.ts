@@ -6,6 +6,17 @@ import { NetslimError } from '../errors.js';
 /**
  * A checkpoint could not be read, parsed or written. The message names the file (or
  * `safetensors data` when the bytes came without a name) and, where it applies, the tensor.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, CheckpointError } from 'netslim';
+ *
+ * try {
+ *   parseSafetensors(new Uint8Array(10), 'model.safetensors');
+ * } catch (e) {
+ *   if (e instanceof CheckpointError) console.log(e.file, e.tensor, e.detail); // model.safetensors undefined …
+ * }
+ * ```
  */
 export class CheckpointError extends NetslimError {
   override name = 'CheckpointError';

@@ -71,6 +71,14 @@ async function syncDir(dir: string): Promise<void> {
 /**
  * Writes `bytes` to `path` atomically (temp file, fsync, rename). Throws a CheckpointError naming
  * `path` when it cannot; then no temporary file remains and an existing `path` is unchanged.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic, readFileBytes } from 'netslim/node';
+ *
+ * await writeFileAtomic('hello.bin', new Uint8Array([1, 2, 3]));
+ * console.log(await readFileBytes('hello.bin')); // Uint8Array [1, 2, 3]
+ * ```
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await writeFilesAtomic([{ path, bytes }]);
@@ -82,6 +90,16 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * each renamed into place. A failure before the renames leaves every target unchanged and removes
  * every temporary file. A rename can still fail midway (e.g. the disk is removed); the error then
  * says which targets were already replaced.
+ *
+ * @example
+ * ```ts
+ * import { writeFilesAtomic } from 'netslim/node';
+ *
+ * await writeFilesAtomic([
+ *   { path: 'a.bin', bytes: new Uint8Array([1]) },
+ *   { path: 'b.bin', bytes: new Uint8Array([2]) },
+ * ]); // both replaced, or neither
+ * ```
  */
 export async function writeFilesAtomic(files: { path: string; bytes: Uint8Array }[]): Promise<void> {
   const seen = new Set<string>();
@@ -133,6 +151,17 @@ export async function writeFilesAtomic(files: { path: string; bytes: Uint8Array 
 /**
  * Reads a whole file. Throws a CheckpointError naming `path` when it is missing, a directory or
  * unreadable.
+ *
+ * @example
+ * ```ts
+ * import { readFileBytes, CheckpointError } from 'netslim/node';
+ *
+ * try {
+ *   await readFileBytes('missing.safetensors');
+ * } catch (e) {
+ *   if (e instanceof CheckpointError) console.log(e.message); // missing.safetensors: …
+ * }
+ * ```
  */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
   try {

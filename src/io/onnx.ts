@@ -19,11 +19,29 @@ import { NetslimError } from '../errors.js';
 import type { AvgPool2d, BatchNorm2d, ChannelSelection, Conv2d, Layer, Linear, MaxPool2d } from '../nn/layers.js';
 import type { Model, StateValues } from '../nn/model.js';
 
-/** The model cannot be written as ONNX (a layer kind with no mapping, bad options, a state that does not fit). */
+/**
+ * The model cannot be written as ONNX (a layer kind with no mapping, bad options, a state that does not fit).
+ *
+ * @example
+ * ```ts
+ * import { init, models, exportOnnx, OnnxExportError } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16] });
+ * try {
+ *   await exportOnnx(model, { opset: 9 });
+ * } catch (e) {
+ *   if (e instanceof OnnxExportError) console.log(e.message); // names the supported opsets
+ * }
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
+ */
 export class OnnxExportError extends NetslimError {
   override name = 'OnnxExportError';
 }
 
+/** Options of {@link exportOnnx}. */
 export interface OnnxExportOptions {
   /** Input [C, H, W]: fixes H and W in the ONNX input and checks the model accepts them (default: H and W dynamic). */
   inputSize?: [number, number, number];
@@ -44,6 +62,7 @@ export interface OnnxExport {
   initializers: number;
 }
 
+/** The oldest opset written (13: Squeeze and ReduceSum take their axes as inputs from there on). */
 export const ONNX_MIN_OPSET = 13;
 /** The newest opset written (and checked against onnxruntime): every op used here keeps its float semantics up to it. */
 export const ONNX_MAX_OPSET = 23;
@@ -279,8 +298,13 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
  *
  * @example
  * ```ts
+ * import { init, models, exportOnnx, writeFileAtomic } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 11 });
  * const bytes = await exportOnnx(model, { inputSize: [3, 32, 32] });
- * const session = await ort.InferenceSession.create(bytes);
+ * await writeFileAtomic('vgg11.onnx', bytes); // or: await ort.InferenceSession.create(bytes) (onnxruntime)
+ * ctx.destroy();
  * ```
  */
 export async function exportOnnx(model: Model, options: OnnxExportOptions = {}): Promise<Uint8Array> {

@@ -24,8 +24,10 @@
 import { ShapeError } from '../errors.js';
 import { CheckpointError } from './errors.js';
 
+/** A safetensors dtype name, as the format spells it. */
 export type SafeDType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'I8' | 'BOOL' | 'U32' | 'I16' | 'U16';
 
+/** One tensor of a safetensors file: dtype, shape and raw bytes. */
 export interface SafeTensor {
   dtype: SafeDType;
   shape: number[];
@@ -36,6 +38,7 @@ export interface SafeTensor {
   data: Uint8Array;
 }
 
+/** A parsed safetensors file: its tensors by name and its `__metadata__`. */
 export interface SafetensorsFile {
   /** In file order (by data offset). */
   tensors: Map<string, SafeTensor>;
@@ -197,6 +200,16 @@ interface Entry {
  * Parses and validates a whole safetensors file. Returns only when everything is valid; any
  * problem throws a CheckpointError naming `fileName` and, where it applies, the tensor.
  * Tensor data are views into `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, serializeSafetensors, f32Tensor, toFloat32 } from 'netslim';
+ *
+ * const bytes = serializeSafetensors({ w: f32Tensor([2], new Float32Array([1, 2])) }, { note: 'hi' });
+ * const file = parseSafetensors(bytes, 'w.safetensors');
+ * console.log(file.metadata, [...file.tensors.keys()]); // { note: 'hi' } ['w']
+ * console.log(toFloat32(file.tensors.get('w')!, 'w')); // Float32Array [1, 2]
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, fileName?: string): SafetensorsFile {
   const fail = (detail: string, tensor?: string): never => {
@@ -340,6 +353,17 @@ export function parseSafetensors(bytes: Uint8Array, fileName?: string): Safetens
  * module comment. Throws a CheckpointError (naming `fileName` when given) on a tensor whose data
  * length is not numel·itemsize, an unknown dtype, a bad shape, the reserved name `__metadata__`
  * or a non-string metadata value.
+ *
+ * @example
+ * ```ts
+ * import { serializeSafetensors, f32Tensor, i64Tensor } from 'netslim';
+ *
+ * const bytes = serializeSafetensors(
+ *   { 'bn.weight': f32Tensor([3], new Float32Array([0.5, 0.5, 0.5])), 'bn.num_batches_tracked': i64Tensor([], [0]) },
+ *   { arch: 'custom' },
+ * );
+ * console.log(bytes.length); // readable by safetensors.torch.load_file
+ * ```
  */
 export function serializeSafetensors(
   tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
@@ -410,7 +434,17 @@ function checkValues(shape: number[], length: number, what: string): void {
   if (numel !== length) throw new ShapeError(`${what}: shape ${fmtShape(shape)} holds ${numel} values, got ${length}`);
 }
 
-/** An F32 tensor. `data` is a view of `values` (no copy) on little-endian hosts. */
+/**
+ * An F32 tensor. `data` is a view of `values` (no copy) on little-endian hosts.
+ *
+ * @example
+ * ```ts
+ * import { f32Tensor } from 'netslim';
+ *
+ * const t = f32Tensor([2, 2], new Float32Array([1, 2, 3, 4]));
+ * console.log(t.dtype, t.shape, t.data.length); // F32 [2, 2] 16
+ * ```
+ */
 export function f32Tensor(shape: number[], values: Float32Array): SafeTensor {
   checkValues(shape, values.length, 'f32Tensor');
   let data: Uint8Array;
@@ -427,6 +461,14 @@ export function f32Tensor(shape: number[], values: Float32Array): SafeTensor {
 /**
  * An I64 tensor (e.g. `num_batches_tracked`, shape `[]`). A BigInt64Array is viewed without a
  * copy on little-endian hosts; numbers must be safe integers.
+ *
+ * @example
+ * ```ts
+ * import { i64Tensor, toInt64 } from 'netslim';
+ *
+ * const steps = i64Tensor([], [1200]); // a scalar, as BatchNorm's num_batches_tracked
+ * console.log(steps.dtype, toInt64(steps, 'num_batches_tracked')); // I64 BigInt64Array [1200n]
+ * ```
  */
 export function i64Tensor(shape: number[], values: BigInt64Array | number[]): SafeTensor {
   checkValues(shape, values.length, 'i64Tensor');
@@ -477,6 +519,14 @@ function halfToNumber(h: number): number {
  * matter). F32 is copied bit for bit; F64 is rounded to float32 (values beyond ±3.4e38 become
  * ±Infinity); F16 and BF16 are widened exactly. Other dtypes throw a CheckpointError naming the
  * tensor.
+ *
+ * @example
+ * ```ts
+ * import { toFloat32, type SafeTensor } from 'netslim';
+ *
+ * const half: SafeTensor = { dtype: 'F16', shape: [2], data: new Uint8Array([0x00, 0x3c, 0x00, 0xc0]) };
+ * console.log(toFloat32(half, 'x')); // Float32Array [1, -2]
+ * ```
  */
 export function toFloat32(t: SafeTensor, name: string, fileName?: string): Float32Array {
   const numel = checkTensor(t, name, fileName);
@@ -508,6 +558,14 @@ export function toFloat32(t: SafeTensor, name: string, fileName?: string): Float
 /**
  * The tensor's values as a new BigInt64Array: I64 copied, I32/I16/I8/U32/U16/U8/BOOL widened.
  * Float dtypes throw a CheckpointError naming the tensor.
+ *
+ * @example
+ * ```ts
+ * import { toInt64, type SafeTensor } from 'netslim';
+ *
+ * const labels: SafeTensor = { dtype: 'U8', shape: [3], data: new Uint8Array([3, 1, 4]) };
+ * console.log(toInt64(labels, 'y')); // BigInt64Array [3n, 1n, 4n]
+ * ```
  */
 export function toInt64(t: SafeTensor, name: string, fileName?: string): BigInt64Array {
   const numel = checkTensor(t, name, fileName);

@@ -5,6 +5,7 @@
  */
 import { Input, type Layer } from './layers.js';
 
+/** One node of a {@link Graph}: its id, its layer and the nodes that feed it. */
 export interface GraphNode {
   readonly id: number;
   readonly layer: Layer;
@@ -12,6 +13,34 @@ export interface GraphNode {
   readonly inputs: readonly number[];
 }
 
+/**
+ * Layers in topological order with the nodes that feed each one; node 0 is the input. The
+ * `models.*Graph` builders make the paper's networks; a `Model` runs any graph on a context.
+ *
+ * @example
+ * ```ts
+ * import { init, Graph, Model, layers, models } from 'netslim/node';
+ *
+ * const g = new Graph(1); // one input channel
+ * g.chain(
+ *   g.input,
+ *   new layers.Conv2d('conv', { inChannels: 1, outChannels: 4, kernel: 3, padding: 1 }),
+ *   new layers.BatchNorm2d('bn', 4),
+ *   new layers.ReLU(''),
+ *   new layers.AvgPool2d('', { kernel: 8 }),
+ *   new layers.Flatten(''),
+ *   new layers.Linear('fc', 4, 2),
+ * );
+ * console.log(g.shapes([5, 1, 8, 8]).at(-1)); // [5, 2]
+ *
+ * const ctx = await init();
+ * const model = new Model(ctx, g, { arch: 'custom', numClasses: 2, inChannels: 1 });
+ * models.initialize(model);
+ * const x = ctx.tensor([5, 1, 8, 8], new Float32Array(5 * 64).fill(1));
+ * console.log(await ctx.readF32(model.forward(x, false))); // 10 logits
+ * ctx.destroy();
+ * ```
+ */
 export class Graph {
   readonly nodes: GraphNode[] = [];
 
@@ -29,6 +58,7 @@ export class Graph {
     return this.nodes.length - 1;
   }
 
+  /** Channels of the input node. */
   get inChannels(): number {
     return (this.nodes[0]!.layer as Input).channels;
   }

@@ -15,6 +15,7 @@ import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForwar
 import { linearBackward, linearForward } from '../ops/linear.js';
 import { channelSelectBackward, channelSelectForward, concatBackward, concatForward } from '../ops/channel.js';
 
+/** The kinds of layer a graph can hold. */
 export type LayerKind =
   | 'Input'
   | 'Conv2d'
@@ -56,6 +57,23 @@ export interface SavedSpec {
   dtype: 'f32' | 'u32';
 }
 
+/**
+ * A typed module of a model graph: its output shape, its state slots (named as PyTorch's
+ * state_dict names them) and its forward and backward over the kernels in `ops`.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph } = models.vggGraph({ depth: 11 });
+ * for (const layer of graph.layers()) {
+ *   console.log(layer.kind, layer.name, layer.state.map((s) => `${s.key} [${s.shape.join(', ')}]`).join(', '));
+ * }
+ * // Conv2d feature.0 weight [64, 3, 3, 3]
+ * // BatchNorm2d feature.1 weight [64], bias [64], running_mean [64], running_var [64], num_batches_tracked []
+ * // …
+ * ```
+ */
 export abstract class Layer {
   abstract readonly kind: LayerKind;
   /** State slots in state_dict order. */
@@ -64,6 +82,7 @@ export abstract class Layer {
   /** @param name the PyTorch module path (`feature.0`, `layer1.0.conv1`); empty for functional ops. */
   constructor(public name: string) {}
 
+  /** Output shape for the shapes of the inputs; throws a ShapeError naming the layer when they do not fit. */
   abstract outputShape(inputs: readonly (readonly number[])[]): number[];
 
   /** Shapes of the tensors the forward saves for the backward. */
@@ -76,6 +95,7 @@ export abstract class Layer {
     return false;
   }
 
+  /** Records the forward pass into `out` (`train`: batch statistics; `saved` holds what the backward needs). */
   abstract forward(ctx: Context, inputs: readonly Tensor[], out: Tensor, train: boolean, saved: readonly Tensor[]): void;
 
   /**
@@ -84,6 +104,7 @@ export abstract class Layer {
    */
   abstract backward(ctx: Context, inputs: readonly Tensor[], out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void;
 
+  /** The state slot with local name `key` (`weight`, `running_var`, …); throws when the layer has none. */
   slot(key: string): StateSlot {
     const s = this.state.find((x) => x.key === key);
     if (!s) throw new Error(`${this.kind} ${this.name} has no state ${key}`);
@@ -111,7 +132,18 @@ function expectChannels(layer: Layer, shape: readonly number[], c: number): void
   assertShape(shape[1] === c, () => `${layer.kind} ${layer.name || '(unnamed)'}: expected ${c} input channels, got ${shapeString(shape)}`);
 }
 
-/** The graph's input placeholder. */
+/**
+ * The graph's input placeholder.
+ *
+ * @example
+ * ```ts
+ * import { Graph, layers } from 'netslim';
+ *
+ * const g = new Graph(3);
+ * const input = g.nodes[g.input]!.layer;
+ * console.log(input instanceof layers.Input, input.outputShape([[8, 3, 32, 32]])); // true [8, 3, 32, 32]
+ * ```
+ */
 export class Input extends Layer {
   readonly kind = 'Input';
   constructor(readonly channels: number) {
@@ -124,6 +156,7 @@ export class Input extends Layer {
   backward(): void {}
 }
 
+/** Shape of a {@link Conv2d}: channels, square kernel, stride (default 1) and zero padding (default 0). */
 export interface Conv2dConfig {
   inChannels: number;
   outChannels: number;
@@ -132,7 +165,17 @@ export interface Conv2dConfig {
   padding?: number;
 }
 
-/** 2-D convolution without bias (all the reference models use bias=False). */
+/**
+ * 2-D convolution without bias (all the reference models use bias=False).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const conv = new layers.Conv2d('feature.0', { inChannels: 3, outChannels: 16, kernel: 3, padding: 1 });
+ * console.log(conv.outputShape([[8, 3, 32, 32]]), conv.slot('weight').shape); // [8, 16, 32, 32] [16, 3, 3, 3]
+ * ```
+ */
 export class Conv2d extends Layer {
   readonly kind = 'Conv2d';
   readonly stride: number;
@@ -143,9 +186,11 @@ export class Conv2d extends Layer {
     this.padding = config.padding ?? 0;
     this.state.push(slot('weight', [config.outChannels, config.inChannels, config.kernel, config.kernel], true));
   }
+  /** Input channels (the weight's second dimension). */
   get inChannels(): number {
     return this.slot('weight').shape[1]!;
   }
+  /** Output channels (the weight's first dimension). */
   get outChannels(): number {
     return this.slot('weight').shape[0]!;
   }
@@ -167,7 +212,18 @@ export class Conv2d extends Layer {
   }
 }
 
-/** BatchNorm2d (eps 1e-5, momentum 0.1); `numBatchesTracked` counts training forwards. */
+/**
+ * BatchNorm2d (eps 1e-5, momentum 0.1); `numBatchesTracked` counts training forwards.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const bn = new layers.BatchNorm2d('feature.1', 16);
+ * console.log(bn.channels, bn.eps, bn.momentum, bn.state.map((s) => s.key));
+ * // 16 0.00001 0.1 ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+ * ```
+ */
 export class BatchNorm2d extends Layer {
   readonly kind = 'BatchNorm2d';
   numBatchesTracked = 0;
@@ -186,6 +242,7 @@ export class BatchNorm2d extends Layer {
       slot('num_batches_tracked', [], false, 'I64'),
     );
   }
+  /** Number of channels normalised (the length of γ). */
   get channels(): number {
     return this.slot('weight').shape[0]!;
   }
@@ -225,7 +282,16 @@ export class BatchNorm2d extends Layer {
   }
 }
 
-/** ReLU; the executor runs it in place when its input has no other consumer. */
+/**
+ * ReLU; the executor runs it in place when its input has no other consumer.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.ReLU('feature.2').outputShape([[8, 16, 32, 32]])); // [8, 16, 32, 32]
+ * ```
+ */
 export class ReLU extends Layer {
   readonly kind = 'ReLU';
   outputShape(inputs: readonly (readonly number[])[]): number[] {
@@ -243,12 +309,24 @@ export class ReLU extends Layer {
   }
 }
 
+/** Window, stride (default: the window) and padding (default 0) of a pooling layer. */
 export interface PoolConfig {
   kernel: number;
   stride?: number;
   padding?: number;
 }
 
+/**
+ * Max pooling (floor mode; the first maximum of a window wins ties, as PyTorch).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const pool = new layers.MaxPool2d('feature.3', { kernel: 2, stride: 2 });
+ * console.log(pool.outputShape([[8, 16, 32, 32]])); // [8, 16, 16, 16]
+ * ```
+ */
 export class MaxPool2d extends Layer {
   readonly kind = 'MaxPool2d';
   constructor(
@@ -273,7 +351,16 @@ export class MaxPool2d extends Layer {
   }
 }
 
-/** Average pooling with count_include_pad (PyTorch's default). */
+/**
+ * Average pooling with count_include_pad (PyTorch's default).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.AvgPool2d('', { kernel: 8 }).outputShape([[8, 64, 8, 8]])); // [8, 64, 1, 1]
+ * ```
+ */
 export class AvgPool2d extends Layer {
   readonly kind = 'AvgPool2d';
   constructor(
@@ -295,16 +382,28 @@ export class AvgPool2d extends Layer {
   }
 }
 
-/** Fully connected layer with bias, PyTorch layout (weight [out, in]). */
+/**
+ * Fully connected layer with bias, PyTorch layout (weight [out, in]).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const fc = new layers.Linear('classifier', 512, 10);
+ * console.log(fc.outputShape([[8, 512]]), fc.slot('weight').shape, fc.slot('bias').shape); // [8, 10] [10, 512] [10]
+ * ```
+ */
 export class Linear extends Layer {
   readonly kind = 'Linear';
   constructor(name: string, inFeatures: number, outFeatures: number) {
     super(name);
     this.state.push(slot('weight', [outFeatures, inFeatures], true), slot('bias', [outFeatures], true));
   }
+  /** Input features (the weight's second dimension). */
   get inFeatures(): number {
     return this.slot('weight').shape[1]!;
   }
+  /** Output features (the weight's first dimension). */
   get outFeatures(): number {
     return this.slot('weight').shape[0]!;
   }
@@ -331,6 +430,15 @@ export class Linear extends Layer {
  * The reference's `channel_selection`: keeps the channels whose `indexes` entry is 1, in order
  * (a gather). `indexes` is a float 0/1 mask in the state dict (a never-trained parameter there);
  * the kernel uses the list of kept channel indices, derived whenever the mask is set.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const select = new layers.ChannelSelection('layer1.0.select', 4);
+ * select.setMask(new Float32Array([1, 0, 1, 1]));
+ * console.log(select.keptIndices(), select.outputShape([[2, 4, 8, 8]])); // Uint32Array [0, 2, 3] [2, 3, 8, 8]
+ * ```
  */
 export class ChannelSelection extends Layer {
   readonly kind = 'ChannelSelection';
@@ -361,6 +469,7 @@ export class ChannelSelection extends Layer {
     this.kept = kept;
     this.keptCount = count;
   }
+  /** The kept channels (mask entries that are not 0), in order; throws after a GPU prune, which keeps no host mask. */
   keptIndices(): Uint32Array {
     if (!this.mask) throw new Error(`ChannelSelection ${this.name}: the mask lives on the GPU only`);
     let k = 0;
@@ -390,7 +499,16 @@ export class ChannelSelection extends Layer {
   }
 }
 
-/** Residual sum of two equal-shaped inputs. */
+/**
+ * Residual sum of two equal-shaped inputs.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.Add('').outputShape([[2, 64, 8, 8], [2, 64, 8, 8]])); // [2, 64, 8, 8]
+ * ```
+ */
 export class Add extends Layer {
   readonly kind = 'Add';
   outputShape(inputs: readonly (readonly number[])[]): number[] {
@@ -409,7 +527,16 @@ export class Add extends Layer {
   }
 }
 
-/** Concatenation along channels (DenseNet's `torch.cat((x, out), 1)`). */
+/**
+ * Concatenation along channels (DenseNet's `torch.cat((x, out), 1)`).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.Concat('').outputShape([[2, 24, 32, 32], [2, 12, 32, 32]])); // [2, 36, 32, 32]
+ * ```
+ */
 export class Concat extends Layer {
   readonly kind = 'Concat';
   outputShape(inputs: readonly (readonly number[])[]): number[] {
@@ -437,7 +564,16 @@ export class Concat extends Layer {
   }
 }
 
-/** [N, C, H, W] → [N, C·H·W] (a view: no kernel runs). */
+/**
+ * [N, C, H, W] → [N, C·H·W] (a view: no kernel runs).
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.Flatten('').outputShape([[8, 512, 1, 1]])); // [8, 512]
+ * ```
+ */
 export class Flatten extends Layer {
   readonly kind = 'Flatten';
   outputShape(inputs: readonly (readonly number[])[]): number[] {

@@ -52,6 +52,24 @@ interface Plan {
   temps: Map<string, Tensor>;
 }
 
+/**
+ * A graph with its state on one GPU context, and the executor that runs it forward (train or
+ * eval) and backward. Build one with `models.vgg`/`resnet`/`densenet` or `loadModel`.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16, 'M', 16], numClasses: 3 });
+ * const x = ctx.tensor([4, 3, 8, 8], new Float32Array(4 * 3 * 64).fill(0.5));
+ * const logits = await ctx.readF32(model.forward(x, false)); // [4, 3], running statistics
+ * const state = await model.stateDict(); // PyTorch names: feature.0.weight, feature.1.running_var, …
+ * console.log(logits.length, model.parameterCount(), [...state.keys()].slice(0, 3));
+ * model.destroy();
+ * ctx.destroy();
+ * ```
+ */
 export class Model {
   /** Plans by input shape (a training batch, a smaller last batch, an evaluation batch). */
   #plans = new Map<string, Plan>();

@@ -12,6 +12,7 @@ import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten,
 import { Model, type ModelMeta } from './model.js';
 import { rng } from '../util/random.js';
 
+/** A VGG cfg: conv widths, with `'M'` for each 2×2 max pool. */
 export type VggCfg = (number | 'M')[];
 
 /** The reference's default VGG cfgs. */
@@ -22,6 +23,7 @@ export const VGG_CFG: Record<number, VggCfg> = {
   19: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512],
 };
 
+/** Options every model builder takes. */
 export interface ModelOptions {
   /** Number of classes (10 for CIFAR-10 and Fashion-MNIST, 100 for CIFAR-100). */
   numClasses?: number;
@@ -32,12 +34,14 @@ export interface ModelOptions {
   dataset?: string;
 }
 
+/** Options of {@link vgg} and {@link vggGraph}. */
 export interface VggOptions extends ModelOptions {
   /** 11, 13, 16 or 19 (default 19, as the reference); ignored when `cfg` is given. */
   depth?: number;
   cfg?: VggCfg;
 }
 
+/** Options of {@link resnet} and {@link resnetGraph}. */
 export interface ResnetOptions extends ModelOptions {
   /** 9n+2 (default 164). */
   depth?: number;
@@ -45,6 +49,7 @@ export interface ResnetOptions extends ModelOptions {
   cfg?: number[];
 }
 
+/** Options of {@link densenet} and {@link densenetGraph}. */
 export interface DensenetOptions extends ModelOptions {
   /** 3n+4 (default 40). */
   depth?: number;
@@ -59,7 +64,17 @@ function positiveInts(name: string, cfg: readonly (number | 'M')[]): void {
   }
 }
 
-/** VGG graph: [conv3×3 → BN → ReLU | maxpool 2×2] per cfg entry, avgpool 2, flatten, linear. */
+/**
+ * VGG graph: [conv3×3 → BN → ReLU | maxpool 2×2] per cfg entry, avgpool 2, flatten, linear.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph, meta } = models.vggGraph({ depth: 16, inChannels: 1 });
+ * console.log(meta.cfg, graph.shapes([1, 1, 32, 32]).at(-1)); // [64, 64, 'M', …, 512] [1, 10]
+ * ```
+ */
 export function vggGraph(opts: VggOptions = {}): { graph: Graph; meta: ModelMeta } {
   const depth = opts.depth ?? 19;
   const cfg = opts.cfg ?? VGG_CFG[depth];
@@ -93,7 +108,16 @@ export function vggGraph(opts: VggOptions = {}): { graph: Graph; meta: ModelMeta
   return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
 }
 
-/** The reference's default ResNet cfg for depth 9n+2. */
+/**
+ * The reference's default ResNet cfg for depth 9n+2.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * console.log(models.defaultResnetCfg(11)); // [16, 16, 16, 64, 32, 32, 128, 64, 64, 256]
+ * ```
+ */
 export function defaultResnetCfg(depth: number): number[] {
   const n = (depth - 2) / 9;
   const cfg: number[] = [];
@@ -112,7 +136,17 @@ export function defaultResnetCfg(depth: number): number[] {
   return cfg;
 }
 
-/** Pre-activation bottleneck ResNet (depth 9n+2) as the reference's `preresnet.py`. */
+/**
+ * Pre-activation bottleneck ResNet (depth 9n+2) as the reference's `preresnet.py`.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph, meta } = models.resnetGraph({ depth: 20, numClasses: 100 });
+ * console.log(meta.cfg?.length, graph.layers().length, graph.shapes([1, 3, 32, 32]).at(-1)); // 19 … [1, 100]
+ * ```
+ */
 export function resnetGraph(opts: ResnetOptions = {}): { graph: Graph; meta: ModelMeta } {
   const depth = opts.depth ?? 164;
   if (!(Number.isInteger(depth) && depth >= 11 && (depth - 2) % 9 === 0)) throw new ShapeError(`resnet: depth ${depth} is not 9n+2 (e.g. 20, 164)`);
@@ -165,7 +199,16 @@ export function resnetGraph(opts: ResnetOptions = {}): { graph: Graph; meta: Mod
   return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
 }
 
-/** The reference's default DenseNet cfg (3n+3 entries). */
+/**
+ * The reference's default DenseNet cfg (3n+3 entries).
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * console.log(models.defaultDensenetCfg(10)); // [24, 36, 48, 48, 60, 72, 72, 84, 96]
+ * ```
+ */
 export function defaultDensenetCfg(depth: number, growthRate = 12): number[] {
   const n = (depth - 4) / 3;
   const cfg: number[] = [];
@@ -177,7 +220,17 @@ export function defaultDensenetCfg(depth: number, growthRate = 12): number[] {
   return cfg;
 }
 
-/** DenseNet (depth 3n+4, basic blocks, no compression, no dropout) as the reference's `densenet.py`. */
+/**
+ * DenseNet (depth 3n+4, basic blocks, no compression, no dropout) as the reference's `densenet.py`.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph } = models.densenetGraph({ depth: 40 });
+ * console.log(graph.layers().filter((l) => l.kind === 'BatchNorm2d').length); // 39
+ * ```
+ */
 export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta: ModelMeta } {
   const depth = opts.depth ?? 40;
   if (!(Number.isInteger(depth) && depth >= 7 && (depth - 4) % 3 === 0)) throw new ShapeError(`densenet: depth ${depth} is not 3n+4 (e.g. 40)`);
@@ -246,6 +299,17 @@ function normals(n: number, std: number, r: () => number): Float32Array {
  * The reference's initialisation: conv weights ~ N(0, √(2 / (k·k·out))), BN γ = 0.5, β = 0,
  * running mean 0 and variance 1; VGG's linear ~ N(0, 0.01) with zero bias; ResNet's and
  * DenseNet's linear keep PyTorch's default U(−1/√in, 1/√in) for weight and bias.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16] });
+ * models.initialize(model, 42); // draw the weights again from another seed
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
  */
 export function initialize(model: Model, seed = 1): void {
   const r = rng(seed);
@@ -280,7 +344,20 @@ export function initialize(model: Model, seed = 1): void {
   // Momentum buffers start empty: the optimizer's first step overwrites them.
 }
 
-/** A VGG on `ctx`, initialised. */
+/**
+ * A VGG on `ctx`, initialised.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 16, inChannels: 1, numClasses: 10, dataset: 'fashion-mnist' });
+ * console.log(model.parameterCount()); // 14722890
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
+ */
 export function vgg(ctx: Context, opts: VggOptions = {}): Model {
   const { graph, meta } = vggGraph(opts);
   const m = new Model(ctx, graph, meta);
@@ -288,7 +365,20 @@ export function vgg(ctx: Context, opts: VggOptions = {}): Model {
   return m;
 }
 
-/** A pre-activation ResNet on `ctx`, initialised. */
+/**
+ * A pre-activation ResNet on `ctx`, initialised.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.resnet(ctx, { depth: 20, numClasses: 10 });
+ * const x = ctx.tensor([2, 3, 32, 32], new Float32Array(2 * 3 * 32 * 32).fill(0.1));
+ * console.log(await ctx.readF32(model.forward(x, false))); // 20 logits
+ * ctx.destroy();
+ * ```
+ */
 export function resnet(ctx: Context, opts: ResnetOptions = {}): Model {
   const { graph, meta } = resnetGraph(opts);
   const m = new Model(ctx, graph, meta);
@@ -296,7 +386,20 @@ export function resnet(ctx: Context, opts: ResnetOptions = {}): Model {
   return m;
 }
 
-/** A DenseNet on `ctx`, initialised. */
+/**
+ * A DenseNet on `ctx`, initialised.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.densenet(ctx, { depth: 10, growthRate: 12, numClasses: 10 });
+ * console.log(model.meta.cfg, model.parameterCount());
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
+ */
 export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
   const { graph, meta } = densenetGraph(opts);
   const m = new Model(ctx, graph, meta);
@@ -304,7 +407,17 @@ export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
   return m;
 }
 
-/** The graph for checkpoint metadata (arch, depth, cfg, classes, input channels). */
+/**
+ * The graph for checkpoint metadata (arch, depth, cfg, classes, input channels).
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph } = models.graphFromMeta({ arch: 'vgg', numClasses: 10, inChannels: 3, cfg: [8, 'M', 16, 'M', 16] });
+ * console.log(graph.shapes([1, 3, 8, 8]).at(-1)); // [1, 10]: two pools take 8×8 to the 2×2 the average pool needs
+ * ```
+ */
 export function graphFromMeta(meta: ModelMeta): { graph: Graph; meta: ModelMeta } {
   const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}) };
   switch (meta.arch) {

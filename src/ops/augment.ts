@@ -14,6 +14,7 @@ const WG = 256;
 /** The kernel's uniform block holds the mean and std of at most this many channels. */
 export const AUGMENT_MAX_CHANNELS = 4;
 
+/** What {@link augmentBatch} does to each sample. */
 export interface AugmentOptions {
   channels: number;
   height: number;
@@ -43,6 +44,17 @@ export interface AugmentOptions {
  * word, little-endian; a byte count that is not a multiple of 4 is zero-padded to the next word.
  * The tensor's shape is [words]. Fails when it exceeds the device's storage-binding limit: upload
  * the dataset in chunks of whole samples then (`images.subarray(i·CHW, j·CHW)`).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const images = new Uint8Array([0, 64, 128, 255, 255, 128, 64, 0]); // 2 samples of 1×2×2
+ * const packed = ops.uploadImages(ctx, images);
+ * console.log(packed.shape, packed.dtype); // [2] u32
+ * ctx.destroy();
+ * ```
  */
 export function uploadImages(ctx: Context, images: Uint8Array, label = 'images'): Tensor {
   const words = Math.ceil(images.length / 4);
@@ -60,7 +72,16 @@ export function uploadImages(ctx: Context, images: Uint8Array, label = 'images')
   return ctx.tensor([words], packed, 'u32', label);
 }
 
-/** The 32-bit PCG hash the kernel uses (Jarzynski & Olano 2020). */
+/**
+ * The 32-bit PCG hash the kernel uses (Jarzynski & Olano 2020).
+ *
+ * @example
+ * ```ts
+ * import { ops } from 'netslim';
+ *
+ * console.log(ops.pcgHash(0), ops.pcgHash(1)); // two unrelated u32 values
+ * ```
+ */
 export function pcgHash(v: number): number {
   const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
@@ -70,6 +91,13 @@ export function pcgHash(v: number): number {
 /**
  * The crop offsets (in the padded image) and the flip that {@link augmentBatch} uses for batch
  * position `b` — the kernel's hash, in JavaScript.
+ *
+ * @example
+ * ```ts
+ * import { ops } from 'netslim';
+ *
+ * console.log(ops.augmentParams(1, 0, 0, 4)); // { ox, oy, flip } of sample 0 in step 0: offsets in 0..8
+ * ```
  */
 export function augmentParams(seed: number, step: number, b: number, pad: number, crop = true, flip = true): { ox: number; oy: number; flip: boolean } {
   const key = pcgHash((pcgHash((pcgHash(seed) + (step >>> 0)) >>> 0) + (b >>> 0)) >>> 0);
@@ -90,6 +118,20 @@ function isU32(v: number): boolean {
  * (u32 packed bytes, see {@link uploadImages}): zero-pad by `pad`, random H×W crop, random
  * horizontal flip, /255, (x − mean[c]) / std[c]. Test mode: pad 0, crop and flip false. An index
  * past the last whole sample in `images` yields NaN for that sample (indices are not read back).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const images = ops.uploadImages(ctx, new Uint8Array([0, 64, 128, 255, 255, 128, 64, 0])); // 2 samples of 1×2×2
+ * const indices = ctx.tensor([2], [1, 0], 'u32');
+ * const opts = { channels: 1, height: 2, width: 2, pad: 0, crop: false, flip: false, seed: 1, step: 0, mean: [0], std: [1] };
+ * console.log(await ctx.readF32(ops.augmentBatch(ctx, images, indices, opts))); // sample 1 then 0, as /255
+ * const train = ops.augmentBatch(ctx, images, indices, { ...opts, pad: 1, crop: true, flip: true }); // random crop and flip
+ * console.log(train.shape); // [2, 1, 2, 2]
+ * ctx.destroy();
+ * ```
  */
 export function augmentBatch(ctx: Context, images: Tensor, indices: Tensor, opts: AugmentOptions, out?: Tensor): Tensor {
   const op = 'augmentBatch';

@@ -110,6 +110,22 @@ function channelGroups(p: Plan): number {
  * `runningMean` and `runningVar` in place (the latter with the unbiased var_b·M/(M − 1)) and saves
  * mean and invstd for {@link batchNormBackward}. Throws a ShapeError when M = 1 (as PyTorch does).
  * The variance is computed stably: Welford's update within each slice, Chan's merge across slices.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([2, 1, 1, 2], [1, 2, 3, 4]); // one channel, M = 4 values
+ * const gamma = ctx.tensor([1], [1]);
+ * const beta = ctx.tensor([1], [0]);
+ * const runningMean = ctx.tensor([1], [0]);
+ * const runningVar = ctx.tensor([1], [1]);
+ * const { y } = ops.batchNormForwardTrain(ctx, x, gamma, beta, runningMean, runningVar);
+ * console.log(await ctx.readF32(y)); // ≈ [-1.342, -0.447, 0.447, 1.342]
+ * console.log(await ctx.readF32(runningMean), await ctx.readF32(runningVar)); // [0.25] [≈1.0667]
+ * ctx.destroy();
+ * ```
  */
 export function batchNormForwardTrain(
   ctx: Context,
@@ -155,6 +171,18 @@ export function batchNormForwardTrain(
 /**
  * Evaluation forward of BatchNorm2d: y = (x − runningMean)/√(runningVar + eps)·γ + β. The running
  * statistics are only read (`opts.momentum` is ignored).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 1, 2], [1, 3]);
+ * const [gamma, beta] = [ctx.tensor([1], [1]), ctx.tensor([1], [0])];
+ * const [runningMean, runningVar] = [ctx.tensor([1], [2]), ctx.tensor([1], [4])];
+ * console.log(await ctx.readF32(ops.batchNormForwardEval(ctx, x, gamma, beta, runningMean, runningVar))); // ≈ [-0.5, 0.5]
+ * ctx.destroy();
+ * ```
  */
 export function batchNormForwardEval(
   ctx: Context,
@@ -189,6 +217,20 @@ export function batchNormForwardEval(
  * Backward of the training forward, from x, dy and the saved mean and invstd:
  * dβ = Σdy, dγ = Σdy·x̂ and dx = γ·invstd/M·(M·dy − dβ − x̂·dγ) with x̂ = (x − mean)·invstd.
  * dγ and dβ are overwritten, not accumulated.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([2, 1, 1, 2], [1, 2, 3, 4]);
+ * const gamma = ctx.tensor([1], [1]);
+ * const { saveMean, saveInvStd } = ops.batchNormForwardTrain(ctx, x, gamma, ctx.tensor([1]), ctx.tensor([1]), ctx.tensor([1], [1]));
+ * const dy = ctx.tensor([2, 1, 1, 2], [1, 1, 1, 1]);
+ * const { dx, dgamma, dbeta } = ops.batchNormBackward(ctx, x, dy, gamma, saveMean, saveInvStd);
+ * console.log(await ctx.readF32(dx), await ctx.readF32(dgamma), await ctx.readF32(dbeta)); // ≈ [0, 0, 0, 0] ≈ [0] [4]
+ * ctx.destroy();
+ * ```
  */
 export function batchNormBackward(
   ctx: Context,
@@ -234,6 +276,16 @@ export function batchNormBackward(
  * forward and backward), for `ctx.prepare()`. Shapes only reach the kernels as uniforms, so the
  * specs differ only by whether H·W is a multiple of 4 (vec4 or scalar loads). `ctx` is taken for
  * adapter-specific variants; there are none yet.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * await ctx.prepare(ops.batchNormKernelSpecs(ctx, [64, 16, 32, 32])); // compiled ahead, in parallel
+ * console.log(ctx.kernelCount);
+ * ctx.destroy();
+ * ```
  */
 export function batchNormKernelSpecs(ctx: Context, xShape: readonly number[]): KernelSpec[] {
   void ctx;
@@ -243,7 +295,16 @@ export function batchNormKernelSpecs(ctx: Context, xShape: readonly number[]): K
   return entries.map((e) => spec(p, e));
 }
 
-/** Slices each channel is cut into for `xShape` (1: one invocation reduces a whole channel); for tests and benchmarks. */
+/**
+ * Slices each channel is cut into for `xShape` (1: one invocation reduces a whole channel); for tests and benchmarks.
+ *
+ * @example
+ * ```ts
+ * import { ops } from 'netslim';
+ *
+ * console.log(ops.batchNormSlices([64, 16, 32, 32]), ops.batchNormSlices([2, 512, 2, 2])); // more slices for long channels
+ * ```
+ */
 export function batchNormSlices(xShape: readonly number[]): number {
   return plan(xShape).slices;
 }

@@ -56,6 +56,18 @@ function slice(ctx: Context, entry: 'insert_slice' | 'extract_slice', src: Tenso
 /**
  * Concatenates `inputs` along dim 1 (`torch.cat(inputs, 1)`); they must agree in every other dim.
  * Returns the result (written into `out` when given).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const a = ctx.tensor([1, 1, 1, 2], [1, 2]);
+ * const b = ctx.tensor([1, 2, 1, 2], [3, 4, 5, 6]);
+ * const y = ops.concatForward(ctx, [a, b]);
+ * console.log(y.shape, await ctx.readF32(y)); // [1, 3, 1, 2] Float32Array [1, 2, 3, 4, 5, 6]
+ * ctx.destroy();
+ * ```
  */
 export function concatForward(ctx: Context, inputs: readonly Tensor[], out?: Tensor): Tensor {
   const op = 'concatForward';
@@ -70,6 +82,17 @@ export function concatForward(ctx: Context, inputs: readonly Tensor[], out?: Ten
 /**
  * Backward of {@link concatForward}: slices dy [N, ΣCᵢ, …] back into one gradient per input of
  * `shapes` (into `outs[i]` when given).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const dy = ctx.tensor([1, 3, 1, 2], [1, 2, 3, 4, 5, 6]);
+ * const [da, db] = ops.concatBackward(ctx, dy, [[1, 1, 1, 2], [1, 2, 1, 2]]);
+ * console.log(await ctx.readF32(da!), await ctx.readF32(db!)); // Float32Array [1, 2] Float32Array [3, 4, 5, 6]
+ * ctx.destroy();
+ * ```
  */
 export function concatBackward(ctx: Context, dy: Tensor, shapes: readonly (readonly number[])[], outs?: Tensor[]): Tensor[] {
   const op = 'concatBackward';
@@ -98,6 +121,17 @@ function checkIndices(op: string, indices: Tensor): number {
  * Network Slimming's `channel_selection`: y[:, j] = x[:, indices[j]] for x [N, C, …], giving
  * [N, k, …] (into `y` when given). `indices` is u32 [k], kept channels in order; an index ≥ C
  * selects zeros (the pruning code only produces valid, unique indices).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 3, 1, 1], [10, 20, 30]);
+ * const kept = ctx.tensor([2], [0, 2], 'u32');
+ * console.log(await ctx.readF32(ops.channelSelectForward(ctx, x, kept))); // Float32Array [10, 30]
+ * ctx.destroy();
+ * ```
  */
 export function channelSelectForward(ctx: Context, x: Tensor, indices: Tensor, y?: Tensor): Tensor {
   const op = 'channelSelectForward';
@@ -117,6 +151,17 @@ export function channelSelectForward(ctx: Context, x: Tensor, indices: Tensor, y
  * Backward of {@link channelSelectForward}: dx of shape `xShape` is zero except
  * dx[:, indices[j]] = dy[:, j] (into `dx` when given). Indices must be unique (they are a scatter
  * target); an index ≥ C is ignored.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const dy = ctx.tensor([1, 2, 1, 1], [1, 2]);
+ * const kept = ctx.tensor([2], [0, 2], 'u32');
+ * console.log(await ctx.readF32(ops.channelSelectBackward(ctx, dy, kept, [1, 3, 1, 1]))); // Float32Array [1, 0, 2]
+ * ctx.destroy();
+ * ```
  */
 export function channelSelectBackward(ctx: Context, dy: Tensor, indices: Tensor, xShape: readonly number[], dx?: Tensor): Tensor {
   const op = 'channelSelectBackward';

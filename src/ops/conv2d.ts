@@ -96,7 +96,17 @@ function expectShape(op: string, name: string, t: Tensor, shape: readonly number
   );
 }
 
-/** Output shape [N, O, OH, OW] of a convolution of x [N, C, H, W] with w [O, C, KH, KW]. */
+/**
+ * Output shape [N, O, OH, OW] of a convolution of x [N, C, H, W] with w [O, C, KH, KW].
+ *
+ * @example
+ * ```ts
+ * import { ops } from 'netslim';
+ *
+ * console.log(ops.conv2dOutputShape([8, 3, 32, 32], [16, 3, 3, 3], { padding: 1 })); // [8, 16, 32, 32]
+ * console.log(ops.conv2dOutputShape([8, 3, 32, 32], [16, 3, 3, 3], { padding: 1, stride: 2 })); // [8, 16, 16, 16]
+ * ```
+ */
 export function conv2dOutputShape(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number[] {
   const g = geometry('conv2dOutputShape', xShape, wShape, opts);
   return [g.N, g.O, g.OH, g.OW];
@@ -252,6 +262,17 @@ function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
 /**
  * Records y = conv2d(x, w): x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW] (no bias). `y`, if
  * given, is overwritten (it may not be x or w). Nothing needs saving for the backward beyond x.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * const w = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * console.log(await ctx.readF32(ops.conv2dForward(ctx, x, w, { padding: 1 }))); // Float32Array [4, 6, 4, 6, 9, 6, 4, 6, 4]
+ * ctx.destroy();
+ * ```
  */
 export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, y?: Tensor): Tensor {
   const op = 'conv2dForward';
@@ -268,6 +289,17 @@ export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dOp
 /**
  * Records dx = ∂L/∂x from dy [N, O, OH, OW] and w [O, C, KH, KW]; `xShape` is the forward input's
  * shape. `dx`, if given, is overwritten (also where no output used an input pixel).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const dy = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * const w = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * console.log(await ctx.readF32(ops.conv2dBackwardInput(ctx, dy, w, [1, 1, 3, 3], { padding: 1 }))); // Float32Array [4, 6, 4, 6, 9, 6, 4, 6, 4]
+ * ctx.destroy();
+ * ```
  */
 export function conv2dBackwardInput(
   ctx: Context, dy: Tensor, w: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, dx?: Tensor,
@@ -344,6 +376,17 @@ function wgradPlan(ctx: Context, g: Geometry, opts: Conv2dOptions): WgradPlan {
  * dw = ∂L/∂w from the forward input x [N, C, H, W] and dy [N, O, OH, OW]; `wShape` is [O, C, KH, KW].
  * The reduction over N·OH·OW is split into slices of (n, oh) rows that write partial sums, then
  * summed by {@link sumPartials} (one slice writes dw directly). `dw`, if given, is overwritten.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * const dy = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
+ * console.log(await ctx.readF32(ops.conv2dBackwardWeight(ctx, x, dy, [1, 1, 3, 3], { padding: 1 }))); // Float32Array [4, 6, 4, 6, 9, 6, 4, 6, 4]
+ * ctx.destroy();
+ * ```
  */
 export function conv2dBackwardWeight(
   ctx: Context, x: Tensor, dy: Tensor, wShape: readonly number[], opts: Conv2dOptions = {}, dw?: Tensor,
@@ -377,6 +420,16 @@ export function conv2dBackwardWeight(
 /**
  * Every kernel that conv2dForward, conv2dBackwardInput and conv2dBackwardWeight would use for these
  * shapes and options (duplicates removed), so a caller can compile them ahead with `ctx.prepare()`.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * await ctx.prepare(ops.conv2dKernelSpecs(ctx, [64, 16, 32, 32], [32, 16, 3, 3], { padding: 1 }));
+ * console.log(ctx.kernelCount); // forward, input-gradient and weight-gradient kernels, compiled
+ * ctx.destroy();
+ * ```
  */
 export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): KernelSpec[] {
   const g = geometry('conv2dKernelSpecs', xShape, wShape, opts);
@@ -394,7 +447,18 @@ export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShap
   });
 }
 
-/** Number of K slices conv2dBackwardWeight cuts N·OH·OW into for these shapes (for tests and benchmarks). */
+/**
+ * Number of K slices conv2dBackwardWeight cuts N·OH·OW into for these shapes (for tests and benchmarks).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * console.log(ops.conv2dWeightGradSlices(ctx, [64, 16, 32, 32], [32, 16, 3, 3], { padding: 1 }));
+ * ctx.destroy();
+ * ```
+ */
 export function conv2dWeightGradSlices(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number {
   return wgradPlan(ctx, geometry('conv2dWeightGradSlices', xShape, wShape, opts), opts).slices;
 }

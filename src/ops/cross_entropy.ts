@@ -37,6 +37,19 @@ function expectShape(op: string, name: string, t: Tensor, shape: readonly number
  * subtracted). Also gives its gradient and the number of correct predictions, all reduced on the
  * GPU; nothing is read back. Labels must lie in [0, K): the kernel clamps any other label to K − 1
  * (the training code validates labels when it uploads them). N and K must be at least 1.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const logits = ctx.tensor([2, 3], [2, 0, 0, 0, 0, 2]);
+ * const labels = ctx.tensor([2], [0, 1], 'u32');
+ * const { loss, dlogits, correct } = ops.softmaxCrossEntropy(ctx, logits, labels);
+ * console.log(await ctx.readF32(loss), await ctx.read(correct)); // Float32Array [≈1.2395] Uint32Array [1]
+ * console.log(await ctx.readF32(dlogits)); // (softmax − one-hot) / 2
+ * ctx.destroy();
+ * ```
  */
 export function softmaxCrossEntropy(ctx: Context, logits: Tensor, labels: Tensor, out: CrossEntropyBuffers = {}): CrossEntropyResult {
   const op = 'softmaxCrossEntropy';

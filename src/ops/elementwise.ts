@@ -19,7 +19,20 @@ function run(ctx: Context, entry: string, bindings: Record<string, Tensor>, n: n
   ctx.dispatchFlat(k, bindings, { n }, Math.ceil(n / WG));
 }
 
-/** y = max(x, 0). Pass `y === x` (or omit y and set `inPlace`) to run in place. */
+/**
+ * y = max(x, 0). Pass `y === x` (or omit y and set `inPlace`) to run in place.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([4], [-2, -1, 1, 2]);
+ * console.log(await ctx.readF32(ops.reluForward(ctx, x))); // Float32Array [0, 0, 1, 2]
+ * ops.reluForward(ctx, x, x); // in place
+ * ctx.destroy();
+ * ```
+ */
 export function reluForward(ctx: Context, x: Tensor, y?: Tensor): Tensor {
   if (y === x) {
     run(ctx, 'relu_forward_inplace', { out: x }, x.size);
@@ -31,7 +44,20 @@ export function reluForward(ctx: Context, x: Tensor, y?: Tensor): Tensor {
   return out;
 }
 
-/** dx = dy · [y > 0], from the forward output y. Pass `dx === dy` to run in place. */
+/**
+ * dx = dy · [y > 0], from the forward output y. Pass `dx === dy` to run in place.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const y = ctx.tensor([4], [0, 0, 1, 2]); // the forward output
+ * const dy = ctx.tensor([4], [5, 6, 7, 8]);
+ * console.log(await ctx.readF32(ops.reluBackward(ctx, y, dy))); // Float32Array [0, 0, 7, 8]
+ * ctx.destroy();
+ * ```
+ */
 export function reluBackward(ctx: Context, y: Tensor, dy: Tensor, dx?: Tensor): Tensor {
   sameShape('reluBackward', y, dy, 'y', 'dy');
   if (dx === dy) {
@@ -44,7 +70,20 @@ export function reluBackward(ctx: Context, y: Tensor, dy: Tensor, dx?: Tensor): 
   return out;
 }
 
-/** out = a + b (residual add). Its backward passes dy unchanged to both inputs. */
+/**
+ * out = a + b (residual add). Its backward passes dy unchanged to both inputs.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const a = ctx.tensor([2], [1, 2]);
+ * const b = ctx.tensor([2], [10, 20]);
+ * console.log(await ctx.readF32(ops.add(ctx, a, b))); // Float32Array [11, 22]
+ * ctx.destroy();
+ * ```
+ */
 export function add(ctx: Context, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   sameShape('add', a, b, 'a', 'b');
   const o = out ?? ctx.tensor(a.shape, undefined, 'f32', 'add.out');
@@ -53,7 +92,20 @@ export function add(ctx: Context, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   return o;
 }
 
-/** into += a (a tensor used twice receives the sum of both gradients). */
+/**
+ * into += a (a tensor used twice receives the sum of both gradients).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const grad = ctx.tensor([2], [1, 2]);
+ * ops.accumulate(ctx, grad, ctx.tensor([2], [10, 20]));
+ * console.log(await ctx.readF32(grad)); // Float32Array [11, 22]
+ * ctx.destroy();
+ * ```
+ */
 export function accumulate(ctx: Context, into: Tensor, a: Tensor): Tensor {
   sameShape('accumulate', into, a, 'into', 'a');
   run(ctx, 'accumulate', { a, out: into }, a.size);

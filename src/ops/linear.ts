@@ -80,6 +80,18 @@ function gemmGrid(rows: number, cols: number): [number, number] {
 /**
  * y = x·wᵀ + b (PyTorch `nn.Linear`). x [N, in] (or [N, C, …], flattened per sample),
  * w [out, in], b [out] or null; returns y [N, out] (into `y` when given).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 3], [1, 2, 3]);
+ * const w = ctx.tensor([2, 3], [1, 0, 0, 0, 1, 1]); // [out, in]
+ * const b = ctx.tensor([2], [0.5, -1]);
+ * console.log(await ctx.readF32(ops.linearForward(ctx, x, w, b))); // Float32Array [1.5, 4]
+ * ctx.destroy();
+ * ```
  */
 export function linearForward(ctx: Context, x: Tensor, w: Tensor, b: Tensor | null, y?: Tensor): Tensor {
   const op = 'linearForward';
@@ -99,6 +111,20 @@ export function linearForward(ctx: Context, x: Tensor, w: Tensor, b: Tensor | nu
  * db = Σ_n dy [out] (unless `opts.bias === false`), dx = dy·w shaped like x (unless
  * `opts.inputGrad === false`). Outputs go into `out`'s tensors when given; every gradient is
  * overwritten, not accumulated (an empty batch gives zeros).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 3], [1, 2, 3]);
+ * const w = ctx.tensor([2, 3], [1, 0, 0, 0, 1, 1]);
+ * const dy = ctx.tensor([1, 2], [1, 1]);
+ * const { dx, dw, db } = ops.linearBackward(ctx, x, w, dy);
+ * console.log(await ctx.readF32(dw), await ctx.readF32(db!), await ctx.readF32(dx!));
+ * // Float32Array [1, 2, 3, 1, 2, 3] Float32Array [1, 1] Float32Array [1, 1, 1]
+ * ctx.destroy();
+ * ```
  */
 export function linearBackward(
   ctx: Context,

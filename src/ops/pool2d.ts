@@ -62,7 +62,17 @@ function geometry(op: string, xShape: readonly number[], opts: Pool2dOptions): G
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw };
 }
 
-/** Output shape [N, C, OH, OW] with OH = ⌊(H + 2·ph − kh)/sh⌋ + 1 (and likewise OW). */
+/**
+ * Output shape [N, C, OH, OW] with OH = ⌊(H + 2·ph − kh)/sh⌋ + 1 (and likewise OW).
+ *
+ * @example
+ * ```ts
+ * import { ops } from 'netslim';
+ *
+ * console.log(ops.pool2dOutputShape([8, 16, 32, 32], { kernel: 2 })); // [8, 16, 16, 16]
+ * console.log(ops.pool2dOutputShape([8, 16, 32, 32], { kernel: 3, stride: 2, padding: 1 })); // [8, 16, 16, 16]
+ * ```
+ */
 export function pool2dOutputShape(xShape: readonly number[], opts: Pool2dOptions): number[] {
   const g = geometry('pool2dOutputShape', xShape, opts);
   return [g.N, g.C, g.OH, g.OW];
@@ -93,6 +103,17 @@ function run(ctx: Context, entry: string, bindings: Record<string, Tensor>, g: G
  * Max pooling forward: y is the maximum of each window (padding counts as −inf); `argmax` (u32,
  * y's shape) is the flat index ih·W + iw of the chosen element within its (n, c) plane, the first
  * maximum in row-major window order on ties.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 2, 2], [1, 4, 3, 2]);
+ * const { y, argmax } = ops.maxPool2dForward(ctx, x, { kernel: 2 });
+ * console.log(await ctx.readF32(y), await ctx.read(argmax)); // Float32Array [4] Uint32Array [1]
+ * ctx.destroy();
+ * ```
  */
 export function maxPool2dForward(
   ctx: Context,
@@ -113,7 +134,21 @@ export function maxPool2dForward(
   return { y, argmax };
 }
 
-/** Max pooling backward: dx[i] = Σ dy over the windows whose argmax is i (zero elsewhere). */
+/**
+ * Max pooling backward: dx[i] = Σ dy over the windows whose argmax is i (zero elsewhere).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 2, 2], [1, 4, 3, 2]);
+ * const { argmax } = ops.maxPool2dForward(ctx, x, { kernel: 2 });
+ * const dy = ctx.tensor([1, 1, 1, 1], [10]);
+ * console.log(await ctx.readF32(ops.maxPool2dBackward(ctx, dy, argmax, x.shape, { kernel: 2 }))); // Float32Array [0, 10, 0, 0]
+ * ctx.destroy();
+ * ```
+ */
 export function maxPool2dBackward(
   ctx: Context,
   dy: Tensor,
@@ -135,7 +170,19 @@ export function maxPool2dBackward(
   return out;
 }
 
-/** Average pooling forward: window sum / (kh·kw), padding counted as zeros (count_include_pad). */
+/**
+ * Average pooling forward: window sum / (kh·kw), padding counted as zeros (count_include_pad).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 1, 2, 2], [1, 2, 3, 4]);
+ * console.log(await ctx.readF32(ops.avgPool2dForward(ctx, x, { kernel: 2 }))); // Float32Array [2.5]
+ * ctx.destroy();
+ * ```
+ */
 export function avgPool2dForward(ctx: Context, x: Tensor, opts: Pool2dOptions, y?: Tensor): Tensor {
   const op = 'avgPool2dForward';
   const g = geometry(op, x.shape, opts);
@@ -147,7 +194,19 @@ export function avgPool2dForward(ctx: Context, x: Tensor, opts: Pool2dOptions, y
   return out;
 }
 
-/** Average pooling backward: each window's dy/(kh·kw) goes to every input element of the window. */
+/**
+ * Average pooling backward: each window's dy/(kh·kw) goes to every input element of the window.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const dy = ctx.tensor([1, 1, 1, 1], [4]);
+ * console.log(await ctx.readF32(ops.avgPool2dBackward(ctx, dy, [1, 1, 2, 2], { kernel: 2 }))); // Float32Array [1, 1, 1, 1]
+ * ctx.destroy();
+ * ```
+ */
 export function avgPool2dBackward(ctx: Context, dy: Tensor, xShape: readonly number[], opts: Pool2dOptions, dx?: Tensor): Tensor {
   const op = 'avgPool2dBackward';
   const g = geometry(op, xShape, opts);
@@ -159,7 +218,19 @@ export function avgPool2dBackward(ctx: Context, dy: Tensor, xShape: readonly num
   return out;
 }
 
-/** Every pooling kernel (they take shapes as uniforms, so one set serves all layers), for `ctx.prepare()`. */
+/**
+ * Every pooling kernel (they take shapes as uniforms, so one set serves all layers), for `ctx.prepare()`.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * await ctx.prepare(ops.pool2dKernelSpecs());
+ * console.log(ctx.kernelCount);
+ * ctx.destroy();
+ * ```
+ */
 export function pool2dKernelSpecs(): KernelSpec[] {
   return ['max_forward', 'max_backward', 'avg_forward', 'avg_backward', 'max_forward_2x2', 'max_backward_2x2'].map((entry) => ({ shader: SHADER, entry }));
 }

@@ -13,6 +13,18 @@ export const SUM_PARTIALS_SPEC: KernelSpec = { shader: 'reduce.wgsl', entry: 'su
  * Records out[i] = Σ_{s < slices} partials[s·n + i] for i < n: the sum of the `slices` rows of a
  * [slices, n] row-major buffer of partial sums. `out` must hold at least n elements; only the
  * first n are written. With `slices === 1` this is a copy.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const partials = ctx.tensor([2, 3], [1, 2, 3, 10, 20, 30]); // 2 slices of 3 partial sums
+ * const out = ctx.tensor([3]);
+ * ops.sumPartials(ctx, partials, 2, 3, out);
+ * console.log(await ctx.readF32(out)); // Float32Array [11, 22, 33]
+ * ctx.destroy();
+ * ```
  */
 export function sumPartials(ctx: Context, partials: GPUBuffer | Tensor, slices: number, n: number, out: Tensor): void {
   assertShape(Number.isInteger(slices) && slices >= 1, () => `sumPartials: slices ${slices} should be a positive integer`);

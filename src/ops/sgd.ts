@@ -26,6 +26,19 @@ export interface SgdOptions {
  * g' = g + s·sign(w) (sign(0) = 0); d = g' + wd·w; buf = d on the first step, else
  * momentum·buf + d; w ← w − lr·buf. A zero coefficient skips its term, as PyTorch does; with
  * momentum 0 the buffer is not touched and w ← w − lr·d.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const w = ctx.tensor([2], [1, 1]);
+ * const g = ctx.tensor([2], [0.5, -0.5]);
+ * const buf = ctx.tensor([2]);
+ * ops.sgdStep(ctx, w, g, buf, { lr: 0.1, momentum: 0.9, weightDecay: 0, firstStep: true });
+ * console.log(await ctx.readF32(w), await ctx.readF32(buf)); // Float32Array [0.95, 1.05] Float32Array [0.5, -0.5]
+ * ctx.destroy();
+ * ```
  */
 export function sgdStep(ctx: Context, param: Tensor, grad: Tensor, momentumBuffer: Tensor, opts: SgdOptions): void {
   const op = 'sgdStep';
@@ -57,6 +70,18 @@ export function sgdStep(ctx: Context, param: Tensor, grad: Tensor, momentumBuffe
  * Zeroes `grad` wherever `gamma` is exactly zero (±0), in place: with it before {@link sgdStep},
  * a BatchNorm channel whose γ was set to zero by mask-mode pruning keeps γ = β = 0 while the
  * rest trains (as the reference's mask implementation zeroes those gradients).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const gamma = ctx.tensor([3], [0, 0.5, -0]);
+ * const grad = ctx.tensor([3], [1, 1, 1]);
+ * ops.zeroGradWhereZero(ctx, gamma, grad);
+ * console.log(await ctx.readF32(grad)); // Float32Array [0, 1, 0]
+ * ctx.destroy();
+ * ```
  */
 export function zeroGradWhereZero(ctx: Context, gamma: Tensor, grad: Tensor): void {
   const op = 'zeroGradWhereZero';

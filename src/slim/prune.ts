@@ -18,7 +18,23 @@ import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn
 import { graphFromMeta } from '../nn/models.js';
 import type { Graph } from '../nn/graph.js';
 
-/** Pruning cannot be done as asked (e.g. `strict` and a layer would lose every channel). */
+/**
+ * Pruning cannot be done as asked (e.g. `strict` and a layer would lose every channel).
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16] }); // freshly initialised: every γ is 0.5
+ * try {
+ *   await slim.prune(model, 0.5, { strict: true }); // all γ tie at the threshold: every layer would be emptied
+ * } catch (e) {
+ *   if (e instanceof slim.PruneError) console.log(e.message);
+ * }
+ * ctx.destroy();
+ * ```
+ */
 export class PruneError extends NetslimError {
   override name = 'PruneError';
 }
@@ -122,7 +138,17 @@ export interface LayerCost {
   flops: number;
 }
 
-/** Per-layer parameters and FLOPs for one input image of size `inputSize` ([C, H, W]). */
+/**
+ * Per-layer parameters and FLOPs for one input image of size `inputSize` ([C, H, W]).
+ *
+ * @example
+ * ```ts
+ * import { models, slim } from 'netslim';
+ *
+ * const { graph } = models.vggGraph({ depth: 11 });
+ * for (const c of slim.layerCosts(graph, [3, 32, 32])) console.log(c.name, c.kind, c.params, c.flops);
+ * ```
+ */
 export function layerCosts(graph: Graph, inputSize: [number, number, number]): LayerCost[] {
   const shapes = graph.shapes([1, ...inputSize]);
   const out: LayerCost[] = [];
@@ -142,7 +168,16 @@ export function layerCosts(graph: Graph, inputSize: [number, number, number]): L
   return out;
 }
 
-/** FLOPs (2 × multiply-adds of convolutions and linear layers) of one input image. */
+/**
+ * FLOPs (2 × multiply-adds of convolutions and linear layers) of one input image.
+ *
+ * @example
+ * ```ts
+ * import { models, slim } from 'netslim';
+ *
+ * console.log(slim.countFlops(models.vggGraph({ depth: 19 }).graph, [3, 32, 32]).toExponential(3)); // 7.963e+8
+ * ```
+ */
 export function countFlops(graph: Graph, inputSize: [number, number, number]): number {
   return layerCosts(graph, inputSize).reduce((a, c) => a + c.flops, 0);
 }
@@ -150,6 +185,23 @@ export function countFlops(graph: Graph, inputSize: [number, number, number]): n
 /**
  * Prunes `percent` of all BatchNorm channels (global threshold over |γ|) and returns a new,
  * compact model with the report; the original model is left unchanged.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * // In practice: a model trained with sparsity (Trainer option `sparsity`), or loadModel(ctx, bytes). A fresh
+ * // one has every γ = 0.5: they all tie at the threshold, so each layer keeps just its `minChannels`.
+ * const model = models.vgg(ctx, { depth: 11 });
+ * const { model: small, report } = await slim.prune(model, 0.5, { minChannels: 4 });
+ * console.log(report.cfg, report.paramsBefore, '→', report.paramsAfter, report.flopsBefore, '→', report.flopsAfter);
+ * console.log(slim.formatPruneTable(report));
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * small.destroy();
+ * model.destroy(); // the original was left unchanged until here
+ * ctx.destroy();
+ * ```
  */
 export async function prune(model: Model, percent: number, options: PruneOptions = {}): Promise<{ model: Model; report: PruneReport }> {
   if (!(typeof percent === 'number' && percent >= 0 && percent < 1)) throw new PruneError(`prune: percent ${percent} is outside [0, 1)`);
@@ -438,7 +490,21 @@ function selectionPositions(ctx: Context, select: ChannelSelection, idx: Tensor,
   return pos;
 }
 
-/** A model of the same graph and meta (or `meta`), every state tensor, momentum and selection copied on the GPU. */
+/**
+ * A model of the same graph and meta (or `meta`), every state tensor, momentum and selection copied on the GPU.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16] });
+ * const copy = slim.cloneModel(model); // independent GPU state: training one leaves the other as it was
+ * console.log(copy.meta.cfg, copy.parameterCount() === model.parameterCount()); // [8, 'M', 16] true
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
+ */
 export function cloneModel(src: Model, meta = src.meta): Model {
   const ctx = src.ctx;
   const out = new Model(ctx, graphFromMeta(meta).graph, meta);
@@ -575,6 +641,27 @@ export interface IterativePruneOptions extends PruneOptions {
  * channel selection, or zeroed in mask mode) are not counted again: each round's global
  * threshold is taken at (z + percent·(total − z)) / total, z being those channels. The
  * intermediate models are destroyed; `model` is left as it is.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim, datasetFromTensors, Trainer } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const data = datasetFromTensors(Float32Array.from({ length: 32 * 64 }, Math.random), [32, 1, 8, 8], Int32Array.from({ length: 32 }, (_, i) => i % 2));
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16, 'M', 16], inChannels: 1, numClasses: 2 });
+ * const { model: small, reports } = await slim.pruneIterative(model, 0.3, {
+ *   rounds: 2,
+ *   inputSize: [1, 8, 8],
+ *   fineTune: async (m) => {
+ *     const trainer = new Trainer(m, data, null, { epochs: 1, batchSize: 16, lr: 0.01 });
+ *     await trainer.fit();
+ *     trainer.destroy();
+ *   },
+ * });
+ * console.log(reports.map((r) => r.cfg), small.parameterCount());
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
  */
 export async function pruneIterative(model: Model, percent: number, options: IterativePruneOptions): Promise<{ model: Model; reports: PruneReport[] }> {
   if (!(Number.isInteger(options.rounds) && options.rounds >= 1)) throw new PruneError(`pruneIterative: rounds ${options.rounds} must be a positive integer`);

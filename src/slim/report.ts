@@ -14,7 +14,19 @@ export interface LayerGammas {
   gamma: Float32Array;
 }
 
-/** γ of every BatchNorm in module order (a read-back: for reports and plots, not for the pass). */
+/**
+ * γ of every BatchNorm in module order (a read-back: for reports and plots, not for the pass).
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16] });
+ * for (const { name, gamma } of await slim.batchNormGammas(model)) console.log(name, gamma.length, gamma[0]); // feature.1 8 0.5 …
+ * ctx.destroy();
+ * ```
+ */
 export async function batchNormGammas(model: Model): Promise<LayerGammas[]> {
   const out: LayerGammas[] = [];
   for (const l of model.graph.layers()) {
@@ -31,6 +43,17 @@ const pct = (a: number, b: number): string => (a ? `−${(100 * (1 - b / a)).toF
 /**
  * The report as an aligned text table: one row per layer with state (channels for BatchNorms,
  * parameters, FLOPs, the safeguard that acted), then the totals and the threshold.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const { report } = await slim.prune(models.vgg(ctx, { depth: 11 }), 0.3);
+ * console.log(slim.formatPruneTable(report)); // one row per layer, then the totals and the threshold
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
  */
 export function formatPruneTable(report: PruneReport): string {
   const bn = new Map(report.layers.map((l) => [l.name, l]));
@@ -75,7 +98,25 @@ export interface ReportSvgOptions {
 /**
  * An SVG (as a string) with the |γ| histogram of every BatchNorm and the global threshold, and
  * the channels each BatchNorm had and keeps. `gammas` is what {@link batchNormGammas} read from
- * the model that was pruned.
+ * the model that was pruned. `options`: `document` to draw with (default `globalThis.document`;
+ * in Node pass one, e.g. linkedom's), `width` in pixels (default 720), `title` above the charts.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim, writeFileAtomic } from 'netslim/node';
+ * import { parseHTML } from 'linkedom';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 11 });
+ * const gammas = await slim.batchNormGammas(model); // read before pruning
+ * const { report } = await slim.prune(model, 0.3);
+ * // In a browser the page's document is used; in Node pass one (linkedom is a netslim dependency).
+ * const { document } = parseHTML('<!doctype html><html><body></body></html>');
+ * const svg = slim.pruneReportSvg(report, gammas, { document: document as unknown as Document, title: 'VGG-11, 30 %', width: 720 });
+ * await writeFileAtomic('prune.svg', new TextEncoder().encode(svg));
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
  */
 export function pruneReportSvg(report: PruneReport, gammas: LayerGammas[], options: ReportSvgOptions = {}): string {
   const document = options.document ?? (globalThis as { document?: Document }).document;

@@ -7,6 +7,7 @@ import { sgdStep, zeroGradWhereZero } from '../ops/sgd.js';
 import { BatchNorm2d } from '../nn/layers.js';
 import type { Model } from '../nn/model.js';
 
+/** Hyperparameters of {@link SGD} (defaults: momentum 0.9, weight decay 1e-4, sparsity 0). */
 export interface SgdConfig {
   lr: number;
   momentum?: number;
@@ -20,6 +21,28 @@ export interface SgdConfig {
   freezeZeroGamma?: boolean;
 }
 
+/**
+ * SGD with momentum and weight decay over every trainable slot of a model, with Network
+ * Slimming's s·sign(γ) on BatchNorm weights. The {@link Trainer} uses it; use it directly to write
+ * your own loop.
+ *
+ * @example
+ * ```ts
+ * import { init, models, ops, SGD } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 16, 'M', 16], numClasses: 4 });
+ * const opt = new SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, sparsity: 1e-4 });
+ * const x = ctx.tensor([4, 3, 8, 8], Float32Array.from({ length: 4 * 3 * 64 }, (_, i) => Math.sin(i)));
+ * const labels = ctx.tensor([4], [0, 1, 2, 3], 'u32');
+ * const logits = model.forward(x, true);
+ * const { loss } = ops.softmaxCrossEntropy(ctx, logits, labels, { dlogits: model.outputGrad(x) });
+ * model.backward(x);
+ * opt.step();
+ * console.log(await ctx.readF32(loss), opt.steps); // Float32Array [≈1.39] 1
+ * ctx.destroy();
+ * ```
+ */
 export class SGD {
   lr: number;
   readonly momentum: number;

@@ -1,0 +1,260 @@
+// The package as a user gets it: `npm pack` (which builds dist through `prepack`), the tarball
+// installed into a scratch project in the OS temp dir with npm, then (a) the `netslim` command,
+// (b) a Node script that imports `netslim/node` and prunes a VGG, (c) a browser bundle of
+// `netslim` made with rollup, which must hold no Node module, and (d) `tsc --noEmit` on
+// consumers of both entries. Nothing here skips: a missing tool, a failed install or a file
+// missing from the tarball fails the test with the command's output.
+//
+// Needs the npm registry (or npm's cache) for netslim's runtime dependencies; the scratch
+// project installs nothing else. npm 11 runs no dependency install scripts unless approved;
+// netslim needs none.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rollup, type RollupLog } from 'rollup';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import commonjs from '@rollup/plugin-commonjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const SETUP_TIMEOUT = 900_000;
+
+/** Every file the tarball may hold: the built code, the bundled datasets and the docs npm wants. */
+const ALLOWED = /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/.+|data\/.+)$/;
+/** What dist/ may weigh unpacked (code, declarations, source maps); today about 1 MB. */
+const DIST_BUDGET = 2_500_000;
+
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  files: { path: string; size: number }[];
+}
+
+// vitest started through npm/npx passes npm_config_* variables (prefix, local prefix, …) that
+// would point the scratch project's npm at this repository: drop them all.
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
+function sh(cmd: string, args: string[], cwd: string, timeout = 600_000): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}${r.error ? `: ${r.error.message}` : ''}\n` +
+        `--- stdout\n${r.stdout?.slice(-4000)}\n--- stderr\n${r.stderr?.slice(-4000)}`,
+    );
+  }
+  return r;
+}
+
+const kB = (n: number) => `${(n / 1024).toFixed(1)} kB`;
+
+let work = '';
+let app = '';
+let pack: PackResult;
+const installed = () => path.join(app, 'node_modules/netslim');
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'netslim-package-'));
+  const t0 = performance.now();
+  pack = (JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', work], root).stdout) as PackResult[])[0]!;
+  const t1 = performance.now();
+  app = path.join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'netslim-consumer', private: true, type: 'module' }, null, 2));
+  sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, pack.filename)], app);
+  const dataBytes = pack.files.filter((f) => f.path.startsWith('data/')).reduce((s, f) => s + f.size, 0);
+  console.log(
+    `netslim tarball: ${pack.filename} ${kB(pack.size)} packed, ${kB(pack.unpackedSize)} unpacked, ${pack.entryCount} files ` +
+      `(data/ ${kB(dataBytes)} unpacked); pack+build ${((t1 - t0) / 1000).toFixed(1)} s, install ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+  );
+}, SETUP_TIMEOUT);
+
+afterAll(() => {
+  if (work && !process.env.NETSLIM_KEEP_PACKAGE_TEST) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('holds dist/, data/, README, CHANGELOG and LICENSE only, and every file the manifest names', () => {
+    const files = pack.files.map((f) => f.path);
+    expect(files.filter((f) => !ALLOWED.test(f)), 'files outside the allowed list').toEqual([]);
+    expect(files.filter((f) => f.startsWith('dist/') && f.endsWith('.ts') && !f.endsWith('.d.ts')), 'TypeScript sources').toEqual([]);
+    const manifest = JSON.parse(readFileSync(path.join(installed(), 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      exports: Record<string, string | Record<string, string>>;
+      main: string;
+      types: string;
+    };
+    const named = [manifest.main, manifest.types, ...Object.values(manifest.bin)];
+    for (const e of Object.values(manifest.exports)) named.push(...(typeof e === 'string' ? [e] : Object.values(e)));
+    for (const f of [...named.map((p) => path.posix.normalize(p)), 'README.md', 'LICENSE', 'CHANGELOG.md']) expect(files, f).toContain(f);
+    const dist = pack.files.filter((f) => f.path.startsWith('dist/')).reduce((s, f) => s + f.size, 0);
+    expect(dist, `dist/ is ${dist} bytes unpacked`).toBeLessThan(DIST_BUDGET);
+  });
+
+  it('ships exactly the chunks the entry points import (no stale chunk of an earlier build)', () => {
+    const js = pack.files.map((f) => f.path).filter((f) => f.startsWith('dist/') && f.endsWith('.js'));
+    const chunks = js.filter((f) => f.startsWith('dist/chunks/'));
+    const referenced = new Set<string>();
+    for (const f of js) {
+      const code = readFileSync(path.join(installed(), f), 'utf8');
+      for (const m of code.matchAll(/(?:from\s*|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) referenced.add(path.posix.join(path.posix.dirname(f), m[1]!));
+    }
+    expect(chunks.length).toBeGreaterThan(0);
+    expect([...referenced].filter((f) => !js.includes(f)), 'imported but missing').toEqual([]);
+    expect(chunks.filter((f) => !referenced.has(f)), 'shipped but never imported').toEqual([]);
+  });
+});
+
+describe('installed from the tarball', () => {
+  it('(a) runs the netslim command', () => {
+    const help = sh('npx', ['--no-install', 'netslim', '--help'], app, 120_000);
+    expect(help.stdout).toContain('Usage: netslim');
+    const predict = sh('npx', ['--no-install', 'netslim', 'predict', '--help'], app, 120_000);
+    expect(predict.stdout).toContain('Usage: netslim predict');
+    expect(predict.stdout).toContain('--model');
+  });
+
+  it('(b) imports netslim/node in plain Node, prunes a VGG and runs the pruned model', () => {
+    // γ of BatchNorm l, channel j is (j + 1)/C_l, so the global threshold cuts every layer
+    // differently and the expected cfg can be computed here.
+    const cfg: (number | 'M')[] = [8, 'M', 8, 'M', 16, 'M', 16, 'M', 16];
+    writeFileSync(
+      path.join(app, 'prune.mjs'),
+      `import { init, models, slim } from 'netslim/node';
+
+const ctx = await init({ log: (m) => console.error(m) });
+const model = models.vgg(ctx, { cfg: ${JSON.stringify(cfg)}, numClasses: 4 });
+const state = await model.stateDict();
+for (const bn of model.batchNorms()) {
+  const w = state.get(bn.name + '.weight');
+  w.data = Float32Array.from(w.data, (_, j) => (j + 1) / w.data.length);
+}
+model.loadStateDict(state);
+const { model: pruned, report } = await slim.prune(model, 0.3);
+const x = ctx.tensor([2, 3, 32, 32], new Float32Array(2 * 3 * 32 * 32).fill(0.5));
+const logits = await ctx.readF32(pruned.forward(x, false));
+console.log(JSON.stringify({ cfg: report.cfg, paramsBefore: report.paramsBefore, paramsAfter: report.paramsAfter, logits: Array.from(logits) }));
+x.destroy();
+pruned.destroy();
+model.destroy();
+ctx.destroy();
+`,
+    );
+    const r = sh(process.execPath, ['prune.mjs'], app, 300_000);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { cfg: (number | 'M')[]; paramsBefore: number; paramsAfter: number; logits: number[] };
+    console.log(`netslim/node from the tarball: pruned cfg ${JSON.stringify(out.cfg)}, params ${out.paramsBefore} → ${out.paramsAfter}`);
+
+    const widths = cfg.filter((c): c is number => c !== 'M');
+    const gammas = Float32Array.from(widths.flatMap((c) => Array.from({ length: c }, (_, j) => (j + 1) / c))).sort();
+    const thre = gammas[Math.floor(gammas.length * 0.3)]!;
+    let l = 0;
+    const expected = cfg.map((c) => (c === 'M' ? c : Array.from({ length: widths[l++]! }, (_, j) => Math.fround((j + 1) / c)).filter((g) => g > thre).length));
+    expect(out.cfg).toEqual(expected);
+    expect(out.paramsAfter).toBeLessThan(out.paramsBefore);
+    expect(out.logits).toHaveLength(2 * 4);
+    expect(out.logits.every(Number.isFinite)).toBe(true);
+  });
+
+  it('(c) bundles the browser entry with rollup without any Node module', async () => {
+    // Everything the entry exports, so tree-shaking hides nothing.
+    writeFileSync(path.join(app, 'browser.js'), `import * as netslim from 'netslim';\nexport default netslim;\n`);
+    const warnings: RollupLog[] = [];
+    const bundle = await rollup({
+      input: path.join(app, 'browser.js'),
+      plugins: [nodeResolve({ browser: true, preferBuiltins: false, rootDir: app }), commonjs()],
+      onwarn: (w) => void warnings.push(w),
+    });
+    const { output } = await bundle.generate({ format: 'es' });
+    await bundle.close();
+    const chunks = output.flatMap((o) => (o.type === 'chunk' ? [o] : []));
+    const modules = chunks.flatMap((c) => Object.keys(c.modules));
+    const fromNetslim = modules.filter((m) => m.includes(`${path.sep}node_modules${path.sep}netslim${path.sep}`));
+    expect(fromNetslim.length, 'the bundle holds netslim itself').toBeGreaterThan(0);
+
+    expect(warnings.filter((w) => w.code === 'UNRESOLVED_IMPORT' || w.code === 'MISSING_NODE_BUILTINS').map((w) => w.message), 'unresolved imports').toEqual([]);
+    expect(chunks.flatMap((c) => [...c.imports, ...c.dynamicImports].filter((i) => !chunks.some((k) => k.fileName === i))), 'external imports').toEqual([]);
+    const nodeOnly = /[\\/]node_modules[\\/](webgpu|linkedom|cli-progress|commander)[\\/]|\.node$|files\.node|[\\/]dist[\\/](node|cli)\.js$/;
+    expect(modules.filter((m) => nodeOnly.test(m)), 'Node-only modules in the bundle').toEqual([]);
+    const forbidden = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"](?:node:[\w/]+|fs|fs\/promises|path|os|crypto|child_process|module|url|webgpu|[^'"]*dawn[^'"]*)['"]/g;
+    for (const c of chunks) expect([...c.code.matchAll(forbidden)].map((m) => m[0]), `${c.fileName} imports`).toEqual([]);
+  }, 300_000);
+
+  it('(d) type-checks consumers of both entries (strict), the browser one without @types/node', () => {
+    const browser = path.join(app, 'ts-browser');
+    const node = path.join(app, 'ts-node');
+    mkdirSync(browser);
+    mkdirSync(node);
+    // The browser consumer: DOM lib (TypeScript 6 has WebGPU there), no @types/node, no
+    // @webgpu/types, and skipLibCheck off so netslim's own declarations are checked too.
+    writeFileSync(
+      path.join(browser, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [], skipLibCheck: false }, files: ['consumer.ts'] }),
+    );
+    writeFileSync(
+      path.join(browser, 'consumer.ts'),
+      `import { init, models, slim, ops, Tensor, NetslimError, parseSafetensors, type Context, type ModelMeta } from 'netslim';
+
+export async function run(): Promise<(number | 'M')[]> {
+  const ctx: Context = await init({ powerPreference: 'high-performance' });
+  const device: GPUDevice = ctx.device;
+  const model = models.vgg(ctx, { cfg: [8, 'M', 16], numClasses: 10 });
+  const meta: ModelMeta = model.meta;
+  const { model: small, report } = await slim.prune(model, 0.4, { minChannels: 2 });
+  const layers: slim.LayerReport[] = report.layers;
+  const x: Tensor = ctx.tensor([1, 3, 8, 8]);
+  const y: Float32Array = await ctx.readF32(ops.reluForward(ctx, small.forward(x, false)));
+  // @ts-expect-error percent is a number: the types are real, not \`any\`.
+  await slim.prune(model, '0.4');
+  try {
+    parseSafetensors(new Uint8Array(8));
+  } catch (e) {
+    if (e instanceof NetslimError) console.log(e.name, device.label, meta.arch, layers.length, y.length);
+  }
+  return report.cfg;
+}
+`,
+    );
+    // The Node consumer: NodeNext resolution, @types/node, no DOM lib (skipLibCheck on, as Node
+    // projects have it: @webgpu/types itself names DOM types), both entries in one file.
+    writeFileSync(path.join(node, 'package.json'), JSON.stringify({ type: 'module' }));
+    writeFileSync(
+      path.join(node, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'], skipLibCheck: true }, files: ['consumer.ts'] }),
+    );
+    writeFileSync(
+      path.join(node, 'consumer.ts'),
+      `import { readFile } from 'node:fs/promises';
+import type { Model } from 'netslim';
+import { init, models, slim, loadModel, saveModel, loadDatasetDir, requestNodeAdapter, SWIFTSHADER_ICD, type NodeInitOptions, type Dataset } from 'netslim/node';
+
+const options: NodeInitOptions = { dawnFlags: [], swiftshaderFallback: true };
+const ctx = await init(options);
+const device: GPUDevice = ctx.device;
+const model: Model = models.vgg(ctx, { cfg: [8, 'M', 16], numClasses: 10 });
+const pruneOptions: slim.PruneOptions = { minChannels: 2, mode: 'compact' };
+const { model: small, report } = await slim.prune(model, 0.3, pruneOptions);
+const bytes: Uint8Array = await saveModel(small);
+const again = loadModel(ctx, bytes, 'pruned.safetensors');
+const data: { train: Dataset; test: Dataset | null } = await loadDatasetDir('/data', { padTo: 32 });
+const { adapter, fellBack } = await requestNodeAdapter();
+const vendor: string = adapter.info.vendor;
+// @ts-expect-error cfg entries are numbers or 'M'
+models.vgg(ctx, { cfg: ['x'] });
+console.log(device.label, report.cfg, again.meta.cfg, data.train.n, fellBack, vendor, SWIFTSHADER_ICD, (await readFile('x')).length);
+ctx.destroy();
+`,
+    );
+    const b = sh(process.execPath, [tsc, '-p', browser, '--listFiles'], app, 300_000);
+    const browserFiles = b.stdout.split('\n');
+    expect(browserFiles.filter((f) => /node_modules[\\/]@types[\\/]node[\\/]|node_modules[\\/]@webgpu[\\/]/.test(f)), 'type packages the browser entry pulled in').toEqual([]);
+    expect(browserFiles.some((f) => f.endsWith('netslim/dist/types/index.d.ts'))).toBe(true);
+    const n = sh(process.execPath, [tsc, '-p', node, '--listFiles'], app, 300_000);
+    expect(n.stdout).toContain('netslim/dist/types/node.d.ts');
+    expect(n.stdout).toContain('@webgpu/types/dist/index.d.ts');
+  }, 300_000);
+});
