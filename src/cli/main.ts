@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { NetslimError } from '../errors.js';
 import { CliError } from './common.js';
+import { registerDemo } from './demo.js';
 import { registerExport } from './export.js';
 import { registerPredict } from './predict.js';
 import { registerPrune } from './prune.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   registerPrune(program);
   registerPredict(program);
   registerExport(program);
+  registerDemo(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(`netslim ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`) });
   try {
     await program.parseAsync(argv, { from: 'user' });
