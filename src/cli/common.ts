@@ -93,13 +93,16 @@ export function progressBar(label: string): { update: (p: StepProgress) => void;
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let epoch = -1;
   return {
     update(p) {
       const payload = { epoch: `${p.epoch + 1}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2), ips: p.imagesPerSec.toFixed(1) };
-      if (!started || p.step === 1) {
+      // A new epoch starts a new bar (progress is reported only now and then, so its first report may be any step).
+      if (!started || p.epoch !== epoch) {
         if (started) bar.stop();
         bar.start(p.steps, p.step, payload);
         started = true;
+        epoch = p.epoch;
       } else bar.update(p.step, payload);
     },
     stop() {
