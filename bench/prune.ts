@@ -18,7 +18,7 @@ import type { Model } from '../src/nn/model.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
 import { openContext, releaseGpu } from './peers.js';
-import { flagParsers, fmtMs, fmtNum, median, rng, sleep, table, uniform } from './util.js';
+import { errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, sleep, table, uniform } from './util.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -144,15 +144,6 @@ interface Row {
   error: string | null;
 }
 
-let failures = 0;
-function loud(msg: string): void {
-  failures++;
-  console.error(`\n!!!!!!!! ${msg}\n`);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
 
 const log = (msg: string) => process.stderr.write(`[prune] ${msg}\n`);
 
@@ -413,8 +404,8 @@ async function main(): Promise<void> {
     writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
     const shown = outFile.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), outFile) : outFile;
     console.log(`\nWrote ${shown} (${rows.length} rows) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
-    if (failures) {
-      console.error(`bench prune: ${failures} failure(s) — see the !!!!!!!! lines above.`);
+    if (failures.count) {
+      console.error(`bench prune: ${failures.count} failure(s) — see the !!!!!!!! lines above.`);
       process.exitCode = 1;
     }
   } finally {

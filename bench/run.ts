@@ -14,7 +14,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { Context } from '../src/core.js';
 import { ALL_OPS, DEFAULT_OPS, OursUnavailable, buildCases, oursMissing, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
-import { compare, flagParsers, fmtMs, fmtNum, geomean, median, sleep, table } from './util.js';
+import { compare, errText, failures, flagParsers, fmtMs, fmtNum, geomean, loud, median, sleep, table } from './util.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -161,15 +161,6 @@ interface Row {
 
 const gflops = (flops: number, ms: number | null) => (ms ? flops / ms / 1e6 : null);
 
-let failures = 0;
-function loud(msg: string): void {
-  failures++;
-  console.error(`\n!!!!!!!! ${msg}\n`);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
 
 async function runCase(c: Case, ctx: Context, peers: Peer[]): Promise<Row[]> {
   const tag = `${c.op} ${c.pass} ${c.shape}`;
@@ -427,8 +418,8 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(outFile), { recursive: true });
     writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
     console.log(`\nWrote ${path.relative(process.cwd(), outFile)} (${rows.length} rows) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
-    if (failures) {
-      console.error(`bench: ${failures} failure(s) (mismatches or errors) — see the !!!!!!!! lines above.`);
+    if (failures.count) {
+      console.error(`bench: ${failures.count} failure(s) (mismatches or errors) — see the !!!!!!!! lines above.`);
       process.exitCode = 1;
     }
   } finally {

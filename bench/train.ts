@@ -22,7 +22,7 @@ import { SGD } from '../src/train/sgd.js';
 import type { PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { IN_CHANNELS, NETS, NUM_CLASSES, SIZE, WASM_WGRAD_NOTE, buildPeerNet, copyWeights, peerLoss, registerWasmConv2dBackpropFilter, stepFlops, type NetSpec, type PeerNet } from './train_nets.js';
-import { flagParsers, fmtMs, fmtNum, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
+import { errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
 
 const require = createRequire(import.meta.url);
 
@@ -139,15 +139,6 @@ interface Row {
   error: string | null;
 }
 
-let failures = 0;
-function loud(msg: string): void {
-  failures++;
-  console.error(`\n!!!!!!!! ${msg}\n`);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
 
 const log = (msg: string) => process.stderr.write(`[train] ${msg}\n`);
 
@@ -596,8 +587,8 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(outFile), { recursive: true });
     writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
     console.log(`\nWrote ${path.relative(process.cwd(), outFile)} (${rows.length} rows) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
-    if (failures) {
-      console.error(`bench train: ${failures} failure(s) (errors or loss mismatches) — see the !!!!!!!! lines above.`);
+    if (failures.count) {
+      console.error(`bench train: ${failures.count} failure(s) (errors or loss mismatches) — see the !!!!!!!! lines above.`);
       process.exitCode = 1;
     }
   } finally {

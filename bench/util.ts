@@ -208,3 +208,17 @@ export function flagParsers(prefix: string, usage: string) {
   };
   return { die, intFlag, numFlag, listFlag, parse };
 }
+
+/** Failures of this benchmark run (mismatches, errors); the exit status reads `count`. */
+export const failures = { count: 0 };
+
+/** Counts a failure and prints it so that it stands out in a long log. */
+export function loud(msg: string): void {
+  failures.count++;
+  console.error(`\n!!!!!!!! ${msg}\n`);
+}
+
+/** An error as one line: `Name: message`. */
+export function errText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}

@@ -542,20 +542,7 @@ function drawChannels(layers: { name: string; before: number; after: number }[])
   const bars = layers.map((l, i) => ({ layer: `conv ${i + 1}`, before: l.before, after: l.after }));
   $('preview-chart').replaceChildren(
     el('figcaption', {}, 'Channels per layer: before (grey) and kept (blue)'),
-    Plot.plot({
-      width: 380,
-      height: 40 + 22 * bars.length,
-      marginLeft: 60,
-      marginRight: 50,
-      x: { label: 'channels', grid: true },
-      y: { label: null, domain: bars.map((b) => b.layer) },
-      marks: [
-        Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }),
-        Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }),
-        Plot.text(bars, { y: 'layer', x: 'before', text: (b: { before: number; after: number }) => `${b.after}/${b.before}`, dx: 4, textAnchor: 'start' }),
-        Plot.ruleX([0]),
-      ],
-    }),
+    slim.channelBarsPlot(bars, { width: 380, marginLeft: 60 }),
   );
 }
 

@@ -37,7 +37,7 @@ import { Trainer, evaluate, type EpochResult } from '../train/trainer.js';
 import { saveModel } from '../io/checkpoint.js';
 import { writeFileAtomic, writeFilesAtomic } from '../io/files.node.js';
 import { cloneModel, countFlops, prune, type PruneReport } from '../slim/prune.js';
-import { batchNormGammas, formatPruneTable, type LayerGammas } from '../slim/report.js';
+import { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, type LayerGammas } from '../slim/report.js';
 import { Mulberry32 } from '../util/random.js';
 import { CliError, DATASETS, floatOption, intOption, loadData, progressBar } from './common.js';
 
@@ -355,36 +355,13 @@ function reportHtml(r: ReportInput): string {
   // The same 50 bins for both histograms, so that they compare.
   const bins = Array.from({ length: 51 }, (_, i) => (i * xMax) / 50);
   const histogram = (values: number[], title: string, fill: string, threshold?: number) =>
-    Plot.plot({
-      document: doc,
-      width,
-      height: 220,
-      marginLeft: 50,
-      title,
-      x: { label: '|γ|', domain: [0, xMax] },
-      y: { label: 'channels', grid: true },
-      marks: [
-        Plot.rectY(values, { fill, ...Plot.binX({ y: 'count' }, { x: (d: number) => d, thresholds: bins }) }),
-        ...(threshold !== undefined ? [Plot.ruleX([threshold], { stroke: 'red', strokeWidth: 2 })] : []),
-        Plot.ruleY([0]),
-      ],
-    });
+    gammaHistogramPlot(values, { document: doc, width, height: 220, title, fill, bins, xMax, ...(threshold !== undefined ? { threshold } : {}) });
   const bars = r.report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after }));
-  const channels = Plot.plot({
+  const channels = channelBarsPlot(bars, {
     document: doc,
     width,
-    height: 50 + 18 * bars.length,
     marginLeft: 130,
-    marginRight: 50,
     title: `Channels per BatchNorm: before (grey) and kept (blue), ${r.report.totalChannels} → ${r.report.totalChannels - r.report.prunedChannels}`,
-    x: { label: 'channels', grid: true },
-    y: { label: null, domain: bars.map((b) => b.layer) },
-    marks: [
-      Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }),
-      Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }),
-      Plot.text(bars, { y: 'layer', x: 'before', text: (b: { before: number; after: number }) => `${b.after}/${b.before}`, dx: 4, textAnchor: 'start' }),
-      Plot.ruleX([0]),
-    ],
   });
   // Curves over the run's epochs, one colour per phase; test solid with dots, train dashed.
   const points: { epoch: number; phase: string; split: string; accuracy: number; loss: number }[] = [];

@@ -86,6 +86,7 @@ export function formatPruneTable(report: PruneReport): string {
   ].join('\n');
 }
 
+/** Options of {@link pruneReportSvg}. */
 export interface ReportSvgOptions {
   /** The DOM document to draw with (default: `globalThis.document`). */
   document?: Document;
@@ -123,28 +124,85 @@ export function pruneReportSvg(report: PruneReport, gammas: LayerGammas[], optio
   if (!document) throw new Error('pruneReportSvg: no DOM document; in Node pass { document } (e.g. from linkedom parseHTML)');
   const width = options.width ?? 720;
   const values = gammas.flatMap((g) => Array.from(g.gamma, (v) => Math.abs(v)));
-  const histogram = Plot.plot({
+  const histogram = gammaHistogramPlot(values, {
     document,
     width,
-    height: 260,
-    marginLeft: 50,
+    threshold: report.threshold,
     title: `|γ| of ${values.length} BatchNorm channels; red: threshold ${report.threshold.toPrecision(3)}`,
-    x: { label: '|γ|' },
-    y: { label: 'channels', grid: true },
-    marks: [Plot.rectY(values, { fill: 'steelblue', ...Plot.binX({ y: 'count' }, { x: (d: number) => d, thresholds: 60 }) }), Plot.ruleX([report.threshold], { stroke: 'red', strokeWidth: 2 }), Plot.ruleY([0])],
   });
-  const bars = report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after }));
-  const channels = Plot.plot({
-    document,
-    width,
-    height: 40 + 14 * bars.length,
-    marginLeft: 140,
-    title: 'channels per BatchNorm: before (grey) and kept (blue)',
+  const channels = channelBarsPlot(
+    report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after })),
+    { document, width, title: 'channels per BatchNorm: before (grey) and kept (blue)' },
+  );
+  return stack(document, [histogram, channels], width, options.title);
+}
+
+/** Common options of the chart builders below. */
+export interface ChartOptions {
+  /** The DOM document to draw with (default: `globalThis.document`). */
+  document?: Document;
+  width?: number;
+  title?: string;
+  /** Left margin for the layer labels (channel bars; default 140). */
+  marginLeft?: number;
+}
+
+/**
+ * A histogram of |γ| values (Observable Plot), with the threshold as a red rule when given.
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const figure = slim.gammaHistogramPlot([0.01, 0.02, 0.5, 0.7, 0.9], { threshold: 0.3, width: 400 });
+ * document.body.append(figure);
+ * ```
+ */
+export function gammaHistogramPlot(values: number[], options: ChartOptions & { threshold?: number; bins?: number | number[]; xMax?: number; fill?: string; height?: number } = {}): SVGSVGElement | HTMLElement {
+  return Plot.plot({
+    ...(options.document ? { document: options.document } : {}),
+    width: options.width ?? 720,
+    height: options.height ?? 260,
+    marginLeft: 50,
+    ...(options.title ? { title: options.title } : {}),
+    x: { label: '|γ|', ...(options.xMax !== undefined ? { domain: [0, options.xMax] } : {}) },
+    y: { label: 'channels', grid: true },
+    marks: [
+      Plot.rectY(values, { fill: options.fill ?? 'steelblue', ...Plot.binX({ y: 'count' }, { x: (d: number) => d, thresholds: options.bins ?? 60 }) }),
+      ...(options.threshold !== undefined ? [Plot.ruleX([options.threshold], { stroke: 'red', strokeWidth: 2 })] : []),
+      Plot.ruleY([0]),
+    ],
+  });
+}
+
+/**
+ * Channels per layer before (grey) and kept (blue), one bar pair per layer, labelled `kept/before`.
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const figure = slim.channelBarsPlot([{ layer: 'feature.1', before: 64, after: 20 }], { width: 400 });
+ * document.body.append(figure);
+ * ```
+ */
+export function channelBarsPlot(bars: { layer: string; before: number; after: number }[], options: ChartOptions = {}): SVGSVGElement | HTMLElement {
+  return Plot.plot({
+    ...(options.document ? { document: options.document } : {}),
+    width: options.width ?? 720,
+    height: 50 + 18 * bars.length,
+    marginLeft: options.marginLeft ?? 140,
+    marginRight: 50,
+    ...(options.title ? { title: options.title } : {}),
     x: { label: 'channels', grid: true },
     y: { label: null, domain: bars.map((b) => b.layer) },
-    marks: [Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }), Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }), Plot.ruleX([0])],
+    marks: [
+      Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }),
+      Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }),
+      Plot.text(bars, { y: 'layer', x: 'before', text: (b: { before: number; after: number }) => `${b.after}/${b.before}`, dx: 4, textAnchor: 'start' }),
+      Plot.ruleX([0]),
+    ],
   });
-  return stack(document, [histogram, channels], width, options.title);
 }
 
 /** Stacks Plot figures vertically in one standalone SVG document (string). */
