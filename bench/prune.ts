@@ -18,7 +18,7 @@ import type { Model } from '../src/nn/model.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
 import { openContext, releaseGpu } from './peers.js';
-import { errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, sleep, table, uniform } from './util.js';
+import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, sleep, table, uniform } from './util.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -373,14 +373,7 @@ async function main(): Promise<void> {
 
     // ---- JSON
     const json = {
-      adapter: {
-        name: adapterName,
-        ...ctx.adapter,
-        fell_back_to_swiftshader: fellBack,
-        timestampQuery: ctx.timestamps,
-        subgroups: ctx.subgroups,
-        variants: ctx.variants,
-      },
+      adapter: adapterRecord(ctx, adapterName, fellBack),
       date: new Date().toISOString(),
       node: process.version,
       settings: {

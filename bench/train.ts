@@ -22,7 +22,7 @@ import { SGD } from '../src/train/sgd.js';
 import type { PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { IN_CHANNELS, NETS, NUM_CLASSES, SIZE, WASM_WGRAD_NOTE, buildPeerNet, copyWeights, peerLoss, registerWasmConv2dBackpropFilter, stepFlops, type NetSpec, type PeerNet } from './train_nets.js';
-import { errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
+import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
 
 const require = createRequire(import.meta.url);
 
@@ -556,12 +556,7 @@ async function main(): Promise<void> {
     // ---- JSON
     const json = {
       adapter: {
-        name: adapterName,
-        ...ctx.adapter,
-        fell_back_to_swiftshader: fellBack,
-        timestampQuery: ctx.timestamps,
-        subgroups: ctx.subgroups,
-        variants: ctx.variants,
+        ...adapterRecord(ctx, adapterName, fellBack),
         tfjs: Object.fromEntries(peers.map((p) => [p.name, p.info])),
       },
       date: new Date().toISOString(),

@@ -1,6 +1,7 @@
 /** Seeded data, layout conversions, comparison and small statistics for the kernel benchmark. */
 
 import { parseArgs } from 'node:util';
+import type { Context } from '../src/gpu/context.js';
 import { rng } from '../src/util/random.js';
 
 export { rng };
@@ -221,4 +222,9 @@ export function loud(msg: string): void {
 /** An error as one line: `Name: message`. */
 export function errText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The adapter as the benchmarks' JSON records it. */
+export function adapterRecord(ctx: Context, name: string, fellBack: boolean) {
+  return { name, ...ctx.adapter, fell_back_to_swiftshader: fellBack, timestampQuery: ctx.timestamps, subgroups: ctx.subgroups, variants: ctx.variants };
 }
