@@ -9,23 +9,14 @@ import { densenet, densenetGraph, resnet, resnetGraph, vgg, vggGraph } from '../
 import type { Model } from '../src/nn/model.js';
 import { PruneError, countFlops, layerCosts, prune } from '../src/slim/prune.js';
 import { bnOrder, referencePrune, type HostState, type RefModel } from './reference/prune.js';
+import { SMALL_MODELS } from './util/small-models.js';
 import { useContext } from './util/gpu.js';
 import { normal, rng } from './util/random.js';
 import { expectBitExact, expectClose } from './util/tolerance.js';
 
 const getCtx = useContext();
 
-interface Case {
-  name: string;
-  make: (ctx: Context) => Model;
-  input: [number, number, number];
-}
-
-const CASES: Case[] = [
-  { name: 'vgg', make: (ctx) => vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2 }), input: [3, 8, 8] },
-  { name: 'resnet11', make: (ctx) => resnet(ctx, { depth: 11, seed: 3 }), input: [3, 32, 32] },
-  { name: 'densenet7', make: (ctx) => densenet(ctx, { depth: 7, seed: 4 }), input: [3, 32, 32] },
-];
+const CASES = SMALL_MODELS;
 
 /** γ in multiples of 0.05 (many ties), both signs; β and running stats random; one BN tiny. */
 async function scramble(model: Model, seed: number): Promise<HostState> {

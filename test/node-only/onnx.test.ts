@@ -22,6 +22,7 @@ import { BatchNorm2d, Layer, Linear, type LayerKind } from '../../src/nn/layers.
 import { Model } from '../../src/nn/model.js';
 import { densenet, resnet, vgg } from '../../src/nn/models.js';
 import { prune } from '../../src/slim/prune.js';
+import { SMALL_MODELS } from '../util/small-models.js';
 import { useContext } from '../util/gpu.js';
 import { normal, rng } from '../util/random.js';
 
@@ -35,17 +36,7 @@ const ONNX = onnxProto.onnx;
 // numerics cannot see (eps, attributes) is checked node by node below.
 const ATOL = 1e-4;
 
-interface Case {
-  name: string;
-  make: (ctx: Context) => Model;
-  input: [number, number, number];
-}
-
-const CASES: Case[] = [
-  { name: 'vgg', make: (ctx) => vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2 }), input: [3, 8, 8] },
-  { name: 'resnet11', make: (ctx) => resnet(ctx, { depth: 11, seed: 3 }), input: [3, 32, 32] },
-  { name: 'densenet7', make: (ctx) => densenet(ctx, { depth: 7, seed: 4 }), input: [3, 32, 32] },
-];
+const CASES = SMALL_MODELS;
 
 /**
  * γ in multiples of 0.05 in [−1, 1] (ties, zeros, negatives), β and running mean random, running
