@@ -6,14 +6,16 @@
 // a block of outputs in registers; the forward saves nothing (the backward reads x, w and dy).
 
 // Lines starting {{SG}} exist only in the subgroup build and {{NOSG}} lines only in the other (a
-// module naming subgroup builtins cannot be created on a device without the feature). ROWS/RG4:
-// 16 output rows per lane (RG4 on) or 4; TN/P1/R2/R4: block shape of conv3x3_regblock.
+// module naming subgroup builtins cannot be created on a device without the feature). ROWS/RG8/RG16:
+// output rows per lane, 4, 8 (RG8 on) or 16 (RG8 and RG16 on); TN/P1/R2/R4: block shape of
+// conv3x3_regblock.
 {{SG}}enable subgroups;
 
 // One conv_* job (see ConvJob in src/ops/conv2d.ts): M output rows, Q input channels, TI×TJ taps;
 // grid pixel (n, a, b) reads in row a·in_ys + row0 + i, column b·in_xs + col0 + j and writes out
 // row out_y0 + a·out_ys, column out_x0 + b·out_xs; weight(r, q, i, j) = w[r·w_r + q·w_q + i·w_i +
-// j·w_j + w_0].
+// j·w_j + w_0]. A regblock dispatch computes rows from r_base on: a job whose M is not a multiple
+// of 16 runs its last rows as further dispatches with 8 or 4 rows per lane (conv_tiled ignores it).
 struct Conv {
   M: u32, Q: u32, TI: u32, TJ: u32,
   NB: u32, GA: u32, GB: u32,
@@ -21,6 +23,7 @@ struct Conv {
   in_n: u32, in_c: u32, in_h: u32, in_w: u32, in_ys: u32, in_xs: u32,
   row0: i32, col0: i32,
   w_r: u32, w_q: u32, w_i: i32, w_j: i32, w_0: u32,
+  r_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Conv;
@@ -122,9 +125,8 @@ fn store_block8(m: Acc8, pix0: u32, r0: u32, npix: u32) {
   store_block(m.p0, pix0, r0, npix); store_block(m.p1, pix0 + 4u, r0, npix);
 }
 
-// Any taps and strides: 8 consecutive grid pixels (in any rows) x 16 output rows per lane, or x 4
-// rows when the job has at most 4 (RG4 off). Taps outer, input channels inner, so the inner loop
-// only steps offsets. (16 pixels per lane measured no faster on SwiftShader.)
+// Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 8 or 4) output rows
+// per lane. Taps outer, input channels inner, so the inner loop only steps offsets. (16 pixels per lane measured no faster on SwiftShader.)
 @compute @workgroup_size(16, 1, 1)
 fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
@@ -132,7 +134,7 @@ fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 {{NOSG}}  let sg_lane = 0u;
   let npix = p.NB * p.GA * p.GB;
   let pix0 = ((wid.x + wid.z * nwg.x) * 16u + lid.x) * 8u;
-  let r0 = wid.y * {{ROWS}}u;
+  let r0 = p.r_base + wid.y * {{ROWS}}u;
   let last = npix - 1u;
   let G0 = pixel4(pix0, last); let G1 = pixel4(pix0 + 4u, last);
   let in_c = vec4i(i32(p.in_c));
@@ -148,18 +150,18 @@ fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       for (var q = 0u; q < p.Q; q++) {
         let X0 = xld4(o0, T0.ok); let X1 = xld4(o1, T1.ok);
         A = outer8(A, wld4(wi), X0, X1);
-{{RG4}}        B = outer8(B, wld4(wi + w_r4), X0, X1);
-{{RG4}}        C = outer8(C, wld4(wi + 2 * w_r4), X0, X1);
-{{RG4}}        D = outer8(D, wld4(wi + 3 * w_r4), X0, X1);
+{{RG8}}        B = outer8(B, wld4(wi + w_r4), X0, X1);
+{{RG16}}        C = outer8(C, wld4(wi + 2 * w_r4), X0, X1);
+{{RG16}}        D = outer8(D, wld4(wi + 3 * w_r4), X0, X1);
         o0 += in_c; o1 += in_c;
         wi += i32(p.w_q);
       }
     }
   }
   store_block8(A, pix0, r0, npix);
-{{RG4}}  store_block8(B, pix0, r0 + 4u, npix);
-{{RG4}}  store_block8(C, pix0, r0 + 8u, npix);
-{{RG4}}  store_block8(D, pix0, r0 + 12u, npix);
+{{RG8}}  store_block8(B, pix0, r0 + 4u, npix);
+{{RG16}}  store_block8(C, pix0, r0 + 8u, npix);
+{{RG16}}  store_block8(D, pix0, r0 + 12u, npix);
 }
 
 // weights of 4 output rows x 3 window columns starting at weight index wk (column step w_j)
@@ -225,7 +227,7 @@ fn acc4x4(acc: Acc, w: W3, X0: Win, X1: Win, X2: Win, X3: Win, X4: Win, X5: Win)
 
 // 3x3 taps stepping one input row and column per grid pixel (stride 1): a lane covers 2 grid rows
 // x 8 columns (TN = 8) or 4 x 4 (TN = 4), so neighbouring pixels share input windows (a 4x10 or 6x6
-// patch per input channel) and each weight serves 16 pixels; 16 (or 4) output rows.
+// patch per input channel) and each weight serves 16 pixels; ROWS (16, 8 or 4) output rows.
 @compute @workgroup_size(16, 1, 1)
 fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
@@ -241,7 +243,7 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let b0 = (blk - grow * nb) * {{TN}}u;
   let n = grow / na;
   let a0 = (grow - n * na) * RB;
-  let r0 = wid.y * {{ROWS}}u;
+  let r0 = p.r_base + wid.y * {{ROWS}}u;
   let ih0 = i32(a0) + p.row0;
   let iw0 = i32(b0) + p.col0;
   let in_w = i32(p.in_w);
@@ -256,22 +258,22 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     let X0 = xrow(xo, k0, iw0); let X1 = xrow(xo + in_w, k1, iw0);
     let X2 = xrow(xo + 2 * in_w, k2, iw0); let X3 = xrow(xo + 3 * in_w, k3, iw0);
 {{R2}}    A = acc2x8(A, wrows(wo), X0, X1, X2, X3);
-{{R2}}{{RG4}}    B = acc2x8(B, wrows(wo + w_r4), X0, X1, X2, X3);
-{{R2}}{{RG4}}    C = acc2x8(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3);
-{{R2}}{{RG4}}    D = acc2x8(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3);
+{{R2}}{{RG8}}    B = acc2x8(B, wrows(wo + w_r4), X0, X1, X2, X3);
+{{R2}}{{RG16}}    C = acc2x8(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3);
+{{R2}}{{RG16}}    D = acc2x8(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3);
 {{R4}}    let X4 = xrow(xo + 4 * in_w, k4, iw0); let X5 = xrow(xo + 5 * in_w, k5, iw0);
 {{R4}}    A = acc4x4(A, wrows(wo), X0, X1, X2, X3, X4, X5);
-{{R4}}{{RG4}}    B = acc4x4(B, wrows(wo + w_r4), X0, X1, X2, X3, X4, X5);
-{{R4}}{{RG4}}    C = acc4x4(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3, X4, X5);
-{{R4}}{{RG4}}    D = acc4x4(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3, X4, X5);
+{{R4}}{{RG8}}    B = acc4x4(B, wrows(wo + w_r4), X0, X1, X2, X3, X4, X5);
+{{R4}}{{RG16}}    C = acc4x4(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3, X4, X5);
+{{R4}}{{RG16}}    D = acc4x4(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3, X4, X5);
     xo += i32(p.in_c);
     wo += i32(p.w_q);
   }
   if (bi < blocks) {
     store_rows(A, n, a0, b0, r0);
-{{RG4}}    store_rows(B, n, a0, b0, r0 + 4u);
-{{RG4}}    store_rows(C, n, a0, b0, r0 + 8u);
-{{RG4}}    store_rows(D, n, a0, b0, r0 + 12u);
+{{RG8}}    store_rows(B, n, a0, b0, r0 + 4u);
+{{RG16}}    store_rows(C, n, a0, b0, r0 + 8u);
+{{RG16}}    store_rows(D, n, a0, b0, r0 + 12u);
   }
 }
 

@@ -29,7 +29,8 @@ function conv(
 }
 
 // Chosen so that together they run every kernel and block shape (checked below): 3×3 stride 1
-// grids tiled by 4×4 and 2×8 blocks with ragged edges, 4-row blocks (≤ 4 output rows), the generic
+// grids tiled by 4×4 and 2×8 blocks with ragged edges, 16-, 8- and 4-row lanes and jobs split
+// among them, the generic
 // kernel, every dgrad stride phase, and channel counts that are not multiples of 4 or 16.
 const CASES: Case[] = [
   conv('3×3 pad 1, 13→5 channels, 9×11 (4×4 blocks, ragged)', 2, 13, 9, 11, 5, 3, 3, 1, 1),
@@ -43,6 +44,9 @@ const CASES: Case[] = [
   conv('5×5 pad 2', 2, 4, 7, 6, 5, 5, 5, 1, 2),
   conv('2×3 kernel, stride [2, 1], pad [0, 1]', 2, 3, 7, 5, 4, 2, 3, [2, 1], [0, 1]),
   conv('3×3 stride 3 pad 2 (phases without taps)', 1, 2, 8, 7, 3, 3, 3, 3, 2),
+  // Output counts that are not multiples of 16 run as 16-row groups plus 8- or 4-row tails.
+  conv('3×3 pad 1, 3→21 channels (16 + 8 rows per lane), 5×15', 2, 3, 5, 15, 21, 3, 3, 1, 1),
+  conv('1×1, 6→20 channels (16 + 4 rows per lane)', 2, 6, 5, 3, 20, 1, 1),
 ];
 
 function optsOf(c: RefConvShape): Conv2dOptions {
@@ -138,12 +142,28 @@ describe('conv2d vs float64 reference', () => {
         form.opts.variant === 'tiled'
           ? ['conv_tiled', 'wgrad_tiled', 'sum_partials']
           : [
-              'conv3x3_regblock TN=4 ROWS=16', 'conv3x3_regblock TN=4 ROWS=4', 'conv3x3_regblock TN=8 ROWS=16',
-              'conv3x3_regblock TN=8 ROWS=4', 'conv_regblock ROWS=16', 'conv_regblock ROWS=4',
+              'conv3x3_regblock TN=4 ROWS=16', 'conv3x3_regblock TN=4 ROWS=8', 'conv3x3_regblock TN=4 ROWS=4',
+              'conv3x3_regblock TN=8 ROWS=16', 'conv3x3_regblock TN=8 ROWS=8', 'conv3x3_regblock TN=8 ROWS=4',
+              'conv_regblock ROWS=16', 'conv_regblock ROWS=8', 'conv_regblock ROWS=4',
               'wgrad3x3_regblock', 'wgrad_regblock', 'sum_partials',
             ];
       expect([...seen].sort(), form.name).toEqual(expect.arrayContaining(want));
     }
+  });
+
+  it('a job with M rows not a multiple of 16 runs as 16-row groups plus the cheapest tail', () => {
+    const ctx = getCtx();
+    const rows = (O: number, C = 16): string[] =>
+      ops.conv2dKernelSpecs(ctx, [1, C, 6, 6], [O, C, 1, 1], { variant: 'regblock' })
+        .filter((s) => s.entry === 'conv_regblock')
+        .map((s) => String(s.defines?.ROWS));
+    // forward first (M = O), then the input gradient (M = C = 16)
+    expect(rows(16)).toEqual(['16']);
+    expect(rows(17)).toEqual(['16', '4']);
+    expect(rows(22)).toEqual(['16', '8']);
+    expect(rows(3)).toEqual(['4', '16']);
+    expect(rows(7)).toEqual(['8', '16']);
+    expect(rows(45)).toEqual(['16']); // 32 + 13: a whole 16-row group beats 8 + 4 + 4
   });
 
   it('conv2dKernelSpecs lists every kernel the ops build (a fresh context compiles them ahead)', async () => {

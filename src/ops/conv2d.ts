@@ -128,6 +128,8 @@ interface ConvJob {
   in_n: number; in_c: number; in_h: number; in_w: number; in_ys: number; in_xs: number;
   row0: number; col0: number;
   w_r: number; w_q: number; w_i: number; w_j: number; w_0: number;
+  /** First output row of a dispatch (set per dispatch by convDispatches). */
+  r_base: number;
 }
 
 function forwardJob(g: Geometry): ConvJob {
@@ -137,7 +139,7 @@ function forwardJob(g: Geometry): ConvJob {
     out_n: g.O * g.OH * g.OW, out_c: g.OH * g.OW, out_w: g.OW, out_y0: 0, out_x0: 0, out_ys: 1, out_xs: 1,
     in_n: g.C * g.H * g.W, in_c: g.H * g.W, in_h: g.H, in_w: g.W, in_ys: g.sh, in_xs: g.sw,
     row0: -g.ph, col0: -g.pw,
-    w_r: g.C * g.KH * g.KW, w_q: g.KH * g.KW, w_i: g.KW, w_j: 1, w_0: 0,
+    w_r: g.C * g.KH * g.KW, w_q: g.KH * g.KW, w_i: g.KW, w_j: 1, w_0: 0, r_base: 0,
   };
 }
 
@@ -170,6 +172,7 @@ function dgradJobs(g: Geometry): ConvJob[] {
         w_r: g.KH * g.KW, w_q: g.C * g.KH * g.KW,
         w_i: -w_i, w_j: -w_j,
         w_0: kh0 * g.KW + kw0 + Math.max(TI - 1, 0) * w_i + Math.max(TJ - 1, 0) * w_j,
+        r_base: 0,
       });
     }
   }
@@ -181,7 +184,7 @@ type Variant = 'tiled' | 'regblock';
 /** Invocations per workgroup of the regblock conv kernels (SwiftShader runs workgroups whole, so
  * small groups waste little on small layers). */
 const REGBLOCK_WG = 16;
-/** Output rows (channels) per regblock invocation. */
+/** Output rows (channels) per invocation of the wgrad regblock kernels. */
 const REGBLOCK_ROWS = 16;
 /** Pixels per invocation of conv_regblock. */
 const GENERIC_PIXELS = 8;
@@ -193,11 +196,50 @@ const TILE = 64;
  * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane (16 with RG4, or 4).
+ * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4).
  */
-function defines(sg: boolean, tn: 4 | 8 = 8, rows: 4 | 16 = 16): Record<string, string | number> {
+function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
-  return { SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG4: on(rows === 16) };
+  return { SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16) };
+}
+
+type LaneRows = 4 | 8 | 16;
+
+/**
+ * Relative time per computed output row of a conv_* lane with 16, 8 or 4 rows: fewer rows reload
+ * the same inputs for fewer outputs.
+ */
+const ROW_COST: Record<LaneRows, number> = { 16: 1, 8: 1.2, 4: 1.6 };
+
+/** A run of row groups of one size: `count` groups of `rows` output rows from row `base`. */
+interface RowGroups {
+  rows: LaneRows;
+  base: number;
+  count: number;
+}
+
+/**
+ * How a job's M output rows are split among lanes: 16-row groups for the multiples of 16, then the
+ * cheapest cover of the rest by one 16-row group or up to one 8-row and some 4-row groups (each run
+ * is one dispatch). Pruned layers have any width, and rounding 18 rows up to 32 wastes 44 %.
+ */
+function convRowGroups(M: number): RowGroups[] {
+  const full = Math.floor(M / 16);
+  const groups: RowGroups[] = full > 0 ? [{ rows: 16, base: 0, count: full }] : [];
+  const rest = M - 16 * full;
+  if (rest === 0) return groups;
+  const base = 16 * full;
+  let best = { cost: 16 * ROW_COST[16], tail: [{ rows: 16 as LaneRows, base, count: 1 }] };
+  for (const eights of [0, 1]) {
+    const fours = Math.max(0, Math.ceil((rest - 8 * eights) / 4));
+    const cost = 8 * eights * ROW_COST[8] + 4 * fours * ROW_COST[4];
+    if (cost >= best.cost) continue;
+    const tail: RowGroups[] = [];
+    if (eights) tail.push({ rows: 8, base, count: 1 });
+    if (fours) tail.push({ rows: 4, base: base + 8 * eights, count: fours });
+    best = { cost, tail };
+  }
+  return [...groups, ...best.tail];
 }
 
 function useSubgroups(ctx: Context, opts: Conv2dOptions): boolean {
@@ -223,6 +265,8 @@ function blockWidth3x3(job: ConvJob): 0 | 4 | 8 {
 interface ConvDispatch {
   spec: KernelSpec;
   grid: [number, number, number];
+  /** Uniforms: the job with this dispatch's first row. */
+  params: ConvJob;
 }
 
 function grid3(ctx: Context, workgroups: number, rows: number): [number, number, number] {
@@ -231,28 +275,28 @@ function grid3(ctx: Context, workgroups: number, rows: number): [number, number,
   return [x, rows, Math.ceil(workgroups / x)];
 }
 
-function convDispatch(ctx: Context, job: ConvJob, opts: Conv2dOptions): ConvDispatch {
+/** The dispatches that compute one job: one for the tiled kernel, one per run of row groups for the regblock kernels. */
+function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions): ConvDispatch[] {
   const npix = job.NB * job.GA * job.GB;
   if (variantOf(ctx, opts) === 'tiled') {
-    return { spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)) };
+    return [{ spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)), params: job }];
   }
   const sg = useSubgroups(ctx, opts);
-  // 4 output rows per lane when the job has no more (the input gradient of an RGB layer).
-  const rowsPerLane = job.M <= 4 ? 4 : 16;
-  const rows = Math.ceil(job.M / rowsPerLane);
   const width = blockWidth3x3(job);
-  if (width > 0) {
-    const blocks = job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width);
-    return { spec: { shader: SHADER, entry: 'conv3x3_regblock', defines: defines(sg, width as 4 | 8, rowsPerLane) }, grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), rows) };
-  }
-  const blocks = Math.ceil(npix / GENERIC_PIXELS);
-  return { spec: { shader: SHADER, entry: 'conv_regblock', defines: defines(sg, 8, rowsPerLane) }, grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), rows) };
+  const entry = width > 0 ? 'conv3x3_regblock' : 'conv_regblock';
+  const blocks = width > 0 ? job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width) : Math.ceil(npix / GENERIC_PIXELS);
+  return convRowGroups(job.M).map((r) => ({
+    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows) },
+    grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), r.count),
+    params: { ...job, r_base: r.base },
+  }));
 }
 
 function recordConvJob(ctx: Context, job: ConvJob, input: Tensor, w: Tensor, out: Tensor, opts: Conv2dOptions): void {
   if (job.NB * job.GA * job.GB === 0) return;
-  const d = convDispatch(ctx, job, opts);
-  ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out }, job as unknown as Record<string, number>, d.grid);
+  for (const d of convDispatches(ctx, job, opts)) {
+    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out }, d.params as unknown as Record<string, number>, d.grid);
+  }
 }
 
 function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
@@ -433,8 +477,8 @@ export function conv2dBackwardWeight(
  */
 export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): KernelSpec[] {
   const g = geometry('conv2dKernelSpecs', xShape, wShape, opts);
-  const specs: KernelSpec[] = [convDispatch(ctx, forwardJob(g), opts).spec];
-  for (const job of dgradJobs(g)) specs.push(convDispatch(ctx, job, opts).spec);
+  const specs: KernelSpec[] = [];
+  for (const job of [forwardJob(g), ...dgradJobs(g)]) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
   const plan = wgradPlan(ctx, g, opts);
   specs.push(plan.spec);
   if (plan.slices > 1) specs.push(SUM_PARTIALS_SPEC);
