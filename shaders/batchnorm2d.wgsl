@@ -40,6 +40,12 @@ const W = {{W}}u; // floats per V
 @group(0) @binding(16) var<storage, read_write> coef: array<vec4<f32>>;     // [C], finalise → apply
 @group(0) @binding(17) var<storage, read> coef_in: array<vec4<f32>>;
 
+// forward_eval: K output channels from C input channels, runs = N·K runs of hw vectors, each cut
+// into `chunks` chunks of `chunk` vectors; relu ≠ 0 applies max(·, 0).
+struct EvalParams { C: u32, K: u32, hw: u32, runs: u32, chunk: u32, chunks: u32, relu: u32, eps: f32 }
+@group(0) @binding(18) var<uniform> ep: EvalParams;
+@group(0) @binding(19) var<storage, read> indices: array<u32>;
+
 fn hsum(v: V) -> f32 {
   return {{HSUM}};
 }
@@ -135,17 +141,33 @@ fn forward_apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
 }
 
-// Evaluation forward: mean_in/stat_in are the running mean/variance.
+// Evaluation forward with the running mean/variance (mean_in/stat_in), fused with what follows a
+// BatchNorm2d in the graph: y[n, j] = relu?(bn_c(x[n, c])) over y [N, K, H·W], where c =
+// indices[j] with GATHER (a channel selection; an index ≥ C gives 0) or c = j. Invocation t owns
+// a chunk of one output run (n, j), so the channel's coefficients are computed once per chunk.
 @compute @workgroup_size(64, 1, 1)
 fn forward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let t = linear_id(wid, nwg, lid);
-  if (t >= p.C * p.S) { return; }
-  let c = t / p.S;
+  let run = t / ep.chunks;
+  if (run >= ep.runs) { return; }
+  let begin = (t - run * ep.chunks) * ep.chunk;
+  let end = min(begin + ep.chunk, ep.hw);
+  let n = run / ep.K;
+  let j = run - n * ep.K;
+  var c = j;
+{{GATHER}}  c = indices[j];
+  let out0 = run * ep.hw;
+  if (c >= ep.C) {
+    for (var q = begin; q < end; q++) { out[out0 + q] = V(0.0); }
+    return;
+  }
   let mean = mean_in[c];
-  let scale = gamma[c] / sqrt(stat_in[c] + p.eps);
+  let scale = gamma[c] / sqrt(stat_in[c] + ep.eps);
   let shift = beta[c];
-  for (var k = cursor(c, t - c * p.S); k.q < p.m; k = advance(k)) {
-    out[k.idx] = (x[k.idx] - V(mean)) * scale + V(shift);
+  let in0 = (n * ep.C + c) * ep.hw;
+  for (var q = begin; q < end; q++) {
+    let v = (x[in0 + q] - V(mean)) * scale + V(shift);
+    out[out0 + q] = select(v, max(v, V(0.0)), ep.relu != 0u);
   }
 }
 

@@ -9,7 +9,9 @@ import {
 } from '../src/ops/batchnorm2d.js';
 import { useContext, f32 } from './util/gpu.js';
 import { normal, uniform } from './util/random.js';
-import { TOL, expectClose } from './util/tolerance.js';
+import { TOL, expectBitExact, expectClose } from './util/tolerance.js';
+import { channelSelectForward } from '../src/ops/channel.js';
+import { reluForward } from '../src/ops/elementwise.js';
 import { numericGrad, pick } from './util/gradcheck.js';
 import { batchNormBackwardRef, batchNormForwardEvalRef, batchNormForwardTrainRef } from './reference/batchnorm2d.js';
 
@@ -130,7 +132,29 @@ describe('batchnorm2d', () => {
       const rmNow = await ctx.readF32(rm);
       const rvNow = await ctx.readF32(rv);
       const ye = batchNormForwardEval(ctx, x1, gamma, beta, rm, rv, opts);
-      expectClose(await ctx.readF32(ye), batchNormForwardEvalRef(x1v, shape, P.gamma, P.beta, rmNow, rvNow), TOL.forward, 'eval y');
+      const yeRef = batchNormForwardEvalRef(x1v, shape, P.gamma, P.beta, rmNow, rvNow);
+      expectClose(await ctx.readF32(ye), yeRef, TOL.forward, 'eval y');
+
+      // Fused with a channel selection (every other channel, backwards, plus an index ≥ C that
+      // gives zeros) and a ReLU: the float64 reference, and bit for bit the three separate ops.
+      const keep = [...Array(C).keys()].filter((c) => c % 2 === 0).reverse().concat([C + 3]);
+      const idx = ctx.tensor([keep.length], keep, 'u32');
+      const fused = await ctx.readF32(batchNormForwardEval(ctx, x1, gamma, beta, rm, rv, { ...opts, relu: true, indices: idx }));
+      const [N, , H, W] = shape as [number, number, number, number];
+      const fusedRef = new Float64Array(N * keep.length * H * W);
+      for (let n = 0; n < N; n++) {
+        keep.forEach((c, j) => {
+          for (let i = 0; i < H * W; i++) fusedRef[(n * keep.length + j) * H * W + i] = c < C ? Math.max(0, yeRef[(n * C + c) * H * W + i]!) : 0;
+        });
+      }
+      expectClose(fused, fusedRef, TOL.forward, 'eval y, selected, relu');
+      const apart = reluForward(ctx, channelSelectForward(ctx, ye, idx));
+      expectBitExact(fused, await ctx.readF32(apart), 'fused vs separate ops');
+      expectBitExact(
+        await ctx.readF32(batchNormForwardEval(ctx, x1, gamma, beta, rm, rv, { ...opts, relu: true })),
+        await ctx.readF32(reluForward(ctx, ye)),
+        'BN + ReLU fused vs separate',
+      );
 
       // Backward from step 2's statistics (rounded to float32, as the GPU holds them).
       const dyv = normal(x2v.length, 24);
@@ -177,6 +201,9 @@ describe('batchnorm2d', () => {
     expect(() => batchNormForwardTrain(ctx, one, v4, v4, v4, v4)).toThrow('batchNormForwardTrain: x [1, 4, 1, 1] has one value per channel');
     const dy = ctx.tensor([2, 4, 5, 4]);
     expect(() => batchNormBackward(ctx, x, dy, v4, v4, v4)).toThrow('batchNormBackward: dy [2, 4, 5, 4] must match x [2, 4, 5, 5]');
-    for (const t of [x, v4, v3, one, dy]) t.destroy();
+    const idx = ctx.tensor([2], [0, 1], 'u32');
+    expect(() => batchNormForwardEval(ctx, x, v4, v4, v4, v4, { indices: idx }, dy)).toThrow('batchNormForwardEval: y [2, 4, 5, 4] must be f32 [2, 2, 5, 5]');
+    expect(() => batchNormForwardEval(ctx, x, v4, v4, v4, v4, { indices: v4 })).toThrow('batchNormForwardEval: indices [4] (f32) must be a u32 vector [K]');
+    for (const t of [x, v4, v3, one, dy, idx]) t.destroy();
   });
 });

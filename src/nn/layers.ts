@@ -267,6 +267,13 @@ export class BatchNorm2d extends Layer {
       batchNormForwardEval(...args, { eps: this.eps }, out);
     }
   }
+  /**
+   * Evaluation forward fused with the layers that follow it in the graph: a channel selection
+   * (`indices`, its kept-channel list) and/or a ReLU, in one pass that writes `out` [N, K, H, W].
+   */
+  forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { indices?: Tensor; relu: boolean }): void {
+    batchNormForwardEval(ctx, x, this.value('weight'), this.value('bias'), this.value('running_mean'), this.value('running_var'), { eps: this.eps, ...then }, out);
+  }
   backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void {
     // The kernel always computes dx; a BN whose input needs no gradient does not occur in our models.
     const dx = dinputs[0] ?? ctx.tensor(inputs[0]!.shape, undefined, 'f32', `${this.name}.dx (unused)`);
@@ -486,7 +493,8 @@ export class ChannelSelection extends Layer {
     assertShape(this.keptCount > 0, () => `ChannelSelection ${this.name}: the mask keeps no channel`);
     return [x[0]!, this.keptCount, x[2]!, x[3]!];
   }
-  private indices(): Tensor {
+  /** The kept-channel list on the GPU (u32 [keptCount]). */
+  indices(): Tensor {
     if (!this.kept) throw new Error(`ChannelSelection ${this.name}: indices not on the GPU (model not materialised)`);
     return this.kept;
   }

@@ -2,7 +2,8 @@
  * A model: a graph whose state lives on one GPU context, and an executor that runs it forward
  * (train or eval) and backward for a given input shape. The executor allocates every activation,
  * gradient and saved tensor once per input shape and reuses them step after step; a ReLU runs in
- * place when its input feeds nothing else, and a Flatten is a view.
+ * place when its input feeds nothing else, and a Flatten is a view. In evaluation a BatchNorm2d
+ * runs in one pass with the ChannelSelection and/or ReLU that alone consume its output.
  */
 import type { Context } from '../gpu/context.js';
 import { Tensor, numel, shapeString } from '../gpu/tensor.js';
@@ -53,6 +54,44 @@ interface Plan {
 }
 
 /**
+ * An evaluation-mode fusion: BatchNorm2d node `bn` followed by a ChannelSelection and/or a ReLU,
+ * each the only consumer of the one before; `last` is the chain's final node, whose output the
+ * fused pass writes, and the nodes after `bn` are skipped.
+ */
+interface EvalFusion {
+  bn: number;
+  select: ChannelSelection | null;
+  relu: boolean;
+  last: number;
+}
+
+/** The evaluation fusions of a graph, by BatchNorm2d node, and the nodes they absorb. */
+function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<number> } {
+  const consumers = g.consumers();
+  const only = (id: number): number | null => (consumers[id]!.length === 1 ? consumers[id]![0]!.node : null);
+  const at = new Map<number, EvalFusion>();
+  const absorbed = new Set<number>();
+  for (const node of g.nodes) {
+    if (!(node.layer instanceof BatchNorm2d)) continue;
+    const f: EvalFusion = { bn: node.id, select: null, relu: false, last: node.id };
+    let next = only(node.id);
+    if (next !== null && g.nodes[next]!.layer instanceof ChannelSelection) {
+      f.select = g.nodes[next]!.layer as ChannelSelection;
+      f.last = next;
+      absorbed.add(next);
+      next = only(next);
+    }
+    if (next !== null && g.nodes[next]!.layer instanceof ReLU) {
+      f.relu = true;
+      f.last = next;
+      absorbed.add(next);
+    }
+    if (f.last !== node.id) at.set(node.id, f);
+  }
+  return { at, absorbed };
+}
+
+/**
  * A graph with its state on one GPU context, and the executor that runs it forward (train or
  * eval) and backward. Build one with `models.vgg`/`resnet`/`densenet` or `loadModel`.
  *
@@ -73,7 +112,14 @@ interface Plan {
 export class Model {
   /** Plans by input shape (a training batch, a smaller last batch, an evaluation batch). */
   #plans = new Map<string, Plan>();
+  #fusions: ReturnType<typeof evalFusions> | null = null;
   #destroyed = false;
+  /**
+   * Run each BatchNorm2d in evaluation together with the ChannelSelection and/or ReLU that alone
+   * consume its output, in one pass (default true; the result is bit for bit the same, so `false`
+   * only serves comparisons and profiling).
+   */
+  evalFusion = true;
 
   constructor(
     readonly ctx: Context,
@@ -274,10 +320,16 @@ export class Model {
   forward(x: Tensor, train: boolean): Tensor {
     this.#checkAlive();
     const plan = this.#planFor(x.shape);
+    const fusions = train || !this.evalFusion ? null : (this.#fusions ??= evalFusions(this.graph));
     for (const node of this.graph.nodes) {
-      if (node.id === 0 || plan.view[node.id]) continue;
+      if (node.id === 0 || plan.view[node.id] || fusions?.absorbed.has(node.id)) continue;
       const inputs = node.inputs.map((i) => this.#act(plan, i, x));
-      node.layer.forward(this.ctx, inputs, this.#act(plan, node.id, x), train, plan.saved[node.id]!);
+      const f = fusions?.at.get(node.id);
+      if (f) {
+        (node.layer as BatchNorm2d).forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { indices: f.select?.indices(), relu: f.relu });
+      } else {
+        node.layer.forward(this.ctx, inputs, this.#act(plan, node.id, x), train, plan.saved[node.id]!);
+      }
     }
     return this.#act(plan, this.graph.output, x);
   }

@@ -64,6 +64,7 @@ function plan(xShape: readonly number[]): Plan {
       V: width === 4 ? 'vec4<f32>' : 'f32',
       W: width,
       HSUM: width === 4 ? '(v.x + v.y) + (v.z + v.w)' : 'v',
+      GATHER: '//',
     },
   };
 }
@@ -168,9 +169,25 @@ export function batchNormForwardTrain(
   return { y, saveMean, saveInvStd };
 }
 
+/** Options of {@link batchNormForwardEval}: what the graph applies right after the BatchNorm2d. */
+export interface BatchNormEvalOptions extends BatchNormOptions {
+  /** Apply ReLU to the output (a BatchNorm2d → ReLU pair in one pass). */
+  relu?: boolean;
+  /**
+   * u32 channel list [K]: output channel j is input channel indices[j] (a ChannelSelection right
+   * after the BatchNorm2d), so only the kept channels are read and written. An index ≥ C gives 0.
+   */
+  indices?: Tensor;
+}
+
+/** Output vectors per forward_eval invocation. */
+const EVAL_CHUNK = 32;
+
 /**
- * Evaluation forward of BatchNorm2d: y = (x − runningMean)/√(runningVar + eps)·γ + β. The running
- * statistics are only read (`opts.momentum` is ignored).
+ * Evaluation forward of BatchNorm2d: y = (x − runningMean)/√(runningVar + eps)·γ + β, optionally
+ * followed in the same pass by a channel selection (`opts.indices`: y has K channels) and a ReLU
+ * (`opts.relu`); the result is bit for bit what the separate ops give. The running statistics are
+ * only read (`opts.momentum` is ignored).
  *
  * @example
  * ```ts
@@ -181,6 +198,7 @@ export function batchNormForwardTrain(
  * const [gamma, beta] = [ctx.tensor([1], [1]), ctx.tensor([1], [0])];
  * const [runningMean, runningVar] = [ctx.tensor([1], [2]), ctx.tensor([1], [4])];
  * console.log(await ctx.readF32(ops.batchNormForwardEval(ctx, x, gamma, beta, runningMean, runningVar))); // ≈ [-0.5, 0.5]
+ * console.log(await ctx.readF32(ops.batchNormForwardEval(ctx, x, gamma, beta, runningMean, runningVar, { relu: true }))); // ≈ [0, 0.5]
  * ctx.destroy();
  * ```
  */
@@ -191,7 +209,7 @@ export function batchNormForwardEval(
   beta: Tensor,
   runningMean: Tensor,
   runningVar: Tensor,
-  opts: BatchNormOptions = {},
+  opts: BatchNormEvalOptions = {},
   y?: Tensor,
 ): Tensor {
   const op = 'batchNormForwardEval';
@@ -200,15 +218,31 @@ export function batchNormForwardEval(
   checkChannelVector(op, 'beta', beta, x);
   checkChannelVector(op, 'runningMean', runningMean, x);
   checkChannelVector(op, 'runningVar', runningVar, x);
-  const out = y ?? ctx.tensor(x.shape, undefined, 'f32', 'batchnorm.y');
-  checkSame(op, 'y', out, x);
-  if (x.size === 0) return out;
+  const idx = opts.indices;
+  if (idx) {
+    assertShape(idx.dtype === 'u32' && idx.shape.length === 1, () => `${op}: indices ${shapeString(idx.shape)} (${idx.dtype}) must be a u32 vector [K]`);
+  }
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const K = idx ? idx.shape[0]! : C;
+  const out = y ?? ctx.tensor([N, K, H, W], undefined, 'f32', 'batchnorm.y');
+  assertShape(
+    out.dtype === 'f32' && out.shape.length === 4 && [N, K, H, W].every((d, i) => d === out.shape[i]),
+    () => `${op}: y ${shapeString(out.shape)} must be f32 ${shapeString([N, K, H, W])}`,
+  );
+  assertShape(out !== x, () => `${op}: y must not be x (a dispatch cannot read and write one buffer)`);
+  if (out.size === 0) return out;
   const p = plan(x.shape);
+  const hw = p.uniforms.hw!;
+  const chunk = Math.min(hw, EVAL_CHUNK);
+  const chunks = Math.ceil(hw / chunk);
+  const runs = N * K;
+  const bindings: Record<string, Tensor> = { x, gamma, beta, mean_in: runningMean, stat_in: runningVar, out };
+  if (idx) bindings.indices = idx;
   ctx.dispatchFlat(
-    ctx.kernel(spec(p, 'forward_eval')),
-    { x, gamma, beta, mean_in: runningMean, stat_in: runningVar, out },
-    withOptions(p, opts),
-    sliceGroups(p),
+    ctx.kernel({ shader: SHADER, entry: 'forward_eval', defines: { ...p.defines, GATHER: idx ? '' : '//' } }),
+    bindings,
+    { C, K, hw, runs, chunk, chunks, relu: opts.relu ? 1 : 0, eps: opts.eps ?? 1e-5 },
+    Math.ceil((runs * chunks) / WG),
   );
   return out;
 }
