@@ -11,9 +11,10 @@ import type { Model } from '../src/nn/model.js';
 import { cloneModel, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneReportSvg } from '../src/slim/report.js';
 import { Trainer } from '../src/train/trainer.js';
-import { bnOrder, referencePrune, type HostState, type RefModel } from './reference/prune.js';
+import { bnOrder, referencePrune, type RefModel } from './reference/prune.js';
 import { useContext } from './util/gpu.js';
 import { normal, rng } from './util/random.js';
+import { scramble } from './util/scramble.js';
 import { expectBitExact, expectClose } from './util/tolerance.js';
 
 const getCtx = useContext();
@@ -21,21 +22,6 @@ const getCtx = useContext();
 const smallVgg = (ctx: Context) => vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2 });
 
 /** γ in multiples of 0.05 (ties) or continuous, both signs; β, running stats random. */
-async function scramble(model: Model, seed: number, ties = true): Promise<HostState> {
-  const r = rng(seed);
-  const state = await model.stateDict();
-  bnOrder(model.meta as RefModel).forEach((b, i) => {
-    const g = state.get(`${b}.weight`)!.data as Float32Array;
-    for (let c = 0; c < g.length; c++) g[c] = ties ? Math.round((r() - 0.5) * 40) / 20 : (r() - 0.5) * 2;
-    (state.get(`${b}.bias`)!.data as Float32Array).set(normal(g.length, seed + i, 0.3));
-    (state.get(`${b}.running_mean`)!.data as Float32Array).set(normal(g.length, seed + 100 + i, 0.2));
-    const v = state.get(`${b}.running_var`)!.data as Float32Array;
-    for (let c = 0; c < v.length; c++) v[c] = 0.5 + r();
-  });
-  model.loadStateDict(state);
-  return state;
-}
-
 async function logits(ctx: Context, model: Model, x: Float32Array, shape: number[]): Promise<Float32Array> {
   const t = ctx.tensor(shape, x);
   const y = await ctx.readF32(model.forward(t, false));
@@ -220,7 +206,7 @@ describe('prune: iterative', () => {
     it(`${name}: a second round counts only the channels left and compacts through the narrowed selections`, async () => {
       const ctx = getCtx();
       const model = make(ctx);
-      await scramble(model, 26, false);
+      await scramble(model, 26, { ties: false });
       const { model: once, report: first } = await prune(model, 0.3);
       const zeroed = first.layers.reduce((a, l) => a + (l.selected ? l.before - l.after : 0), 0);
       expect(zeroed).toBeGreaterThan(0);

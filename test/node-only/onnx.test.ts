@@ -18,13 +18,14 @@ import { saveModel } from '../../src/io/checkpoint.js';
 import { serializeSafetensors } from '../../src/io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, OnnxExportError, exportOnnx, exportOnnxModel, type OnnxExportOptions } from '../../src/io/onnx.js';
 import { Graph } from '../../src/nn/graph.js';
-import { BatchNorm2d, Layer, Linear, type LayerKind } from '../../src/nn/layers.js';
+import { Layer, type LayerKind } from '../../src/nn/layers.js';
 import { Model } from '../../src/nn/model.js';
 import { densenet, resnet, vgg } from '../../src/nn/models.js';
 import { prune } from '../../src/slim/prune.js';
 import { SMALL_MODELS } from '../util/small-models.js';
 import { useContext } from '../util/gpu.js';
-import { normal, rng } from '../util/random.js';
+import { normal } from '../util/random.js';
+import { scramble } from '../util/scramble.js';
 
 const getCtx = useContext();
 const ONNX = onnxProto.onnx;
@@ -42,26 +43,6 @@ const CASES = SMALL_MODELS;
  * γ in multiples of 0.05 in [−1, 1] (ties, zeros, negatives), β and running mean random, running
  * variance in [0.5, 1.5); linear layers ~ N(0, 1/in) so the logits are O(1).
  */
-async function scramble(model: Model, seed: number): Promise<void> {
-  const r = rng(seed);
-  const state = await model.stateDict();
-  model.graph.layers().forEach((l, i) => {
-    const get = (k: string) => state.get(`${l.name}.${k}`)!.data as Float32Array;
-    if (l instanceof BatchNorm2d) {
-      const g = get('weight');
-      for (let c = 0; c < g.length; c++) g[c] = Math.round((r() - 0.5) * 40) / 20;
-      get('bias').set(normal(l.channels, seed + i, 0.3));
-      get('running_mean').set(normal(l.channels, seed + 100 + i, 0.2));
-      const v = get('running_var');
-      for (let c = 0; c < v.length; c++) v[c] = 0.5 + r();
-    } else if (l instanceof Linear) {
-      get('weight').set(normal(l.inFeatures * l.outFeatures, seed + 200 + i, 1 / Math.sqrt(l.inFeatures)));
-      get('bias').set(normal(l.outFeatures, seed + 300 + i, 0.1));
-    }
-  });
-  model.loadStateDict(state);
-}
-
 async function ourLogits(ctx: Context, model: Model, x: Float32Array, shape: number[]): Promise<Float32Array> {
   const t = ctx.tensor(shape, x, 'f32', 'input');
   const y = await ctx.readF32(model.forward(t, false));
@@ -149,7 +130,7 @@ describe('exportOnnx', () => {
     it(`${c.name}: onnxruntime gives our logits, before and after prune(0.5)`, async () => {
       const ctx = getCtx();
       const model = c.make(ctx);
-      await scramble(model, 21);
+      await scramble(model, 21, { linear: true });
       // Dynamic H and W by default.
       const m = await checkAgainstOrt(ctx, model, c.input, c.name);
       expect(m.opsets).toEqual([['', 13]]);
@@ -201,7 +182,7 @@ describe('exportOnnx', () => {
   it(`every opset from ${ONNX_MIN_OPSET} to ${ONNX_MAX_OPSET} loads in onnxruntime and gives the same logits`, async () => {
     const ctx = getCtx();
     const model = resnet(ctx, { depth: 11, seed: 5 });
-    await scramble(model, 22);
+    await scramble(model, 22, { linear: true });
     const { model: pruned } = await prune(model, 0.5);
     const shape = [2, 3, 32, 32];
     const x = normal(2 * 3 * 32 * 32, 7);
@@ -275,7 +256,7 @@ describe('netslim export', () => {
     const ctx = getCtx();
     const dir = mkdtempSync(path.join(tmpdir(), 'netslim-onnx-'));
     const model = vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2 });
-    await scramble(model, 23);
+    await scramble(model, 23, { linear: true });
     const ckpt = path.join(dir, 'model.safetensors');
     writeFileSync(ckpt, await saveModel(model));
     const file = path.join(dir, 'model.onnx');
