@@ -24,12 +24,27 @@ struct Conv {
   row0: i32, col0: i32,
   w_r: u32, w_q: u32, w_i: i32, w_j: i32, w_0: u32,
   r_base: u32,
+  eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+// Evaluation epilogue of a forward job (lines {{BN}} and {{RELU}}): output row r goes through
+// BatchNorm2d with its running statistics, y = (v − mean)·γ/√(var + eps) + β as batchNormForwardEval
+// computes it, and/or ReLU, before the store, so the activation is written once.
+@group(0) @binding(7) var<storage, read> bn_gamma: array<f32>;
+@group(0) @binding(8) var<storage, read> bn_beta: array<f32>;
+@group(0) @binding(9) var<storage, read> bn_mean: array<f32>;
+@group(0) @binding(10) var<storage, read> bn_var: array<f32>;
+fn epilogue(v: f32, r: u32) -> f32 {
+  var o = v;
+{{BN}}  o = (o - bn_mean[r]) * (bn_gamma[r] / sqrt(bn_var[r] + p.eps)) + bn_beta[r];
+{{RELU}}  o = max(o, 0.0);
+  return o;
+}
 
 // wgrad geometry; a slice is rows_per_slice (n, oh) rows and writes out_slice values.
 struct Wgrad {
@@ -96,7 +111,7 @@ fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32) {
     if (pix0 + j < npix) {
       let o = out_index(pix0 + j, r0);
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { y[o + i * p.out_c] = m[j][i]; }
+        if (r0 + i < p.M) { y[o + i * p.out_c] = epilogue(m[j][i], r0 + i); }
       }
     }
   }
@@ -195,7 +210,7 @@ fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32) {
   for (var j = 0u; j < 4u; j++) {
     if (b + j < p.GB) {
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { y[o + j * p.out_xs + i * p.out_c] = m[j][i]; }
+        if (r0 + i < p.M) { y[o + j * p.out_xs + i * p.out_c] = epilogue(m[j][i], r0 + i); }
       }
     }
   }
@@ -542,7 +557,7 @@ fn conv_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     let r = r_tile + lid.y + 16u * v;
     for (var u = 0u; u < 4u; u++) {
       let pi = pix_tile + lid.x + 16u * u;
-      if ((r < p.M) & (pi < npix)) { y[out_index(pi, r)] = acc[u][v]; }
+      if ((r < p.M) & (pi < npix)) { y[out_index(pi, r)] = epilogue(acc[u][v], r); }
     }
   }
 }

@@ -8,6 +8,8 @@ import { createContext } from '#lane';
 import { useContext, f32 } from './util/gpu.js';
 import { uniform } from './util/random.js';
 import { TOL, expectBitExact, expectClose } from './util/tolerance.js';
+import { batchNormForwardEval } from '../src/ops/batchnorm2d.js';
+import { reluForward } from '../src/ops/elementwise.js';
 import { numericGrad, pick } from './util/gradcheck.js';
 import {
   refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refOutputSize, type RefConvShape,
@@ -150,6 +152,40 @@ describe('conv2d vs float64 reference', () => {
       expect([...seen].sort(), form.name).toEqual(expect.arrayContaining(want));
     }
   });
+
+  // The evaluation epilogue (BatchNorm2d with running statistics, ReLU) must store exactly what
+  // the separate ops give: same f32 operations in the same order.
+  for (const form of FORMS) {
+    it(`${form.name}: the BatchNorm2d/ReLU epilogue equals conv → batchNormForwardEval → ReLU bit for bit`, async () => {
+      const ctx = getCtx();
+      for (const [i, c] of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[7]!, CASES.at(-2)!, CASES.at(-1)!].entries()) {
+        const opts = { ...optsOf(c), ...form.opts };
+        const d = data(c, 300 + i);
+        const x = f32(ctx, d.shapes.x, d.xv);
+        const w = f32(ctx, d.shapes.w, d.wv);
+        const gamma = f32(ctx, [c.O], uniform(c.O, 310 + i, -1.5, 1.5));
+        const beta = f32(ctx, [c.O], uniform(c.O, 320 + i, -0.5, 0.5));
+        const runningMean = f32(ctx, [c.O], uniform(c.O, 330 + i, -0.5, 0.5));
+        const runningVar = f32(ctx, [c.O], uniform(c.O, 340 + i, 0.2, 2));
+        const batchNorm = { gamma, beta, runningMean, runningVar, eps: 1e-3 };
+        const plain = ops.conv2dForward(ctx, x, w, opts);
+        const bn = batchNormForwardEval(ctx, plain, gamma, beta, runningMean, runningVar, { eps: 1e-3 });
+        const withRelu = reluForward(ctx, bn);
+        expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm, relu: true })), await ctx.readF32(withRelu), `${c.name}: BN + ReLU`);
+        expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm })), await ctx.readF32(bn), `${c.name}: BN`);
+        expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, relu: true })), await ctx.readF32(reluForward(ctx, plain)), `${c.name}: ReLU`);
+        for (const t of [x, w, gamma, beta, runningMean, runningVar, plain, bn, withRelu]) t.destroy();
+      }
+      const x = ctx.tensor([1, 2, 4, 4]);
+      const w = ctx.tensor([3, 2, 3, 3]);
+      const v2 = ctx.tensor([2]);
+      const v3 = ctx.tensor([3]);
+      expect(() => ops.conv2dForward(ctx, x, w, { batchNorm: { gamma: v2, beta: v3, runningMean: v3, runningVar: v3 } })).toThrow(
+        'conv2dForward: batchNorm.gamma [2] should be [3]',
+      );
+      for (const t of [x, w, v2, v3]) t.destroy();
+    });
+  }
 
   it('a job with M rows not a multiple of 16 runs as 16-row groups plus the cheapest tail', () => {
     const ctx = getCtx();

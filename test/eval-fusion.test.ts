@@ -1,6 +1,7 @@
-// Evaluation runs a BatchNorm2d together with the ChannelSelection and/or ReLU after it in one
-// pass. The fused model must give bit for bit what the layers give one by one, on the three
-// architectures, unpruned (every channel selected) and pruned (narrowed selections).
+// Evaluation runs Conv2d → BatchNorm2d → ReLU in the convolution's pass and a BatchNorm2d with the
+// ChannelSelection and/or ReLU after it in one pass. The fused model must give bit for bit what
+// the layers give one by one, on the three architectures, unpruned (every channel selected) and
+// pruned (narrowed selections).
 import { describe, expect, it } from 'vitest';
 import { BatchNorm2d } from '../src/nn/layers.js';
 import type { Model } from '../src/nn/model.js';
@@ -30,7 +31,7 @@ async function evalBothWays(model: Model, xv: Float32Array, shape: number[]): Pr
   }
 }
 
-describe('evaluation fuses BatchNorm2d with the selection and ReLU after it', () => {
+describe('evaluation fuses Conv2d → BatchNorm2d → ReLU and BatchNorm2d → selection → ReLU', () => {
   for (const c of SMALL_MODELS) {
     it(`${c.name}: fused == layer by layer, unpruned and pruned`, async () => {
       const ctx = getCtx();

@@ -8,7 +8,7 @@ import type { Context } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { assertShape } from '../errors.js';
 import { shapeString } from '../gpu/tensor.js';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape } from '../ops/conv2d.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape, type ConvBatchNormEpilogue } from '../ops/conv2d.js';
 import { batchNormBackward, batchNormForwardEval, batchNormForwardTrain } from '../ops/batchnorm2d.js';
 import { reluBackward, reluForward, add } from '../ops/elementwise.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputShape } from '../ops/pool2d.js';
@@ -203,6 +203,14 @@ export class Conv2d extends Layer {
   forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
     conv2dForward(ctx, inputs[0]!, this.value('weight'), { stride: this.stride, padding: this.padding }, out);
   }
+  /**
+   * Evaluation forward with the BatchNorm2d (running statistics) and/or ReLU that follow it in the
+   * graph applied before the store: `out` is what the three layers give, in one pass.
+   */
+  forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { batchNorm?: BatchNorm2d; relu: boolean }): void {
+    const batchNorm = then.batchNorm?.evalParameters();
+    conv2dForward(ctx, x, this.value('weight'), { stride: this.stride, padding: this.padding, batchNorm, relu: then.relu }, out);
+  }
   backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
     const x = inputs[0]!;
     const opts = { stride: this.stride, padding: this.padding };
@@ -273,6 +281,10 @@ export class BatchNorm2d extends Layer {
    */
   forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { indices?: Tensor; relu: boolean }): void {
     batchNormForwardEval(ctx, x, this.value('weight'), this.value('bias'), this.value('running_mean'), this.value('running_var'), { eps: this.eps, ...then }, out);
+  }
+  /** γ, β, the running statistics and eps: what an evaluation epilogue of the convolution before it needs. */
+  evalParameters(): ConvBatchNormEpilogue {
+    return { gamma: this.value('weight'), beta: this.value('bias'), runningMean: this.value('running_mean'), runningVar: this.value('running_var'), eps: this.eps };
   }
   backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[], saved: readonly Tensor[]): void {
     // The kernel always computes dx; a BN whose input needs no gradient does not occur in our models.

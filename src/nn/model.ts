@@ -2,15 +2,16 @@
  * A model: a graph whose state lives on one GPU context, and an executor that runs it forward
  * (train or eval) and backward for a given input shape. The executor allocates every activation,
  * gradient and saved tensor once per input shape and reuses them step after step; a ReLU runs in
- * place when its input feeds nothing else, and a Flatten is a view. In evaluation a BatchNorm2d
- * runs in one pass with the ChannelSelection and/or ReLU that alone consume its output.
+ * place when its input feeds nothing else, and a Flatten is a view. In evaluation a Conv2d applies
+ * the BatchNorm2d and ReLU after it in its store, and a BatchNorm2d runs in one pass with the
+ * ChannelSelection and/or ReLU after it (see evalFusions).
  */
 import type { Context } from '../gpu/context.js';
 import { Tensor, numel, shapeString } from '../gpu/tensor.js';
 import { ShapeError, assertShape } from '../errors.js';
 import { accumulate } from '../ops/elementwise.js';
 import { Graph } from './graph.js';
-import { BatchNorm2d, ChannelSelection, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
+import { BatchNorm2d, ChannelSelection, Conv2d, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
 
 /** What a model is, as checkpoint metadata records it. */
 export interface ModelMeta {
@@ -54,37 +55,55 @@ interface Plan {
 }
 
 /**
- * An evaluation-mode fusion: BatchNorm2d node `bn` followed by a ChannelSelection and/or a ReLU,
- * each the only consumer of the one before; `last` is the chain's final node, whose output the
- * fused pass writes, and the nodes after `bn` are skipped.
+ * An evaluation-mode fusion: the chain that starts at node `head` (a Conv2d or a BatchNorm2d) and
+ * ends at node `last`, each node after the head the only consumer of the one before, runs as one
+ * pass that writes `last`'s output. Conv2d → BatchNorm2d [→ ReLU] runs in the convolution's store
+ * (no ChannelSelection may follow the BatchNorm2d); BatchNorm2d [→ ChannelSelection] [→ ReLU] in
+ * the BatchNorm2d's pass.
  */
 interface EvalFusion {
-  bn: number;
+  head: number;
+  batchNorm: BatchNorm2d | null;
   select: ChannelSelection | null;
   relu: boolean;
   last: number;
 }
 
-/** The evaluation fusions of a graph, by BatchNorm2d node, and the nodes they absorb. */
+/** The evaluation fusions of a graph, by head node, and the nodes they absorb. */
 function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<number> } {
   const consumers = g.consumers();
-  const only = (id: number): number | null => (consumers[id]!.length === 1 ? consumers[id]![0]!.node : null);
+  const only = (id: number | null): number | null => (id !== null && consumers[id]!.length === 1 ? consumers[id]![0]!.node : null);
+  const layerAt = (id: number | null): Layer | null => (id === null ? null : g.nodes[id]!.layer);
   const at = new Map<number, EvalFusion>();
   const absorbed = new Set<number>();
+  const take = (f: EvalFusion, id: number): void => {
+    f.last = id;
+    absorbed.add(id);
+  };
   for (const node of g.nodes) {
-    if (!(node.layer instanceof BatchNorm2d)) continue;
-    const f: EvalFusion = { bn: node.id, select: null, relu: false, last: node.id };
-    let next = only(node.id);
-    if (next !== null && g.nodes[next]!.layer instanceof ChannelSelection) {
-      f.select = g.nodes[next]!.layer as ChannelSelection;
-      f.last = next;
-      absorbed.add(next);
-      next = only(next);
-    }
-    if (next !== null && g.nodes[next]!.layer instanceof ReLU) {
-      f.relu = true;
-      f.last = next;
-      absorbed.add(next);
+    if (absorbed.has(node.id)) continue;
+    const f: EvalFusion = { head: node.id, batchNorm: null, select: null, relu: false, last: node.id };
+    if (node.layer instanceof Conv2d) {
+      const bn = only(node.id);
+      const afterBn = only(bn);
+      if (!(layerAt(bn) instanceof BatchNorm2d) || layerAt(afterBn) instanceof ChannelSelection) continue;
+      f.batchNorm = layerAt(bn) as BatchNorm2d;
+      take(f, bn!);
+      if (layerAt(afterBn) instanceof ReLU) {
+        f.relu = true;
+        take(f, afterBn!);
+      }
+    } else if (node.layer instanceof BatchNorm2d) {
+      let next = only(node.id);
+      if (layerAt(next) instanceof ChannelSelection) {
+        f.select = layerAt(next) as ChannelSelection;
+        take(f, next!);
+        next = only(next);
+      }
+      if (layerAt(next) instanceof ReLU) {
+        f.relu = true;
+        take(f, next!);
+      }
     }
     if (f.last !== node.id) at.set(node.id, f);
   }
@@ -115,9 +134,9 @@ export class Model {
   #fusions: ReturnType<typeof evalFusions> | null = null;
   #destroyed = false;
   /**
-   * Run each BatchNorm2d in evaluation together with the ChannelSelection and/or ReLU that alone
-   * consume its output, in one pass (default true; the result is bit for bit the same, so `false`
-   * only serves comparisons and profiling).
+   * In evaluation, run a Conv2d → BatchNorm2d → ReLU chain in the convolution's pass and a
+   * BatchNorm2d with the ChannelSelection and/or ReLU after it in one pass (default true; the
+   * result is bit for bit the same, so `false` only serves comparisons and profiling).
    */
   evalFusion = true;
 
@@ -325,7 +344,9 @@ export class Model {
       if (node.id === 0 || plan.view[node.id] || fusions?.absorbed.has(node.id)) continue;
       const inputs = node.inputs.map((i) => this.#act(plan, i, x));
       const f = fusions?.at.get(node.id);
-      if (f) {
+      if (f && node.layer instanceof Conv2d) {
+        node.layer.forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { batchNorm: f.batchNorm ?? undefined, relu: f.relu });
+      } else if (f) {
         (node.layer as BatchNorm2d).forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { indices: f.select?.indices(), relu: f.relu });
       } else {
         node.layer.forward(this.ctx, inputs, this.#act(plan, node.id, x), train, plan.saved[node.id]!);

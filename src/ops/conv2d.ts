@@ -35,6 +35,24 @@ export interface Conv2dOptions {
   subgroups?: boolean;
 }
 
+/** The BatchNorm2d (evaluation: running statistics) that a forward convolution applies to its output. */
+export interface ConvBatchNormEpilogue {
+  gamma: Tensor;
+  beta: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+}
+
+/** Options of {@link conv2dForward}: the convolution's, and what runs on its output before the store. */
+export interface Conv2dForwardOptions extends Conv2dOptions {
+  /** BatchNorm2d in evaluation on each output channel, bit for bit as batchNormForwardEval. */
+  batchNorm?: ConvBatchNormEpilogue;
+  /** ReLU on the output (after the BatchNorm2d when both are given). */
+  relu?: boolean;
+}
+
 /** Everything the kernels need, resolved from the shapes and options. */
 interface Geometry {
   N: number; C: number; H: number; W: number;
@@ -130,6 +148,8 @@ interface ConvJob {
   w_r: number; w_q: number; w_i: number; w_j: number; w_0: number;
   /** First output row of a dispatch (set per dispatch by convDispatches). */
   r_base: number;
+  /** BatchNorm2d eps of the evaluation epilogue (unused without one). */
+  eps: number;
 }
 
 function forwardJob(g: Geometry): ConvJob {
@@ -139,7 +159,7 @@ function forwardJob(g: Geometry): ConvJob {
     out_n: g.O * g.OH * g.OW, out_c: g.OH * g.OW, out_w: g.OW, out_y0: 0, out_x0: 0, out_ys: 1, out_xs: 1,
     in_n: g.C * g.H * g.W, in_c: g.H * g.W, in_h: g.H, in_w: g.W, in_ys: g.sh, in_xs: g.sw,
     row0: -g.ph, col0: -g.pw,
-    w_r: g.C * g.KH * g.KW, w_q: g.KH * g.KW, w_i: g.KW, w_j: 1, w_0: 0, r_base: 0,
+    w_r: g.C * g.KH * g.KW, w_q: g.KH * g.KW, w_i: g.KW, w_j: 1, w_0: 0, r_base: 0, eps: 0,
   };
 }
 
@@ -172,7 +192,7 @@ function dgradJobs(g: Geometry): ConvJob[] {
         w_r: g.KH * g.KW, w_q: g.C * g.KH * g.KW,
         w_i: -w_i, w_j: -w_j,
         w_0: kh0 * g.KW + kw0 + Math.max(TI - 1, 0) * w_i + Math.max(TJ - 1, 0) * w_j,
-        r_base: 0,
+        r_base: 0, eps: 0,
       });
     }
   }
@@ -196,12 +216,23 @@ const TILE = 64;
  * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4).
+ * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4); BN and RELU turn
+ * on the evaluation epilogue of a forward job.
  */
-function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16): Record<string, string | number> {
+function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
-  return { SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16) };
+  return {
+    SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16),
+    BN: on(epi.bn), RELU: on(epi.relu),
+  };
 }
+
+/** Which epilogue lines a conv_* kernel is built with. */
+interface Epilogue {
+  bn: boolean;
+  relu: boolean;
+}
+const NO_EPILOGUE: Epilogue = { bn: false, relu: false };
 
 type LaneRows = 4 | 8 | 16;
 
@@ -276,26 +307,28 @@ function grid3(ctx: Context, workgroups: number, rows: number): [number, number,
 }
 
 /** The dispatches that compute one job: one for the tiled kernel, one per run of row groups for the regblock kernels. */
-function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions): ConvDispatch[] {
+function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Epilogue = NO_EPILOGUE): ConvDispatch[] {
   const npix = job.NB * job.GA * job.GB;
   if (variantOf(ctx, opts) === 'tiled') {
-    return [{ spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)), params: job }];
+    return [{ spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false, 8, 16, epi) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)), params: job }];
   }
   const sg = useSubgroups(ctx, opts);
   const width = blockWidth3x3(job);
   const entry = width > 0 ? 'conv3x3_regblock' : 'conv_regblock';
   const blocks = width > 0 ? job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width) : Math.ceil(npix / GENERIC_PIXELS);
   return convRowGroups(job.M).map((r) => ({
-    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows) },
+    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi) },
     grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), r.count),
     params: { ...job, r_base: r.base },
   }));
 }
 
-function recordConvJob(ctx: Context, job: ConvJob, input: Tensor, w: Tensor, out: Tensor, opts: Conv2dOptions): void {
+function recordConvJob(
+  ctx: Context, job: ConvJob, input: Tensor, w: Tensor, out: Tensor, opts: Conv2dOptions, epi: Epilogue = NO_EPILOGUE, extra: Record<string, Tensor> = {},
+): void {
   if (job.NB * job.GA * job.GB === 0) return;
-  for (const d of convDispatches(ctx, job, opts)) {
-    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out }, d.params as unknown as Record<string, number>, d.grid);
+  for (const d of convDispatches(ctx, job, opts, epi)) {
+    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out, ...extra }, d.params as unknown as Record<string, number>, d.grid);
   }
 }
 
@@ -306,6 +339,9 @@ function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
 /**
  * Records y = conv2d(x, w): x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW] (no bias). `y`, if
  * given, is overwritten (it may not be x or w). Nothing needs saving for the backward beyond x.
+ * For inference, `opts.batchNorm` and `opts.relu` apply a BatchNorm2d (running statistics) and a
+ * ReLU to the outputs before they are stored: y is then what conv → batchNormForwardEval → ReLU
+ * give, bit for bit, in one pass over the output.
  *
  * @example
  * ```ts
@@ -315,18 +351,30 @@ function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
  * const x = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
  * const w = ctx.tensor([1, 1, 3, 3], new Float32Array(9).fill(1));
  * console.log(await ctx.readF32(ops.conv2dForward(ctx, x, w, { padding: 1 }))); // Float32Array [4, 6, 4, 6, 9, 6, 4, 6, 4]
+ * const [gamma, beta, runningMean, runningVar] = [[1], [-5], [0], [1]].map((v) => ctx.tensor([1], v));
+ * const bn = { gamma: gamma!, beta: beta!, runningMean: runningMean!, runningVar: runningVar!, eps: 0 };
+ * console.log(await ctx.readF32(ops.conv2dForward(ctx, x, w, { padding: 1, batchNorm: bn, relu: true }))); // Float32Array [0, 1, 0, 1, 4, 1, 0, 1, 0]
  * ctx.destroy();
  * ```
  */
-export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, y?: Tensor): Tensor {
+export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}, y?: Tensor): Tensor {
   const op = 'conv2dForward';
-  const g = geometry(op, x.shape, w.shape, opts);
+  const { batchNorm: bn, relu, ...convOpts } = opts;
+  const g = geometry(op, x.shape, w.shape, convOpts);
   expectF32(op, 'x', x);
   expectF32(op, 'w', w);
   const out = y ?? ctx.tensor([g.N, g.O, g.OH, g.OW], undefined, 'f32', 'conv2d.y');
   expectShape(op, 'y', out, [g.N, g.O, g.OH, g.OW]);
   assertShape(out !== x && out !== w, () => `${op}: y must not be x or w (a dispatch cannot read and write one buffer)`);
-  recordConvJob(ctx, forwardJob(g), x, w, out, opts);
+  const extra: Record<string, Tensor> = {};
+  if (bn) {
+    for (const [name, t] of [['gamma', bn.gamma], ['beta', bn.beta], ['runningMean', bn.runningMean], ['runningVar', bn.runningVar]] as const) {
+      expectShape(op, `batchNorm.${name}`, t, [g.O]);
+    }
+    Object.assign(extra, { bn_gamma: bn.gamma, bn_beta: bn.beta, bn_mean: bn.runningMean, bn_var: bn.runningVar });
+  }
+  const job = { ...forwardJob(g), eps: bn ? (bn.eps ?? 1e-5) : 0 };
+  recordConvJob(ctx, job, x, w, out, convOpts, { bn: bn !== undefined, relu: relu === true }, extra);
   return out;
 }
 
