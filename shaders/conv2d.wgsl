@@ -32,17 +32,20 @@ struct Conv {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-// Evaluation epilogue of a forward job (lines {{BN}} and {{RELU}}): output row r goes through
-// BatchNorm2d with its running statistics, y = (v − mean)·γ/√(var + eps) + β as batchNormForwardEval
-// computes it, and/or ReLU, before the store, so the activation is written once.
+// Evaluation epilogue of a forward job (lines {{BN}}, {{RELU}}, {{ADD}}), applied to output row r
+// at output index i before the store, so the activation is written once: BatchNorm2d with its
+// running statistics, y = (v − mean)·γ/√(var + eps) + β as batchNormForwardEval computes it, then
+// ReLU, then the residual sum y + residual[i] (an Add fed by the convolution).
 @group(0) @binding(7) var<storage, read> bn_gamma: array<f32>;
 @group(0) @binding(8) var<storage, read> bn_beta: array<f32>;
 @group(0) @binding(9) var<storage, read> bn_mean: array<f32>;
 @group(0) @binding(10) var<storage, read> bn_var: array<f32>;
-fn epilogue(v: f32, r: u32) -> f32 {
+@group(0) @binding(11) var<storage, read> residual: array<f32>;
+fn epilogue(v: f32, r: u32, i: u32) -> f32 {
   var o = v;
 {{BN}}  o = (o - bn_mean[r]) * (bn_gamma[r] / sqrt(bn_var[r] + p.eps)) + bn_beta[r];
 {{RELU}}  o = max(o, 0.0);
+{{ADD}}  o = o + residual[i];
   return o;
 }
 
@@ -111,7 +114,7 @@ fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32) {
     if (pix0 + j < npix) {
       let o = out_index(pix0 + j, r0);
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { y[o + i * p.out_c] = epilogue(m[j][i], r0 + i); }
+        if (r0 + i < p.M) { let k = o + i * p.out_c; y[k] = epilogue(m[j][i], r0 + i, k); }
       }
     }
   }
@@ -210,7 +213,7 @@ fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32) {
   for (var j = 0u; j < 4u; j++) {
     if (b + j < p.GB) {
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { y[o + j * p.out_xs + i * p.out_c] = epilogue(m[j][i], r0 + i); }
+        if (r0 + i < p.M) { let k = o + j * p.out_xs + i * p.out_c; y[k] = epilogue(m[j][i], r0 + i, k); }
       }
     }
   }
@@ -557,7 +560,7 @@ fn conv_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     let r = r_tile + lid.y + 16u * v;
     for (var u = 0u; u < 4u; u++) {
       let pi = pix_tile + lid.x + 16u * u;
-      if ((r < p.M) & (pi < npix)) { y[out_index(pi, r)] = epilogue(acc[u][v], r); }
+      if ((r < p.M) & (pi < npix)) { let k = out_index(pi, r); y[k] = epilogue(acc[u][v], r, k); }
     }
   }
 }

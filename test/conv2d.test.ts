@@ -9,7 +9,7 @@ import { useContext, f32 } from './util/gpu.js';
 import { uniform } from './util/random.js';
 import { TOL, expectBitExact, expectClose } from './util/tolerance.js';
 import { batchNormForwardEval } from '../src/ops/batchnorm2d.js';
-import { reluForward } from '../src/ops/elementwise.js';
+import { add, reluForward } from '../src/ops/elementwise.js';
 import { numericGrad, pick } from './util/gradcheck.js';
 import {
   refConv2d, refConv2dBackwardInput, refConv2dBackwardWeight, refOutputSize, type RefConvShape,
@@ -153,10 +153,10 @@ describe('conv2d vs float64 reference', () => {
     }
   });
 
-  // The evaluation epilogue (BatchNorm2d with running statistics, ReLU) must store exactly what
-  // the separate ops give: same f32 operations in the same order.
+  // The evaluation epilogue (BatchNorm2d with running statistics, ReLU, residual sum) must store
+  // exactly what the separate ops give: the same f32 operations in the same order.
   for (const form of FORMS) {
-    it(`${form.name}: the BatchNorm2d/ReLU epilogue equals conv → batchNormForwardEval → ReLU bit for bit`, async () => {
+    it(`${form.name}: the BatchNorm2d/ReLU/residual epilogue equals conv → batchNormForwardEval → ReLU → add bit for bit`, async () => {
       const ctx = getCtx();
       for (const [i, c] of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[7]!, CASES.at(-2)!, CASES.at(-1)!].entries()) {
         const opts = { ...optsOf(c), ...form.opts };
@@ -174,7 +174,14 @@ describe('conv2d vs float64 reference', () => {
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm, relu: true })), await ctx.readF32(withRelu), `${c.name}: BN + ReLU`);
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm })), await ctx.readF32(bn), `${c.name}: BN`);
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, relu: true })), await ctx.readF32(reluForward(ctx, plain)), `${c.name}: ReLU`);
-        for (const t of [x, w, gamma, beta, runningMean, runningVar, plain, bn, withRelu]) t.destroy();
+        const residual = f32(ctx, d.shapes.y, uniform(d.gv.length, 350 + i));
+        expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, residual })), await ctx.readF32(add(ctx, plain, residual)), `${c.name}: + residual`);
+        expectBitExact(
+          await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm, relu: true, residual })),
+          await ctx.readF32(add(ctx, withRelu, residual)),
+          `${c.name}: BN + ReLU + residual`,
+        );
+        for (const t of [x, w, gamma, beta, runningMean, runningVar, plain, bn, withRelu, residual]) t.destroy();
       }
       const x = ctx.tensor([1, 2, 4, 4]);
       const w = ctx.tensor([3, 2, 3, 3]);
@@ -183,7 +190,10 @@ describe('conv2d vs float64 reference', () => {
       expect(() => ops.conv2dForward(ctx, x, w, { batchNorm: { gamma: v2, beta: v3, runningMean: v3, runningVar: v3 } })).toThrow(
         'conv2dForward: batchNorm.gamma [2] should be [3]',
       );
-      for (const t of [x, w, v2, v3]) t.destroy();
+      const y = ctx.tensor([1, 3, 2, 2]);
+      expect(() => ops.conv2dForward(ctx, x, w, { residual: y }, y)).toThrow('conv2dForward: residual must not be y');
+      expect(() => ops.conv2dForward(ctx, x, w, { residual: v3 })).toThrow('conv2dForward: residual [3] should be [1, 3, 2, 2]');
+      for (const t of [x, w, v2, v3, y]) t.destroy();
     });
   }
 

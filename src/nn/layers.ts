@@ -204,12 +204,13 @@ export class Conv2d extends Layer {
     conv2dForward(ctx, inputs[0]!, this.value('weight'), { stride: this.stride, padding: this.padding }, out);
   }
   /**
-   * Evaluation forward with the BatchNorm2d (running statistics) and/or ReLU that follow it in the
-   * graph applied before the store: `out` is what the three layers give, in one pass.
+   * Evaluation forward with what follows it in the graph applied before the store: a BatchNorm2d
+   * (running statistics) and/or a ReLU, or the residual sum of an Add it feeds; `out` is what the
+   * layers give one by one, in one pass.
    */
-  forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { batchNorm?: BatchNorm2d; relu: boolean }): void {
+  forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { batchNorm?: BatchNorm2d; relu?: boolean; residual?: Tensor }): void {
     const batchNorm = then.batchNorm?.evalParameters();
-    conv2dForward(ctx, x, this.value('weight'), { stride: this.stride, padding: this.padding, batchNorm, relu: then.relu }, out);
+    conv2dForward(ctx, x, this.value('weight'), { stride: this.stride, padding: this.padding, batchNorm, relu: then.relu, residual: then.residual }, out);
   }
   backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
     const x = inputs[0]!;

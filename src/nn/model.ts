@@ -11,7 +11,7 @@ import { Tensor, numel, shapeString } from '../gpu/tensor.js';
 import { ShapeError, assertShape } from '../errors.js';
 import { accumulate } from '../ops/elementwise.js';
 import { Graph } from './graph.js';
-import { BatchNorm2d, ChannelSelection, Conv2d, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
+import { Add, BatchNorm2d, ChannelSelection, Conv2d, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
 
 /** What a model is, as checkpoint metadata records it. */
 export interface ModelMeta {
@@ -55,21 +55,26 @@ interface Plan {
 }
 
 /**
- * An evaluation-mode fusion: the chain that starts at node `head` (a Conv2d or a BatchNorm2d) and
- * ends at node `last`, each node after the head the only consumer of the one before, runs as one
- * pass that writes `last`'s output. Conv2d → BatchNorm2d [→ ReLU] runs in the convolution's store
- * (no ChannelSelection may follow the BatchNorm2d); BatchNorm2d [→ ChannelSelection] [→ ReLU] in
- * the BatchNorm2d's pass.
+ * An evaluation-mode fusion: a chain of nodes, each after the first the only consumer of the one
+ * before, that runs as one pass writing node `last`'s output, at the position of node `at`:
+ * - Conv2d → BatchNorm2d [→ ReLU] in the convolution's store (no ChannelSelection may follow the
+ *   BatchNorm2d), at the Conv2d;
+ * - Conv2d → Add in the convolution's store, the Add's other input as the residual, at the Add
+ *   (the residual may be computed after the Conv2d);
+ * - BatchNorm2d [→ ChannelSelection] [→ ReLU] in the BatchNorm2d's pass, at the BatchNorm2d.
  */
 interface EvalFusion {
+  /** The first node of the chain (a Conv2d or a BatchNorm2d). */
   head: number;
+  /** The Add's other input, for Conv2d → Add. */
+  residual: number | null;
   batchNorm: BatchNorm2d | null;
   select: ChannelSelection | null;
   relu: boolean;
   last: number;
 }
 
-/** The evaluation fusions of a graph, by head node, and the nodes they absorb. */
+/** The evaluation fusions of a graph, by the node where each runs, and the nodes they absorb (skipped where they stand). */
 function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<number> } {
   const consumers = g.consumers();
   const only = (id: number | null): number | null => (id !== null && consumers[id]!.length === 1 ? consumers[id]![0]!.node : null);
@@ -82,7 +87,17 @@ function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<num
   };
   for (const node of g.nodes) {
     if (absorbed.has(node.id)) continue;
-    const f: EvalFusion = { head: node.id, batchNorm: null, select: null, relu: false, last: node.id };
+    const f: EvalFusion = { head: node.id, residual: null, batchNorm: null, select: null, relu: false, last: node.id };
+    if (node.layer instanceof Add) {
+      const slot = node.inputs.findIndex((i) => layerAt(i) instanceof Conv2d && only(i) === node.id && !at.has(i));
+      if (slot < 0) continue;
+      f.head = node.inputs[slot]!;
+      f.residual = node.inputs[1 - slot]!;
+      absorbed.add(f.head);
+      f.last = node.id;
+      at.set(node.id, f);
+      continue;
+    }
     if (node.layer instanceof Conv2d) {
       const bn = only(node.id);
       const afterBn = only(bn);
@@ -344,8 +359,13 @@ export class Model {
       if (node.id === 0 || plan.view[node.id] || fusions?.absorbed.has(node.id)) continue;
       const inputs = node.inputs.map((i) => this.#act(plan, i, x));
       const f = fusions?.at.get(node.id);
-      if (f && node.layer instanceof Conv2d) {
-        node.layer.forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { batchNorm: f.batchNorm ?? undefined, relu: f.relu });
+      const head = f && this.graph.nodes[f.head]!;
+      if (f && head!.layer instanceof Conv2d) {
+        head!.layer.forwardEvalFused(this.ctx, this.#act(plan, head!.inputs[0]!, x), this.#act(plan, f.last, x), {
+          batchNorm: f.batchNorm ?? undefined,
+          relu: f.relu,
+          residual: f.residual === null ? undefined : this.#act(plan, f.residual, x),
+        });
       } else if (f) {
         (node.layer as BatchNorm2d).forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { indices: f.select?.indices(), relu: f.relu });
       } else {

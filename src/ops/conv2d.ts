@@ -51,6 +51,8 @@ export interface Conv2dForwardOptions extends Conv2dOptions {
   batchNorm?: ConvBatchNormEpilogue;
   /** ReLU on the output (after the BatchNorm2d when both are given). */
   relu?: boolean;
+  /** A tensor shaped like y added to the output last (a residual Add fed by the convolution); it may not be y. */
+  residual?: Tensor;
 }
 
 /** Everything the kernels need, resolved from the shapes and options. */
@@ -217,13 +219,13 @@ const TILE = 64;
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
  * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4); BN and RELU turn
- * on the evaluation epilogue of a forward job.
+ * and ADD turn on the evaluation epilogue of a forward job.
  */
 function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
   return {
     SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16),
-    BN: on(epi.bn), RELU: on(epi.relu),
+    BN: on(epi.bn), RELU: on(epi.relu), ADD: on(epi.add),
   };
 }
 
@@ -231,8 +233,9 @@ function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue 
 interface Epilogue {
   bn: boolean;
   relu: boolean;
+  add: boolean;
 }
-const NO_EPILOGUE: Epilogue = { bn: false, relu: false };
+const NO_EPILOGUE: Epilogue = { bn: false, relu: false, add: false };
 
 type LaneRows = 4 | 8 | 16;
 
@@ -339,9 +342,9 @@ function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
 /**
  * Records y = conv2d(x, w): x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW] (no bias). `y`, if
  * given, is overwritten (it may not be x or w). Nothing needs saving for the backward beyond x.
- * For inference, `opts.batchNorm` and `opts.relu` apply a BatchNorm2d (running statistics) and a
- * ReLU to the outputs before they are stored: y is then what conv → batchNormForwardEval → ReLU
- * give, bit for bit, in one pass over the output.
+ * For inference, `opts.batchNorm`, `opts.relu` and `opts.residual` apply, in this order, a
+ * BatchNorm2d (running statistics), a ReLU and a residual sum to the outputs before they are
+ * stored: y is then what conv → batchNormForwardEval → ReLU → add give, bit for bit, in one pass.
  *
  * @example
  * ```ts
@@ -359,7 +362,7 @@ function variantOf(ctx: Context, opts: Conv2dOptions): Variant {
  */
 export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dForwardOptions = {}, y?: Tensor): Tensor {
   const op = 'conv2dForward';
-  const { batchNorm: bn, relu, ...convOpts } = opts;
+  const { batchNorm: bn, relu, residual, ...convOpts } = opts;
   const g = geometry(op, x.shape, w.shape, convOpts);
   expectF32(op, 'x', x);
   expectF32(op, 'w', w);
@@ -373,8 +376,13 @@ export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dFo
     }
     Object.assign(extra, { bn_gamma: bn.gamma, bn_beta: bn.beta, bn_mean: bn.runningMean, bn_var: bn.runningVar });
   }
+  if (residual) {
+    expectShape(op, 'residual', residual, [g.N, g.O, g.OH, g.OW]);
+    assertShape(residual !== out, () => `${op}: residual must not be y (a dispatch cannot read and write one buffer)`);
+    extra.residual = residual;
+  }
   const job = { ...forwardJob(g), eps: bn ? (bn.eps ?? 1e-5) : 0 };
-  recordConvJob(ctx, job, x, w, out, convOpts, { bn: bn !== undefined, relu: relu === true }, extra);
+  recordConvJob(ctx, job, x, w, out, convOpts, { bn: bn !== undefined, relu: relu === true, add: residual !== undefined }, extra);
   return out;
 }
 
