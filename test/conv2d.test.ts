@@ -197,6 +197,17 @@ describe('conv2d vs float64 reference', () => {
     });
   }
 
+  for (const laneRows of [4, 8, 16] as const) {
+    it(`laneRows ${laneRows} forces one lane height for the whole job`, async () => {
+      for (const [i, c] of [CASES[0]!, CASES.at(-2)!, CASES.at(-1)!].entries()) await checkAll(c, { ...optsOf(c), variant: 'regblock', laneRows }, 400 + i);
+      const c = CASES.at(-2)!;
+      const rows = ops.conv2dKernelSpecs(getCtx(), [c.N, c.C, c.H, c.W], [c.O, c.C, c.KH, c.KW], { ...optsOf(c), variant: 'regblock', laneRows })
+        .filter((s) => s.entry.startsWith('conv'))
+        .map((s) => s.defines?.ROWS);
+      expect(new Set(rows)).toEqual(new Set([laneRows]));
+    });
+  }
+
   it('a job with M rows not a multiple of 16 runs as 16-row groups plus the cheapest tail', () => {
     const ctx = getCtx();
     const rows = (O: number, C = 16): string[] =>

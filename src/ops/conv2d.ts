@@ -33,6 +33,11 @@ export interface Conv2dOptions {
    * has the `subgroups` feature (default true; false forces the plain form, e.g. to test it).
    */
   subgroups?: boolean;
+  /**
+   * Output rows per lane of the regblock forward/input-gradient kernels for the whole job (default:
+   * 16-row groups and the cheapest 8-/4-row tail); for tests and benchmarks.
+   */
+  laneRows?: 4 | 8 | 16;
 }
 
 /** The BatchNorm2d (evaluation: running statistics) that a forward convolution applies to its output. */
@@ -75,13 +80,17 @@ function pair(op: string, name: string, v: number | [number, number] | undefined
 function checkOptions(op: string, opts: Conv2dOptions): void {
   for (const k of Object.keys(opts)) {
     assertShape(
-      k === 'stride' || k === 'padding' || k === 'variant' || k === 'subgroups',
-      () => `${op}: unsupported option '${k}' (conv2d supports stride, padding, variant and subgroups; no dilation or groups)`,
+      k === 'stride' || k === 'padding' || k === 'variant' || k === 'subgroups' || k === 'laneRows',
+      () => `${op}: unsupported option '${k}' (conv2d supports stride, padding, variant, subgroups and laneRows; no dilation or groups)`,
     );
   }
   assertShape(
     opts.variant === undefined || opts.variant === 'tiled' || opts.variant === 'regblock',
     () => `${op}: variant ${String(opts.variant)} should be 'tiled' or 'regblock'`,
+  );
+  assertShape(
+    opts.laneRows === undefined || opts.laneRows === 4 || opts.laneRows === 8 || opts.laneRows === 16,
+    () => `${op}: laneRows ${String(opts.laneRows)} should be 4, 8 or 16`,
   );
 }
 
@@ -319,7 +328,8 @@ function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Ep
   const width = blockWidth3x3(job);
   const entry = width > 0 ? 'conv3x3_regblock' : 'conv_regblock';
   const blocks = width > 0 ? job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width) : Math.ceil(npix / GENERIC_PIXELS);
-  return convRowGroups(job.M).map((r) => ({
+  const groups = opts.laneRows ? [{ rows: opts.laneRows, base: 0, count: Math.ceil(job.M / opts.laneRows) }] : convRowGroups(job.M);
+  return groups.map((r) => ({
     spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi) },
     grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), r.count),
     params: { ...job, r_base: r.base },
