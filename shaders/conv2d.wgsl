@@ -41,11 +41,23 @@ struct Conv {
 @group(0) @binding(9) var<storage, read> bn_mean: array<f32>;
 @group(0) @binding(10) var<storage, read> bn_var: array<f32>;
 @group(0) @binding(11) var<storage, read> residual: array<f32>;
-fn epilogue(v: f32, r: u32, i: u32) -> f32 {
+// The BatchNorm2d coefficients of output rows r0..r0+3, loaded once per row group (mean, γ/√(var
+// + eps), β; identity without BN).
+struct Epi { mean: vec4f, scale: vec4f, shift: vec4f }
+fn epi_rows(r0: u32) -> Epi {
+  var e = Epi(vec4f(0.0), vec4f(1.0), vec4f(0.0));
+{{BN}}  let r = min(vec4u(r0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.M - 1u));
+{{BN}}  e.mean = vec4f(bn_mean[r.x], bn_mean[r.y], bn_mean[r.z], bn_mean[r.w]);
+{{BN}}  e.scale = vec4f(bn_gamma[r.x], bn_gamma[r.y], bn_gamma[r.z], bn_gamma[r.w]) / sqrt(vec4f(bn_var[r.x], bn_var[r.y], bn_var[r.z], bn_var[r.w]) + p.eps);
+{{BN}}  e.shift = vec4f(bn_beta[r.x], bn_beta[r.y], bn_beta[r.z], bn_beta[r.w]);
+  return e;
+}
+// v of row r0 + i (coefficients e of rows r0..r0+3), stored at output index k
+fn epilogue(v: f32, e: Epi, i: u32, k: u32) -> f32 {
   var o = v;
-{{BN}}  o = (o - bn_mean[r]) * (bn_gamma[r] / sqrt(bn_var[r] + p.eps)) + bn_beta[r];
+{{BN}}  o = (o - e.mean[i]) * e.scale[i] + e.shift[i];
 {{RELU}}  o = max(o, 0.0);
-{{ADD}}  o = o + residual[i];
+{{ADD}}  o = o + residual[k];
   return o;
 }
 
@@ -109,12 +121,12 @@ fn out_index(pi: u32, r: u32) -> u32 {
   return n * p.out_n + r * p.out_c + (p.out_y0 + a * p.out_ys) * p.out_w + p.out_x0 + b * p.out_xs;
 }
 // stores m[j][i] to output row r0 + i of grid pixel pix0 + j, inside the job
-fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32) {
+fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32, e: Epi) {
   for (var j = 0u; j < 4u; j++) {
     if (pix0 + j < npix) {
       let o = out_index(pix0 + j, r0);
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { let k = o + i * p.out_c; y[k] = epilogue(m[j][i], r0 + i, k); }
+        if (r0 + i < p.M) { let k = o + i * p.out_c; y[k] = epilogue(m[j][i], e, i, k); }
       }
     }
   }
@@ -140,7 +152,8 @@ fn outer8(acc: Acc8, w4: vec4f, x0: vec4f, x1: vec4f) -> Acc8 {
   return Acc8(acc.p0 + outer(w4, x0), acc.p1 + outer(w4, x1));
 }
 fn store_block8(m: Acc8, pix0: u32, r0: u32, npix: u32) {
-  store_block(m.p0, pix0, r0, npix); store_block(m.p1, pix0 + 4u, r0, npix);
+  let e = epi_rows(r0);
+  store_block(m.p0, pix0, r0, npix, e); store_block(m.p1, pix0 + 4u, r0, npix, e);
 }
 
 // Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 8 or 4) output rows
@@ -208,12 +221,12 @@ fn xrow(o: i32, r: bool, iw: i32) -> Win {
 struct Acc { p0: mat4x4f, p1: mat4x4f, p2: mat4x4f, p3: mat4x4f }
 
 // stores 4 rows x 4 consecutive grid columns of grid row (n, a); column j of m = grid column b + j
-fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32) {
+fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32, e: Epi) {
   let o = n * p.out_n + r0 * p.out_c + (p.out_y0 + a * p.out_ys) * p.out_w + p.out_x0 + b * p.out_xs;
   for (var j = 0u; j < 4u; j++) {
     if (b + j < p.GB) {
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { let k = o + j * p.out_xs + i * p.out_c; y[k] = epilogue(m[j][i], r0 + i, k); }
+        if (r0 + i < p.M) { let k = o + j * p.out_xs + i * p.out_c; y[k] = epilogue(m[j][i], e, i, k); }
       }
     }
   }
@@ -296,12 +309,13 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 fn store_rows(m: Acc, n: u32, a: u32, b: u32, r0: u32) {
-{{R2}}  store_row(m.p0, n, a, b, r0); store_row(m.p1, n, a, b + 4u, r0);
-{{R2}}  if (a + 1u < p.GA) { store_row(m.p2, n, a + 1u, b, r0); store_row(m.p3, n, a + 1u, b + 4u, r0); }
-{{R4}}  store_row(m.p0, n, a, b, r0);
-{{R4}}  if (a + 1u < p.GA) { store_row(m.p1, n, a + 1u, b, r0); }
-{{R4}}  if (a + 2u < p.GA) { store_row(m.p2, n, a + 2u, b, r0); }
-{{R4}}  if (a + 3u < p.GA) { store_row(m.p3, n, a + 3u, b, r0); }
+  let e = epi_rows(r0);
+{{R2}}  store_row(m.p0, n, a, b, r0, e); store_row(m.p1, n, a, b + 4u, r0, e);
+{{R2}}  if (a + 1u < p.GA) { store_row(m.p2, n, a + 1u, b, r0, e); store_row(m.p3, n, a + 1u, b + 4u, r0, e); }
+{{R4}}  store_row(m.p0, n, a, b, r0, e);
+{{R4}}  if (a + 1u < p.GA) { store_row(m.p1, n, a + 1u, b, r0, e); }
+{{R4}}  if (a + 2u < p.GA) { store_row(m.p2, n, a + 2u, b, r0, e); }
+{{R4}}  if (a + 3u < p.GA) { store_row(m.p3, n, a + 3u, b, r0, e); }
 }
 
 // ---------------------------------------------------------------------------------- wgrad (regblock)
@@ -560,7 +574,7 @@ fn conv_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     let r = r_tile + lid.y + 16u * v;
     for (var u = 0u; u < 4u; u++) {
       let pi = pix_tile + lid.x + 16u * u;
-      if ((r < p.M) & (pi < npix)) { let k = out_index(pi, r); y[k] = epilogue(acc[u][v], r, k); }
+      if ((r < p.M) & (pi < npix)) { let k = out_index(pi, r); y[k] = epilogue(acc[u][v], epi_rows(r), 0u, k); }
     }
   }
 }
