@@ -3,8 +3,8 @@
  * (train or eval) and backward for a given input shape. The executor allocates every activation,
  * gradient and saved tensor once per input shape and reuses them step after step; a ReLU runs in
  * place when its input feeds nothing else, and a Flatten is a view. In evaluation a Conv2d applies
- * the BatchNorm2d and ReLU after it in its store, and a BatchNorm2d runs in one pass with the
- * ChannelSelection and/or ReLU after it (see evalFusions).
+ * the BatchNorm2d and ReLU, or the residual Add, after it in its store, and a BatchNorm2d runs in
+ * one pass with the ChannelSelection and/or ReLU after it (see evalFusions).
  */
 import type { Context } from '../gpu/context.js';
 import { Tensor, numel, shapeString } from '../gpu/tensor.js';
@@ -56,7 +56,7 @@ interface Plan {
 
 /**
  * An evaluation-mode fusion: a chain of nodes, each after the first the only consumer of the one
- * before, that runs as one pass writing node `last`'s output, at the position of node `at`:
+ * before, that runs as one pass writing node `last`'s output, at the position named below:
  * - Conv2d → BatchNorm2d [→ ReLU] in the convolution's store (no ChannelSelection may follow the
  *   BatchNorm2d), at the Conv2d;
  * - Conv2d → Add in the convolution's store, the Add's other input as the residual, at the Add
@@ -149,8 +149,8 @@ export class Model {
   #fusions: ReturnType<typeof evalFusions> | null = null;
   #destroyed = false;
   /**
-   * In evaluation, run a Conv2d → BatchNorm2d → ReLU chain in the convolution's pass and a
-   * BatchNorm2d with the ChannelSelection and/or ReLU after it in one pass (default true; the
+   * In evaluation, run Conv2d → BatchNorm2d → ReLU and Conv2d → Add in the convolution's pass and
+   * a BatchNorm2d with the ChannelSelection and/or ReLU after it in one pass (default true; the
    * result is bit for bit the same, so `false` only serves comparisons and profiling).
    */
   evalFusion = true;
