@@ -273,7 +273,7 @@ export class BatchNorm2d extends Layer {
       batchNormForwardTrain(...args, { eps: this.eps, momentum: this.momentum }, { y: out, saveMean: saved[0]!, saveInvStd: saved[1]! });
       this.numBatchesTracked++;
     } else {
-      batchNormForwardEval(...args, { eps: this.eps }, out);
+      this.forwardEvalFused(ctx, inputs[0]!, out, { relu: false });
     }
   }
   /**
@@ -281,7 +281,8 @@ export class BatchNorm2d extends Layer {
    * (`indices`, its kept-channel list) and/or a ReLU, in one pass that writes `out` [N, K, H, W].
    */
   forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { indices?: Tensor; relu: boolean }): void {
-    batchNormForwardEval(ctx, x, this.value('weight'), this.value('bias'), this.value('running_mean'), this.value('running_var'), { eps: this.eps, ...then }, out);
+    const b = this.evalParameters();
+    batchNormForwardEval(ctx, x, b.gamma, b.beta, b.runningMean, b.runningVar, { eps: b.eps, ...then }, out);
   }
   /** γ, β, the running statistics and eps: what an evaluation epilogue of the convolution before it needs. */
   evalParameters(): ConvBatchNormEpilogue {
