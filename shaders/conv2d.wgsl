@@ -8,7 +8,7 @@
 // Lines starting {{SG}} exist only in the subgroup build and {{NOSG}} lines only in the other (a
 // module naming subgroup builtins cannot be created on a device without the feature). ROWS/RG8/RG16:
 // output rows per lane, 4, 8 (RG8 on) or 16 (RG8 and RG16 on); TN/P1/R2/R4: block shape of
-// conv3x3_regblock.
+// conv3x3_regblock; TAPS/TAP1: conv_regblock with tap loops, or for a single tap without them.
 {{SG}}enable subgroups;
 
 // One conv_* job (see ConvJob in src/ops/conv2d.ts): M output rows, Q input channels, TI×TJ taps;
@@ -52,13 +52,35 @@ fn epi_rows(r0: u32) -> Epi {
 {{BN}}  e.shift = vec4f(bn_beta[r.x], bn_beta[r.y], bn_beta[r.z], bn_beta[r.w]);
   return e;
 }
-// v of row r0 + i (coefficients e of rows r0..r0+3), stored at output index k
-fn epilogue(v: f32, e: Epi, i: u32, k: u32) -> f32 {
+// v of an output row with BatchNorm2d coefficients (mean, scale, shift), stored at output index k
+fn epilogue1(v: f32, mean: f32, scale: f32, shift: f32, k: u32) -> f32 {
   var o = v;
-{{BN}}  o = (o - e.mean[i]) * e.scale[i] + e.shift[i];
+{{BN}}  o = (o - mean) * scale + shift;
 {{RELU}}  o = max(o, 0.0);
 {{ADD}}  o = o + residual[k];
   return o;
+}
+// v of row r0 + i (coefficients e of rows r0..r0+3), stored at output index k
+fn epilogue(v: f32, e: Epi, i: u32, k: u32) -> f32 {
+  return epilogue1(v, e.mean[i], e.scale[i], e.shift[i], k);
+}
+// Stores v (4 pixels of one output row, at k, k + s, k + 2s, k + 3s) through the epilogue. Every
+// index is a constant: SwiftShader turns a dynamically indexed vector or matrix into memory
+// accesses, which made the looped store cost as much as 40 input channels of a 1x1 convolution.
+fn put4(v: vec4f, mean: f32, scale: f32, shift: f32, k: u32, s: u32) {
+  y[k] = epilogue1(v.x, mean, scale, shift, k);
+  y[k + s] = epilogue1(v.y, mean, scale, shift, k + s);
+  y[k + 2u * s] = epilogue1(v.z, mean, scale, shift, k + 2u * s);
+  y[k + 3u * s] = epilogue1(v.w, mean, scale, shift, k + 3u * s);
+}
+// Stores a whole 4-row x 4-pixel block (m[j][i]: pixel j, row i) at output index o (row step
+// out_c, pixel step s) through the epilogue.
+fn put4x4(m: mat4x4f, o: u32, s: u32, e: Epi) {
+  let t = transpose(m);
+  put4(t[0], e.mean.x, e.scale.x, e.shift.x, o, s);
+  put4(t[1], e.mean.y, e.scale.y, e.shift.y, o + p.out_c, s);
+  put4(t[2], e.mean.z, e.scale.z, e.shift.z, o + 2u * p.out_c, s);
+  put4(t[3], e.mean.w, e.scale.w, e.shift.w, o + 3u * p.out_c, s);
 }
 
 // wgrad geometry; a slice is rows_per_slice (n, oh) rows and writes out_slice values.
@@ -122,6 +144,11 @@ fn out_index(pi: u32, r: u32) -> u32 {
 }
 // stores m[j][i] to output row r0 + i of grid pixel pix0 + j, inside the job
 fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32, e: Epi) {
+  // the usual case: 4 rows inside the job, 4 pixels in one grid row
+  if ((r0 + 3u < p.M) & (pix0 + 3u < npix) & (pix0 % p.GB + 3u < p.GB)) {
+    put4x4(m, out_index(pix0, r0), p.out_xs, e);
+    return;
+  }
   for (var j = 0u; j < 4u; j++) {
     if (pix0 + j < npix) {
       let o = out_index(pix0 + j, r0);
@@ -173,8 +200,10 @@ fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 {{SG}}  let wrow = i32((r0 + (sg_lane & 3u)) * p.w_r + p.w_0);
 {{NOSG}}  let wrow = i32(r0 * p.w_r + p.w_0);
   var A: Acc8; var B: Acc8; var C: Acc8; var D: Acc8;
-  for (var i = 0u; i < p.TI; i++) {
-    for (var j = 0u; j < p.TJ; j++) {
+{{TAPS}}  for (var i = 0u; i < p.TI; i++) {
+{{TAP1}}  { let i = 0u;
+{{TAPS}}    for (var j = 0u; j < p.TJ; j++) {
+{{TAP1}}    { let j = 0u;
       let T0 = tap4(G0, i, j); let T1 = tap4(G1, i, j);
       var o0 = T0.off; var o1 = T1.off;
       var wi = wrow + i32(i) * p.w_i + i32(j) * p.w_j;
@@ -223,6 +252,10 @@ struct Acc { p0: mat4x4f, p1: mat4x4f, p2: mat4x4f, p3: mat4x4f }
 // stores 4 rows x 4 consecutive grid columns of grid row (n, a); column j of m = grid column b + j
 fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32, e: Epi) {
   let o = n * p.out_n + r0 * p.out_c + (p.out_y0 + a * p.out_ys) * p.out_w + p.out_x0 + b * p.out_xs;
+  if ((r0 + 3u < p.M) & (b + 3u < p.GB)) {
+    put4x4(m, o, p.out_xs, e);
+    return;
+  }
   for (var j = 0u; j < 4u; j++) {
     if (b + j < p.GB) {
       for (var i = 0u; i < 4u; i++) {

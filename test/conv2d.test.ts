@@ -49,6 +49,8 @@ const CASES: Case[] = [
   // Output counts that are not multiples of 16 run as 16-row groups plus 8- or 4-row tails.
   conv('3×3 pad 1, 3→21 channels (16 + 8 rows per lane), 5×15', 2, 3, 5, 15, 21, 3, 3, 1, 1),
   conv('1×1, 6→20 channels (16 + 4 rows per lane)', 2, 6, 5, 3, 20, 1, 1),
+  // Grids whose rows hold whole groups of 4 pixels store every 4-row × 4-pixel block at once.
+  conv('1×1, 8×8, 5→32 channels (whole store blocks)', 2, 5, 8, 8, 32, 1, 1),
 ];
 
 function optsOf(c: RefConvShape): Conv2dOptions {
