@@ -185,13 +185,13 @@ fn store_block8(m: Acc8, pix0: u32, r0: u32, npix: u32) {
 
 // Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 8 or 4) output rows
 // per lane. Taps outer, input channels inner, so the inner loop only steps offsets. (16 pixels per lane measured no faster on SwiftShader.)
-@compute @workgroup_size(16, 1, 1)
+@compute @workgroup_size({{WG}}, 1, 1)
 fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
 ) {
 {{NOSG}}  let sg_lane = 0u;
   let npix = p.NB * p.GA * p.GB;
-  let pix0 = ((wid.x + wid.z * nwg.x) * 16u + lid.x) * 8u;
+  let pix0 = ((wid.x + wid.z * nwg.x) * {{WG}}u + lid.x) * 8u;
   let r0 = p.r_base + wid.y * {{ROWS}}u;
   let last = npix - 1u;
   let G0 = pixel4(pix0, last); let G1 = pixel4(pix0 + 4u, last);
@@ -292,7 +292,7 @@ fn acc4x4(acc: Acc, w: W3, X0: Win, X1: Win, X2: Win, X3: Win, X4: Win, X5: Win)
 // 3x3 taps stepping one input row and column per grid pixel (stride 1): a lane covers 2 grid rows
 // x 8 columns (TN = 8) or 4 x 4 (TN = 4), so neighbouring pixels share input windows (a 4x10 or 6x6
 // patch per input channel) and each weight serves 16 pixels; ROWS (16, 8 or 4) output rows.
-@compute @workgroup_size(16, 1, 1)
+@compute @workgroup_size({{WG}}, 1, 1)
 fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
 ) {
@@ -301,7 +301,7 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let nb = (p.GB + {{TN}}u - 1u) / {{TN}}u;
   let na = (p.GA + RB - 1u) / RB;
   let blocks = p.NB * na * nb;
-  let bi = (wid.x + wid.z * nwg.x) * 16u + lid.x;
+  let bi = (wid.x + wid.z * nwg.x) * {{WG}}u + lid.x;
   let blk = min(bi, blocks - 1u);
   let grow = blk / nb;
   let b0 = (blk - grow * nb) * {{TN}}u;

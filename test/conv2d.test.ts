@@ -140,6 +140,9 @@ describe('conv2d vs float64 reference', () => {
           const d = s.defines ?? {};
           seen.add(s.entry === 'conv3x3_regblock' ? `${s.entry} TN=${d.TN} ROWS=${d.ROWS}` : s.entry === 'conv_regblock' ? `${s.entry} ROWS=${d.ROWS}` : s.entry);
           if (s.entry.endsWith('_regblock')) expect(d.SG, `${form.name} ${s.entry} subgroups`).toBe(form.opts.subgroups && ctx.subgroups ? '' : '//');
+          // workgroups of 16 lanes, or of 4 where 16 would idle lanes; conv_regblock with tap loops or for one tap
+          if (s.entry.startsWith('conv') && s.entry.endsWith('_regblock')) seen.add(`${s.entry} WG=${d.WG}`);
+          if (s.entry === 'conv_regblock') seen.add(`${s.entry} ${d.TAP1 === '' ? 'one tap' : 'taps'}`);
         }
       }
       const want =
@@ -149,6 +152,8 @@ describe('conv2d vs float64 reference', () => {
               'conv3x3_regblock TN=4 ROWS=16', 'conv3x3_regblock TN=4 ROWS=8', 'conv3x3_regblock TN=4 ROWS=4',
               'conv3x3_regblock TN=8 ROWS=16', 'conv3x3_regblock TN=8 ROWS=8', 'conv3x3_regblock TN=8 ROWS=4',
               'conv_regblock ROWS=16', 'conv_regblock ROWS=8', 'conv_regblock ROWS=4',
+              'conv3x3_regblock WG=4', 'conv3x3_regblock WG=16', 'conv_regblock WG=4', 'conv_regblock WG=16',
+              'conv_regblock one tap', 'conv_regblock taps',
               'wgrad3x3_regblock', 'wgrad_regblock', 'sum_partials',
             ];
       expect([...seen].sort(), form.name).toEqual(expect.arrayContaining(want));

@@ -215,6 +215,15 @@ type Variant = 'tiled' | 'regblock';
 /** Invocations per workgroup of the regblock conv kernels (SwiftShader runs workgroups whole, so
  * small groups waste little on small layers). */
 const REGBLOCK_WG = 16;
+/**
+ * Workgroup size of a conv_* dispatch over `blocks` lane blocks: 16, or 4 (one SwiftShader
+ * subgroup) where 16 would leave more than a tenth of the lanes idle. Idle lanes run the whole
+ * kernel: a 2×2 layer at batch 16 (8 blocks) took 2.5× as long in one half-idle group of 16.
+ */
+function laneGroup(blocks: number): 4 | 16 {
+  const lanes = Math.ceil(blocks / REGBLOCK_WG) * REGBLOCK_WG;
+  return lanes - blocks > 0.1 * lanes ? 4 : REGBLOCK_WG;
+}
 /** Output rows (channels) per invocation of the wgrad regblock kernels. */
 const REGBLOCK_ROWS = 16;
 /** Pixels per invocation of conv_regblock. */
@@ -227,16 +236,17 @@ const TILE = 64;
  * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4); BN, RELU and ADD
- * turn on the evaluation epilogue of a forward job. TAP1 (instead of TAPS) builds conv_regblock for
- * one tap (1×1 kernels, and their input gradient) without the tap loops: SwiftShader pays for every
- * accumulator at each loop's entry and exit, which cost a 1×1 layer over 16 channels a third of its time.
+ * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4), WG their
+ * workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a forward job. TAP1 (instead
+ * of TAPS) builds conv_regblock for one tap (1×1 kernels, and their input gradient) without the tap
+ * loops: SwiftShader pays for every accumulator at each loop's entry and exit, which cost a 1×1
+ * layer over 16 channels a third of its time.
  */
-function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE, tap1 = false): Record<string, string | number> {
+function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE, tap1 = false, wg: 4 | 16 = REGBLOCK_WG): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
   return {
     SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16),
-    BN: on(epi.bn), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1),
+    BN: on(epi.bn), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1), WG: wg,
   };
 }
 
@@ -333,9 +343,10 @@ function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Ep
   const entry = width > 0 ? 'conv3x3_regblock' : 'conv_regblock';
   const blocks = width > 0 ? job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width) : Math.ceil(npix / GENERIC_PIXELS);
   const groups = opts.laneRows ? [{ rows: opts.laneRows, base: 0, count: Math.ceil(job.M / opts.laneRows) }] : convRowGroups(job.M);
+  const wg = laneGroup(blocks);
   return groups.map((r) => ({
-    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi, job.TI === 1 && job.TJ === 1) },
-    grid: grid3(ctx, Math.ceil(blocks / REGBLOCK_WG), r.count),
+    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi, job.TI === 1 && job.TJ === 1, wg) },
+    grid: grid3(ctx, Math.ceil(blocks / wg), r.count),
     params: { ...job, r_base: r.base },
   }));
 }
