@@ -9,7 +9,7 @@ import { loadModel, saveModel } from '../src/io/checkpoint.js';
 import { densenet, resnet, vgg } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
 import { cloneModel, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
-import { batchNormGammas, formatPruneTable, pruneReportSvg } from '../src/slim/report.js';
+import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../src/slim/report.js';
 import { Trainer } from '../src/train/trainer.js';
 import { bnOrder, referencePrune, type RefModel } from './reference/prune.js';
 import { useContext } from './util/gpu.js';
@@ -237,6 +237,16 @@ describe('prune report', () => {
     const { model: pruned, report } = await prune(model, 0.7, { inputSize: [3, 8, 8] });
     return { report, model, pruned };
   }
+
+  it('notes an accuracy that fell to chance (γ not sparse yet), and nothing otherwise', () => {
+    const note = pruneAccuracyNote(0.9047, 0.1, 10, 0.311);
+    expect(note).toMatch(/^accuracy fell to chance \(10\.00 %, 1\/10 = 10\.00 %\): channels with \|γ\| ≤ 0\.311 /);
+    expect(note).toContain('--refine');
+    expect(pruneAccuracyNote(0.9047, 0.8946, 10, 0.311)).toBeNull(); // kept most of it
+    expect(pruneAccuracyNote(0.15, 0.1, 10, 0.311)).toBeNull(); // never well above chance
+    expect(pruneAccuracyNote(0.9, 0.014, 100, 0.05)).toMatch(/1\/100 = 1\.00 %/); // CIFAR-100
+    expect(pruneAccuracyNote(0.9, 0.016, 100, 0.05)).toBeNull();
+  });
 
   it('prints a table with every layer, the safeguards and the totals', async () => {
     const { report, model, pruned } = await sample();

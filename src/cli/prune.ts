@@ -14,7 +14,7 @@ import { saveModel } from '../io/checkpoint.js';
 import { writeFilesAtomic } from '../io/files.node.js';
 import { parseHTML } from 'linkedom';
 import { prune, type PruneOptions } from '../slim/prune.js';
-import { batchNormGammas, formatPruneTable, pruneReportSvg } from '../slim/report.js';
+import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../slim/report.js';
 import { evaluate } from '../train/trainer.js';
 import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, readModelFile } from './common.js';
 
@@ -79,7 +79,8 @@ export function registerPrune(program: Command): void {
             accuracy.afterWithoutCompensation = await acc(plain.model);
           }
         }
-        const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}) };
+        const note = accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null;
+        const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(note ? { notes: [note] } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
         const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${f.percent}` });
         mkdirSync(f.save, { recursive: true });
@@ -99,6 +100,7 @@ export function registerPrune(program: Command): void {
                     (accuracy.afterWithoutCompensation !== undefined ? ` (with compensation; ${pc(accuracy.afterWithoutCompensation)} without)` : ''),
                 ]
               : []),
+            ...(note ? [note] : []),
             ...(report.compensation?.skipped.length ? [`not compensated: ${report.compensation.skipped.map((s) => s.through).join(', ')} (their outputs feed no BatchNorm)`] : []),
             `cfg ${JSON.stringify(report.cfg)}`,
             `wrote ${files.join(', ')}`,

@@ -357,7 +357,6 @@ export class Model {
     const fusions = train || !this.evalFusion ? null : (this.#fusions ??= evalFusions(this.graph));
     for (const node of this.graph.nodes) {
       if (node.id === 0 || plan.view[node.id] || fusions?.absorbed.has(node.id)) continue;
-      const inputs = node.inputs.map((i) => this.#act(plan, i, x));
       const f = fusions?.at.get(node.id);
       const head = f && this.graph.nodes[f.head]!;
       if (f && head!.layer instanceof Conv2d) {
@@ -367,8 +366,10 @@ export class Model {
           residual: f.residual === null ? undefined : this.#act(plan, f.residual, x),
         });
       } else if (f) {
-        (node.layer as BatchNorm2d).forwardEvalFused(this.ctx, inputs[0]!, this.#act(plan, f.last, x), { indices: f.select?.indices(), relu: f.relu });
+        const input = this.#act(plan, node.inputs[0]!, x);
+        (node.layer as BatchNorm2d).forwardEvalFused(this.ctx, input, this.#act(plan, f.last, x), { indices: f.select?.indices(), relu: f.relu });
       } else {
+        const inputs = node.inputs.map((i) => this.#act(plan, i, x));
         node.layer.forward(this.ctx, inputs, this.#act(plan, node.id, x), train, plan.saved[node.id]!);
       }
     }

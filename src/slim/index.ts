@@ -12,4 +12,4 @@ export {
   type PruneReport,
   type LayerReport,
 } from './prune.js';
-export { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, pruneReportSvg, type ChartOptions, type LayerGammas, type ReportSvgOptions } from './report.js';
+export { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, pruneAccuracyNote, pruneReportSvg, type ChartOptions, type LayerGammas, type ReportSvgOptions } from './report.js';

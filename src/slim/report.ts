@@ -86,6 +86,30 @@ export function formatPruneTable(report: PruneReport): string {
   ].join('\n');
 }
 
+/**
+ * A hint for the accuracy a prune leaves before fine-tuning, or null when there is nothing to say:
+ * when the unpruned model is well above chance (more than twice 1/classes) and the pruned one is
+ * at chance (below 1.5/classes), the pruned channels still carried the signal — the γ were not
+ * sparse yet at this threshold. The CLI prints it under the table.
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * console.log(slim.pruneAccuracyNote(0.9047, 0.1, 10, 0.311)); // accuracy fell to chance (10.00 % …
+ * console.log(slim.pruneAccuracyNote(0.9047, 0.85, 10, 0.02)); // null
+ * ```
+ */
+export function pruneAccuracyNote(before: number, after: number, classes: number, threshold: number): string | null {
+  const chance = 1 / classes;
+  if (!(before > 2 * chance && after < 1.5 * chance)) return null;
+  return (
+    `accuracy fell to chance (${(100 * after).toFixed(2)} %, 1/${classes} = ${(100 * chance).toFixed(2)} %): channels with |γ| ≤ ${threshold.toPrecision(3)} ` +
+    'still carried the signal, so the γ were not sparse yet. Fine-tuning (netslim train --refine) usually recovers it; ' +
+    'longer sparse training (--sr) or a smaller --percent keeps more before fine-tuning'
+  );
+}
+
 /** Options of {@link pruneReportSvg}. */
 export interface ReportSvgOptions {
   /** The DOM document to draw with (default: `globalThis.document`). */
