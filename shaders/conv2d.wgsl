@@ -361,14 +361,15 @@ fn dy4(i: u32, ok: bool, ohw: u32) -> vec4f {
 {{NOSG}}  return vec4f(dyld(i, ok), dyld(i + ohw, ok), dyld(i + 2u * ohw, ok), dyld(i + 3u * ohw, ok));
 }
 
-// 3x3 taps, column stride 1: one input channel c per lane, 16 output channels, all 9 taps; the K
-// slice is a range of (n, oh) rows, walked 4 output columns at a time with a 3x6 input window.
+// 3x3 taps, column stride 1: two input channels c0 = 2·lane, c1 = c0 + 1 per lane (each dy value
+// loaded serves both), 16 output channels, all 9 taps; the K slice is a range of (n, oh) rows,
+// walked 4 output columns at a time with a 3x6 input window per channel.
 @compute @workgroup_size(4, 1, 1)
 fn wgrad3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
 ) {
 {{NOSG}}  let sg_lane = 0u;
-  let ci = wid.x * 4u + lid.x;
+  let ci = (wid.x * 4u + lid.x) * 2u;
   let c = min(ci, g.C - 1u);
   let o0 = wid.y * 16u;
   let rows = g.N * g.OH;
@@ -377,13 +378,12 @@ fn wgrad3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   let OHW = g.OH * g.OW;
   let HW = g.H * g.W;
   let Wi = i32(g.W);
+  // the second channel's offset from the first (0 when c0 is the last channel: computed, not stored)
+  let c1 = i32(select(0u, HW, ci + 1u < g.C));
 {{SG}}  let lane_o = o0 + (sg_lane & 3u);
 {{NOSG}}  let lane_o = o0;
   let grp = 4u * OHW;
-  var A0 = mat3x4f(); var A1 = mat3x4f(); var A2 = mat3x4f();
-  var B0 = mat3x4f(); var B1 = mat3x4f(); var B2 = mat3x4f();
-  var C0 = mat3x4f(); var C1 = mat3x4f(); var C2 = mat3x4f();
-  var D0 = mat3x4f(); var D1 = mat3x4f(); var D2 = mat3x4f();
+  var P: WTaps; var Q: WTaps;
   // One flat loop over the 4-column chunks of the slice's rows (a nested row/column loop costs
   // SwiftShader a merge of every accumulator per row, as much as two chunks of work).
   let per_row = (g.OW + 3u) / 4u;
@@ -398,22 +398,20 @@ fn wgrad3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     let k0 = u32(iw0) < g.W; let k1 = u32(iw0 + 1) < g.W; let k2 = u32(iw0 + 2) < g.W;
     let k3 = u32(iw0 + 3) < g.W; let k4 = u32(iw0 + 4) < g.W; let k5 = u32(iw0 + 5) < g.W;
     let xo = i32(n * g.C * HW + c * HW) + ih0 * Wi + iw0;
-    let X0 = xwin(xo, rk0, k0, k1, k2, k3, k4, k5);
-    let X1 = xwin(xo + Wi, rk1, k0, k1, k2, k3, k4, k5);
-    let X2 = xwin(xo + 2 * Wi, rk2, k0, k1, k2, k3, k4, k5);
+    let X = XWin(xwin(xo, rk0, k0, k1, k2, k3, k4, k5), xwin(xo + Wi, rk1, k0, k1, k2, k3, k4, k5), xwin(xo + 2 * Wi, rk2, k0, k1, k2, k3, k4, k5));
+    let xp = xo + c1;
+    let Y = XWin(xwin(xp, rk0, k0, k1, k2, k3, k4, k5), xwin(xp + Wi, rk1, k0, k1, k2, k3, k4, k5), xwin(xp + 2 * Wi, rk2, k0, k1, k2, k3, k4, k5));
     let m1 = ow0 + 1u < g.OW; let m2 = ow0 + 2u < g.OW; let m3 = ow0 + 3u < g.OW;
     let d = (n * g.O + lane_o) * OHW + oh * g.OW + ow0;
     let DA = mat4x4f(dy4(d, true, OHW), dy4(d + 1u, m1, OHW), dy4(d + 2u, m2, OHW), dy4(d + 3u, m3, OHW));
-    A0 += DA * X0; A1 += DA * X1; A2 += DA * X2;
     let e = d + grp;
     let DB = mat4x4f(dy4(e, true, OHW), dy4(e + 1u, m1, OHW), dy4(e + 2u, m2, OHW), dy4(e + 3u, m3, OHW));
-    B0 += DB * X0; B1 += DB * X1; B2 += DB * X2;
     let f = e + grp;
     let DC = mat4x4f(dy4(f, true, OHW), dy4(f + 1u, m1, OHW), dy4(f + 2u, m2, OHW), dy4(f + 3u, m3, OHW));
-    C0 += DC * X0; C1 += DC * X1; C2 += DC * X2;
     let h = f + grp;
     let DD = mat4x4f(dy4(h, true, OHW), dy4(h + 1u, m1, OHW), dy4(h + 2u, m2, OHW), dy4(h + 3u, m3, OHW));
-    D0 += DD * X0; D1 += DD * X1; D2 += DD * X2;
+    P = wtaps(P, X, DA, DB, DC, DD);
+    Q = wtaps(Q, Y, DA, DB, DC, DD);
     // next chunk: step along the row, wrapping to the next row and sample
     ow0 += 4u;
     let wrap = ow0 >= g.OW;
@@ -423,13 +421,30 @@ fn wgrad3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     oh = select(oh, 0u, wrap_n);
     n += u32(wrap_n);
   }
-  if (ci < g.C) {
-    let base = wid.z * g.out_slice + c * 9u;
-    store_taps(A0, A1, A2, base, o0);
-    store_taps(B0, B1, B2, base, o0 + 4u);
-    store_taps(C0, C1, C2, base, o0 + 8u);
-    store_taps(D0, D1, D2, base, o0 + 12u);
-  }
+  let base = wid.z * g.out_slice;
+  if (ci < g.C) { store_wtaps(P, base + c * 9u, o0); }
+  if (ci + 1u < g.C) { store_wtaps(Q, base + (c + 1u) * 9u, o0); }
+}
+
+// dw of one input channel for 16 output channels (row groups a..d of 4): kernel rows 0..2 each
+struct WTaps { a0: mat3x4f, a1: mat3x4f, a2: mat3x4f, b0: mat3x4f, b1: mat3x4f, b2: mat3x4f,
+               c0: mat3x4f, c1: mat3x4f, c2: mat3x4f, d0: mat3x4f, d1: mat3x4f, d2: mat3x4f }
+// input windows of one channel, input rows 0..2 of the taps
+struct XWin { r0: mat3x4f, r1: mat3x4f, r2: mat3x4f }
+// acc += dy (4 output channels x 4 columns per row group) times the windows
+fn wtaps(acc: WTaps, X: XWin, DA: mat4x4f, DB: mat4x4f, DC: mat4x4f, DD: mat4x4f) -> WTaps {
+  var r = acc;
+  r.a0 += DA * X.r0; r.a1 += DA * X.r1; r.a2 += DA * X.r2;
+  r.b0 += DB * X.r0; r.b1 += DB * X.r1; r.b2 += DB * X.r2;
+  r.c0 += DC * X.r0; r.c1 += DC * X.r1; r.c2 += DC * X.r2;
+  r.d0 += DD * X.r0; r.d1 += DD * X.r1; r.d2 += DD * X.r2;
+  return r;
+}
+fn store_wtaps(t: WTaps, base: u32, o0: u32) {
+  store_taps(t.a0, t.a1, t.a2, base, o0);
+  store_taps(t.b0, t.b1, t.b2, base, o0 + 4u);
+  store_taps(t.c0, t.c1, t.c2, base, o0 + 8u);
+  store_taps(t.d0, t.d1, t.d2, base, o0 + 12u);
 }
 
 // window of one input row: column kw of the result holds x[o + kw + t] for t = 0..3

@@ -477,9 +477,9 @@ function wgradPlan(ctx: Context, g: Geometry, opts: Conv2dOptions): WgradPlan {
     gx = Math.ceil(J / TILE);
     gy = Math.ceil(g.O / TILE);
   } else if (g.KH === 3 && g.KW === 3 && g.sw === 1 && g.OW >= 3) {
-    // One channel per lane, 4 lanes per workgroup: pruned channel counts waste at most 3 lanes.
+    // Two channels per lane, 4 lanes per workgroup: pruned channel counts waste at most 7 channels.
     spec = { shader: SHADER, entry: 'wgrad3x3_regblock', defines: defines(sg) };
-    gx = Math.ceil(g.C / 4);
+    gx = Math.ceil(g.C / 8);
     gy = Math.ceil(g.O / REGBLOCK_ROWS);
   } else {
     spec = { shader: SHADER, entry: 'wgrad_regblock', defines: defines(sg) };
