@@ -144,9 +144,11 @@ fn out_index(pi: u32, r: u32) -> u32 {
 }
 // stores m[j][i] to output row r0 + i of grid pixel pix0 + j, inside the job
 fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32, e: Epi) {
-  // the usual case: 4 rows inside the job, 4 pixels in one grid row
-  if ((r0 + 3u < p.M) & (pix0 + 3u < npix) & (pix0 % p.GB + 3u < p.GB)) {
-    put4x4(m, out_index(pix0, r0), p.out_xs, e);
+  // the usual case: 4 rows inside the job, 4 pixels in one grid row (or, for a grid of one pixel
+  // per sample, in consecutive samples)
+  let one = p.GA * p.GB == 1u;
+  if ((r0 + 3u < p.M) & (pix0 + 3u < npix) & (one | (pix0 % p.GB + 3u < p.GB))) {
+    put4x4(m, out_index(pix0, r0), select(p.out_xs, p.out_n, one), e);
     return;
   }
   for (var j = 0u; j < 4u; j++) {

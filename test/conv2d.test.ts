@@ -51,6 +51,12 @@ const CASES: Case[] = [
   conv('1×1, 6→20 channels (16 + 4 rows per lane)', 2, 6, 5, 3, 20, 1, 1),
   // Grids whose rows hold whole groups of 4 pixels store every 4-row × 4-pixel block at once.
   conv('1×1, 8×8, 5→32 channels (whole store blocks)', 2, 5, 8, 8, 32, 1, 1),
+  // Images of at most 4 pixels run as one job per pixel over the samples (forward and, at stride
+  // 1, the input gradient), with only the taps inside the image.
+  conv('3×3 pad 1 on 2×2 (per-pixel jobs), 7→20 channels, batch 9', 9, 7, 2, 2, 20, 3, 3, 1, 1),
+  conv('3×3 pad 1 on 1×1 (one tap per job)', 5, 6, 1, 1, 4, 3, 3, 1, 1),
+  conv('1×1 kernel, pad [0, 1], on 1×2 (per-pixel jobs; two output pixels without a tap)', 3, 5, 1, 2, 6, 1, 1, 1, [0, 1]),
+  conv('2×3 kernel, stride 2, pad [1, 2], on 3×2 (per-pixel forward jobs at stride 2)', 3, 5, 3, 2, 6, 2, 3, 2, [1, 2]),
 ];
 
 function optsOf(c: RefConvShape): Conv2dOptions {

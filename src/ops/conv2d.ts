@@ -210,6 +210,95 @@ function dgradJobs(g: Geometry): ConvJob[] {
   return jobs;
 }
 
+/** Largest output (forward) or input (input gradient) image, in pixels, that runs as per-pixel jobs over samples (see pixelJobs). */
+const PIXEL_JOB_MAX = 4;
+
+/**
+ * A convolution whose image has at most PIXEL_JOB_MAX pixels (VGG's 2×2 stage) as one job per
+ * pixel of that image, with the operands' roles swapped: the job's rows are the samples, its grid
+ * pixels the channels written (the weights are read as the gathered operand), and its taps only
+ * those that fall inside the image. The grid form computes every 3×3 tap of a 2×2 image, 5 of 9
+ * on zero padding, and a batch-16 layer has 64 grid pixels (8 lanes); here a job has 4 taps and
+ * hundreds of lanes. `pixelJobs(g, false)`: the forward, one job per output pixel (a, b);
+ * `pixelJobs(g, true)`: the input gradient (stride 1), one job per input pixel (u, v). Bind the
+ * weight tensor as the jobs' input `x` and the image operand (x or dy) as their `w`.
+ */
+function pixelJobs(g: Geometry, dgrad: boolean): ConvJob[] | null {
+  if (dgrad ? g.H * g.W > PIXEL_JOB_MAX || g.sh !== 1 || g.sw !== 1 : g.OH * g.OW > PIXEL_JOB_MAX) return null;
+  const jobs: ConvJob[] = [];
+  // taps of one axis at image position p: forward, kernel index k with p·s − pad + k inside [0, size);
+  // input gradient, k with p + pad − k inside [0, OSIZE)
+  const range = (p: number, K: number, s: number, pad: number, size: number): [number, number] => {
+    const lo = dgrad ? Math.max(0, p + pad - (size - 1)) : Math.max(0, pad - p * s);
+    const hi = dgrad ? Math.min(K, p + pad + 1) : Math.min(K, size - p * s + pad);
+    return hi > lo ? [lo, hi] : [0, 0];
+  };
+  const [rows, cols] = dgrad ? [g.H, g.W] : [g.OH, g.OW];
+  for (let a = 0; a < rows; a++) {
+    for (let b = 0; b < cols; b++) {
+      let [i0, i1] = range(a, g.KH, g.sh, g.ph, dgrad ? g.OH : g.H);
+      let [j0, j1] = range(b, g.KW, g.sw, g.pw, dgrad ? g.OW : g.W);
+      // a pixel without taps (all in the padding) is written as 0: a job with no taps at all
+      if (i1 === i0 || j1 === j0) [i0, i1, j0, j1] = [0, 0, 0, 0];
+      const common = {
+        M: g.N, TI: i1 - i0, TJ: j1 - j0, GA: 1, GB: 1,
+        out_w: cols, out_y0: a, out_x0: b, out_ys: 1, out_xs: 1,
+        in_h: g.KH, in_w: g.KW, in_ys: 1, in_xs: 1, row0: i0, col0: j0, r_base: 0, eps: 0,
+      };
+      jobs.push(
+        dgrad
+          ? {
+              // dx[n, c, a, b] = Σ_{o, kh, kw} w[o, c, kh, kw] · dy[n, o, a + ph − kh, b + pw − kw]
+              ...common, Q: g.O, NB: g.C,
+              out_n: g.H * g.W, out_c: g.C * g.H * g.W,
+              in_n: g.KH * g.KW, in_c: g.C * g.KH * g.KW,
+              w_r: g.O * g.OH * g.OW, w_q: g.OH * g.OW, w_i: -g.OW, w_j: -1,
+              w_0: i1 > i0 ? (a + g.ph - i0) * g.OW + (b + g.pw - j0) : 0,
+            }
+          : {
+              // y[n, o, a, b] = Σ_{c, kh, kw} w[o, c, kh, kw] · x[n, c, a·sh − ph + kh, b·sw − pw + kw]
+              ...common, Q: g.C, NB: g.O,
+              out_n: g.OH * g.OW, out_c: g.O * g.OH * g.OW,
+              in_n: g.C * g.KH * g.KW, in_c: g.KH * g.KW,
+              w_r: g.C * g.H * g.W, w_q: g.H * g.W, w_i: g.W, w_j: 1,
+              w_0: i1 > i0 ? (a * g.sh - g.ph + i0) * g.W + (b * g.sw - g.pw + j0) : 0,
+            },
+      );
+    }
+  }
+  return jobs;
+}
+
+/**
+ * The weight gradient of a stride-1 convolution whose output image has at most PIXEL_JOB_MAX
+ * pixels, as one conv_* job per tap (kh, kw): rows are the output channels, grid pixels the input
+ * channels, the reduction runs over the samples (Q) and the output pixels whose input pixel is
+ * inside the image (the taps of the job), so no product with the zero padding is computed. Bind x
+ * as the jobs' input `x` and dy as their `w`.
+ */
+function tapJobs(g: Geometry): ConvJob[] | null {
+  if (g.OH * g.OW > PIXEL_JOB_MAX || g.sh !== 1 || g.sw !== 1) return null;
+  const jobs: ConvJob[] = [];
+  for (let kh = 0; kh < g.KH; kh++) {
+    for (let kw = 0; kw < g.KW; kw++) {
+      // output pixels (a, b) whose input pixel (a − ph + kh, b − pw + kw) is inside the image
+      let [a0, a1] = [Math.max(0, g.ph - kh), Math.min(g.OH, g.H + g.ph - kh)];
+      let [b0, b1] = [Math.max(0, g.pw - kw), Math.min(g.OW, g.W + g.pw - kw)];
+      if (a1 <= a0 || b1 <= b0) [a0, a1, b0, b1] = [0, 0, 0, 0];
+      // dw[o, c, kh, kw] = Σ_{n, a, b} dy[n, o, a, b] · x[n, c, a − ph + kh, b − pw + kw]
+      jobs.push({
+        M: g.O, Q: g.N, TI: a1 - a0, TJ: b1 - b0, NB: g.C, GA: 1, GB: 1,
+        out_n: g.KH * g.KW, out_c: g.C * g.KH * g.KW, out_w: g.KW, out_y0: kh, out_x0: kw, out_ys: 1, out_xs: 1,
+        in_n: g.H * g.W, in_c: g.C * g.H * g.W, in_h: g.H, in_w: g.W, in_ys: 1, in_xs: 1,
+        row0: kh - g.ph + a0, col0: kw - g.pw + b0,
+        w_r: g.OH * g.OW, w_q: g.O * g.OH * g.OW, w_i: g.OW, w_j: 1, w_0: a0 * g.OW + b0,
+        r_base: 0, eps: 0,
+      });
+    }
+  }
+  return jobs;
+}
+
 type Variant = 'tiled' | 'regblock';
 
 /** Invocations per workgroup of the regblock conv kernels (SwiftShader runs workgroups whole, so
@@ -406,8 +495,15 @@ export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dFo
     assertShape(residual !== out, () => `${op}: residual must not be y (a dispatch cannot read and write one buffer)`);
     extra.residual = residual;
   }
+  const epi = { bn: bn !== undefined, relu: relu === true, add: residual !== undefined };
+  // Per-pixel jobs have samples as rows, so a BatchNorm2d epilogue (per channel) keeps the grid form.
+  const small = variantOf(ctx, convOpts) === 'regblock' && !bn ? pixelJobs(g, false) : null;
+  if (small) {
+    for (const job of small) recordConvJob(ctx, job, w, x, out, convOpts, epi, extra);
+    return out;
+  }
   const job = { ...forwardJob(g), eps: bn ? (bn.eps ?? 1e-5) : 0 };
-  recordConvJob(ctx, job, x, w, out, convOpts, { bn: bn !== undefined, relu: relu === true, add: residual !== undefined }, extra);
+  recordConvJob(ctx, job, x, w, out, convOpts, epi, extra);
   return out;
 }
 
@@ -436,7 +532,9 @@ export function conv2dBackwardInput(
   const out = dx ?? ctx.tensor([g.N, g.C, g.H, g.W], undefined, 'f32', 'conv2d.dx');
   expectShape(op, 'dx', out, [g.N, g.C, g.H, g.W]);
   assertShape(out !== dy && out !== w, () => `${op}: dx must not be dy or w (a dispatch cannot read and write one buffer)`);
-  for (const job of dgradJobs(g)) recordConvJob(ctx, job, dy, w, out, opts);
+  const small = variantOf(ctx, opts) === 'regblock' ? pixelJobs(g, true) : null;
+  if (small) for (const job of small) recordConvJob(ctx, job, w, dy, out, opts);
+  else for (const job of dgradJobs(g)) recordConvJob(ctx, job, dy, w, out, opts);
   return out;
 }
 
@@ -527,6 +625,11 @@ export function conv2dBackwardWeight(
     ctx.clear(out); // an empty batch contributes nothing
     return out;
   }
+  const small = variantOf(ctx, opts) === 'regblock' ? tapJobs(g) : null;
+  if (small) {
+    for (const job of small) recordConvJob(ctx, job, x, dy, out, opts);
+    return out;
+  }
   const plan = wgradPlan(ctx, g, opts);
   const n = out.size;
   const params: WgradParams = {
@@ -559,10 +662,17 @@ export function conv2dBackwardWeight(
 export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): KernelSpec[] {
   const g = geometry('conv2dKernelSpecs', xShape, wShape, opts);
   const specs: KernelSpec[] = [];
-  for (const job of [forwardJob(g), ...dgradJobs(g)]) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
-  const plan = wgradPlan(ctx, g, opts);
-  specs.push(plan.spec);
-  if (plan.slices > 1) specs.push(SUM_PARTIALS_SPEC);
+  const regblock = variantOf(ctx, opts) === 'regblock';
+  const jobs = [...((regblock && pixelJobs(g, false)) || [forwardJob(g)]), ...((regblock && pixelJobs(g, true)) || dgradJobs(g))];
+  for (const job of jobs) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
+  const taps = regblock ? tapJobs(g) : null;
+  if (taps) {
+    for (const job of taps) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
+  } else {
+    const plan = wgradPlan(ctx, g, opts);
+    specs.push(plan.spec);
+    if (plan.slices > 1) specs.push(SUM_PARTIALS_SPEC);
+  }
   const seen = new Set<string>();
   return specs.filter((s) => {
     const key = kernelKey(s);
@@ -585,5 +695,7 @@ export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShap
  * ```
  */
 export function conv2dWeightGradSlices(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number {
-  return wgradPlan(ctx, geometry('conv2dWeightGradSlices', xShape, wShape, opts), opts).slices;
+  const g = geometry('conv2dWeightGradSlices', xShape, wShape, opts);
+  if (variantOf(ctx, opts) === 'regblock' && tapJobs(g)) return 1; // one job per tap, no partial sums
+  return wgradPlan(ctx, g, opts).slices;
 }
