@@ -10,7 +10,9 @@
  * - `tiled` (real GPUs): 64×64 output tiles staged through workgroup memory, 4×4 per invocation.
  *
  * The input gradient is a gather (no atomics), one dense GEMM per stride phase. The weight gradient
- * reduces over N·OH·OW, which is split into slices whose partial sums `sumPartials` adds.
+ * reduces over N·OH·OW, which is split into slices whose partial sums `sumPartials` adds. On
+ * images of at most 4 pixels the regblock family runs one job per pixel (forward, input gradient)
+ * or per tap (weight gradient) over the samples, with only the taps inside the image.
  */
 import type { Context } from '../gpu/context.js';
 import { Tensor, shapeString } from '../gpu/tensor.js';
