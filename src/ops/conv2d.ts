@@ -221,11 +221,13 @@ const PIXEL_JOB_MAX = 4;
  * pixels the channels written (the weights are read as the gathered operand), and its taps only
  * those that fall inside the image. The grid form computes every 3×3 tap of a 2×2 image, 5 of 9
  * on zero padding, and a batch-16 layer has 64 grid pixels (8 lanes); here a job has 4 taps and
- * hundreds of lanes. `pixelJobs(g, false)`: the forward, one job per output pixel (a, b);
- * `pixelJobs(g, true)`: the input gradient (stride 1), one job per input pixel (u, v). Bind the
- * weight tensor as the jobs' input `x` and the image operand (x or dy) as their `w`.
+ * hundreds of lanes. `dgrad` false: the forward, one job per output pixel (a, b);
+ * true: the input gradient (stride 1), one job per input pixel (u, v). Bind the weight tensor as
+ * the jobs' input `x` and the image operand (x or dy) as their `w`. Null where the grid form runs
+ * (larger images, or the tiled kernels).
  */
-function pixelJobs(g: Geometry, dgrad: boolean): ConvJob[] | null {
+function pixelJobs(ctx: Context, g: Geometry, opts: Conv2dOptions, dgrad: boolean): ConvJob[] | null {
+  if (variantOf(ctx, opts) !== 'regblock') return null;
   if (dgrad ? g.H * g.W > PIXEL_JOB_MAX || g.sh !== 1 || g.sw !== 1 : g.OH * g.OW > PIXEL_JOB_MAX) return null;
   const jobs: ConvJob[] = [];
   // taps of one axis at image position p: forward, kernel index k with p·s − pad + k inside [0, size);
@@ -276,10 +278,10 @@ function pixelJobs(g: Geometry, dgrad: boolean): ConvJob[] | null {
  * pixels, as one conv_* job per tap (kh, kw): rows are the output channels, grid pixels the input
  * channels, the reduction runs over the samples (Q) and the output pixels whose input pixel is
  * inside the image (the taps of the job), so no product with the zero padding is computed. Bind x
- * as the jobs' input `x` and dy as their `w`.
+ * as the jobs' input `x` and dy as their `w`. Null where wgradPlan's kernels run.
  */
-function tapJobs(g: Geometry): ConvJob[] | null {
-  if (g.OH * g.OW > PIXEL_JOB_MAX || g.sh !== 1 || g.sw !== 1) return null;
+function tapJobs(ctx: Context, g: Geometry, opts: Conv2dOptions): ConvJob[] | null {
+  if (variantOf(ctx, opts) !== 'regblock' || g.OH * g.OW > PIXEL_JOB_MAX || g.sh !== 1 || g.sw !== 1) return null;
   const jobs: ConvJob[] = [];
   for (let kh = 0; kh < g.KH; kh++) {
     for (let kw = 0; kw < g.KW; kw++) {
@@ -499,7 +501,7 @@ export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dFo
   }
   const epi = { bn: bn !== undefined, relu: relu === true, add: residual !== undefined };
   // Per-pixel jobs have samples as rows, so a BatchNorm2d epilogue (per channel) keeps the grid form.
-  const small = variantOf(ctx, convOpts) === 'regblock' && !bn ? pixelJobs(g, false) : null;
+  const small = bn ? null : pixelJobs(ctx, g, convOpts, false);
   if (small) {
     for (const job of small) recordConvJob(ctx, job, w, x, out, convOpts, epi, extra);
     return out;
@@ -534,7 +536,7 @@ export function conv2dBackwardInput(
   const out = dx ?? ctx.tensor([g.N, g.C, g.H, g.W], undefined, 'f32', 'conv2d.dx');
   expectShape(op, 'dx', out, [g.N, g.C, g.H, g.W]);
   assertShape(out !== dy && out !== w, () => `${op}: dx must not be dy or w (a dispatch cannot read and write one buffer)`);
-  const small = variantOf(ctx, opts) === 'regblock' ? pixelJobs(g, true) : null;
+  const small = pixelJobs(ctx, g, opts, true);
   if (small) for (const job of small) recordConvJob(ctx, job, w, dy, out, opts);
   else for (const job of dgradJobs(g)) recordConvJob(ctx, job, dy, w, out, opts);
   return out;
@@ -627,7 +629,7 @@ export function conv2dBackwardWeight(
     ctx.clear(out); // an empty batch contributes nothing
     return out;
   }
-  const small = variantOf(ctx, opts) === 'regblock' ? tapJobs(g) : null;
+  const small = tapJobs(ctx, g, opts);
   if (small) {
     for (const job of small) recordConvJob(ctx, job, x, dy, out, opts);
     return out;
@@ -664,10 +666,9 @@ export function conv2dBackwardWeight(
 export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): KernelSpec[] {
   const g = geometry('conv2dKernelSpecs', xShape, wShape, opts);
   const specs: KernelSpec[] = [];
-  const regblock = variantOf(ctx, opts) === 'regblock';
-  const jobs = [...((regblock && pixelJobs(g, false)) || [forwardJob(g)]), ...((regblock && pixelJobs(g, true)) || dgradJobs(g))];
+  const jobs = [...(pixelJobs(ctx, g, opts, false) ?? [forwardJob(g)]), ...(pixelJobs(ctx, g, opts, true) ?? dgradJobs(g))];
   for (const job of jobs) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
-  const taps = regblock ? tapJobs(g) : null;
+  const taps = tapJobs(ctx, g, opts);
   if (taps) {
     for (const job of taps) specs.push(...convDispatches(ctx, job, opts).map((d) => d.spec));
   } else {
@@ -698,6 +699,6 @@ export function conv2dKernelSpecs(ctx: Context, xShape: readonly number[], wShap
  */
 export function conv2dWeightGradSlices(ctx: Context, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): number {
   const g = geometry('conv2dWeightGradSlices', xShape, wShape, opts);
-  if (variantOf(ctx, opts) === 'regblock' && tapJobs(g)) return 1; // one job per tap, no partial sums
+  if (tapJobs(ctx, g, opts)) return 1; // one job per tap, no partial sums
   return wgradPlan(ctx, g, opts).slices;
 }
