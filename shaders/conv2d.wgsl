@@ -6,8 +6,8 @@
 // a block of outputs in registers; the forward saves nothing (the backward reads x, w and dy).
 
 // Lines starting {{SG}} exist only in the subgroup build and {{NOSG}} lines only in the other (a
-// module naming subgroup builtins cannot be created on a device without the feature). ROWS/RG8/RG16:
-// output rows per lane, 4, 8 (RG8 on) or 16 (RG8 and RG16 on); TN/P1/R2/R4: block shape of
+// module naming subgroup builtins cannot be created on a device without the feature). ROWS/RG8/RG12/RG16:
+// output rows per lane, 4, 8 (RG8 on), 12 (RG8, RG12) or 16 (RG8, RG12, RG16); TN/P1/R2/R4: block shape of
 // conv3x3_regblock; TAPS/TAP1: conv_regblock with tap loops, or for a single tap without them.
 {{SG}}enable subgroups;
 
@@ -185,7 +185,7 @@ fn store_block8(m: Acc8, pix0: u32, r0: u32, npix: u32) {
   store_block(m.p0, pix0, r0, npix, e); store_block(m.p1, pix0 + 4u, r0, npix, e);
 }
 
-// Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 8 or 4) output rows
+// Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 12, 8 or 4) output rows
 // per lane. Taps outer, input channels inner, so the inner loop only steps offsets. (16 pixels per lane measured no faster on SwiftShader.)
 @compute @workgroup_size({{WG}}, 1, 1)
 fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
@@ -213,7 +213,7 @@ fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
         let X0 = xld4(o0, T0.ok); let X1 = xld4(o1, T1.ok);
         A = outer8(A, wld4(wi), X0, X1);
 {{RG8}}        B = outer8(B, wld4(wi + w_r4), X0, X1);
-{{RG16}}        C = outer8(C, wld4(wi + 2 * w_r4), X0, X1);
+{{RG12}}        C = outer8(C, wld4(wi + 2 * w_r4), X0, X1);
 {{RG16}}        D = outer8(D, wld4(wi + 3 * w_r4), X0, X1);
         o0 += in_c; o1 += in_c;
         wi += i32(p.w_q);
@@ -222,8 +222,89 @@ fn conv_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
   store_block8(A, pix0, r0, npix);
 {{RG8}}  store_block8(B, pix0, r0 + 4u, npix);
-{{RG16}}  store_block8(C, pix0, r0 + 8u, npix);
+{{RG12}}  store_block8(C, pix0, r0 + 8u, npix);
 {{RG16}}  store_block8(D, pix0, r0 + 12u, npix);
+}
+
+// ------------------------------------------------------------ 1x1, stride 1, in 4-pixel vectors
+//
+// A 1x1 stride-1 unpadded job whose images have a multiple of 4 pixels reads and writes whole
+// 4-pixel vectors: the same buffers bound as arrays of vec4f (x4, y4, residual4). SwiftShader runs
+// each scalar load or store of a lane as its own bounds-checked access, and at few input channels
+// those accesses, not the products, were the time of a 1x1 layer (ResNet's last conv of a block
+// writes 4× as many channels as it reads). Same products in the same order as conv_regblock, so
+// the results are bit for bit the same.
+@group(0) @binding(12) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(13) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(14) var<storage, read> residual4: array<vec4f>;
+
+// the epilogue of 4 pixels of one output row, stored at vector index k
+fn epilogue_v4(v: vec4f, mean: f32, scale: f32, shift: f32, k: u32) -> vec4f {
+  var o = v;
+{{BN}}  o = (o - mean) * scale + shift;
+{{RELU}}  o = max(o, vec4f(0.0));
+{{ADD}}  o = o + residual4[k];
+  return o;
+}
+// stores 4 rows x 4 pixels (m[j][i]: pixel j, row i) at vector index k of row r0 (row step cs)
+fn put_v4(m: mat4x4f, k: u32, cs: u32, r0: u32, e: Epi) {
+  let t = transpose(m);
+  if (r0 + 3u < p.M) {
+    y4[k] = epilogue_v4(t[0], e.mean.x, e.scale.x, e.shift.x, k);
+    y4[k + cs] = epilogue_v4(t[1], e.mean.y, e.scale.y, e.shift.y, k + cs);
+    y4[k + 2u * cs] = epilogue_v4(t[2], e.mean.z, e.scale.z, e.shift.z, k + 2u * cs);
+    y4[k + 3u * cs] = epilogue_v4(t[3], e.mean.w, e.scale.w, e.shift.w, k + 3u * cs);
+    return;
+  }
+  for (var i = 0u; i < 4u; i++) {
+    if (r0 + i < p.M) { let ki = k + i * cs; y4[ki] = epilogue_v4(t[i], e.mean[i], e.scale[i], e.shift[i], ki); }
+  }
+}
+// vector index of the 4 pixels from grid pixel pi (a multiple of 4) in row 0 of a tensor with
+// sample stride n_stride
+fn vec_index(pi: u32, n_stride: u32) -> u32 {
+  let plane = p.GA * p.GB;
+  let n = pi / plane;
+  return (n * n_stride + pi - n * plane) / 4u;
+}
+fn store_v4x8(m: Acc8, pix0: u32, r0: u32, npix: u32, cs: u32) {
+  let e = epi_rows(r0);
+  put_v4(m.p0, vec_index(pix0, p.out_n) + r0 * cs, cs, r0, e);
+  if (pix0 + 4u < npix) { put_v4(m.p1, vec_index(pix0 + 4u, p.out_n) + r0 * cs, cs, r0, e); }
+}
+
+// 8 consecutive pixels (two vectors, each inside one sample) x ROWS output rows per lane.
+@compute @workgroup_size({{WG}}, 1, 1)
+fn conv1x1_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
+{{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
+) {
+{{NOSG}}  let sg_lane = 0u;
+  let npix = p.NB * p.GA * p.GB;
+  let pix0 = ((wid.x + wid.z * nwg.x) * {{WG}}u + lid.x) * 8u;
+  let r0 = p.r_base + wid.y * {{ROWS}}u;
+  // vector indices of the two input vectors (the second clamped into the tensor when past its end)
+  var i0 = vec_index(min(pix0, npix - 4u), p.in_n);
+  var i1 = vec_index(min(pix0 + 4u, npix - 4u), p.in_n);
+  let step = p.in_c / 4u;
+  let w_r4 = 4 * i32(p.w_r);
+{{SG}}  var wi = i32((r0 + (sg_lane & 3u)) * p.w_r + p.w_0);
+{{NOSG}}  var wi = i32(r0 * p.w_r + p.w_0);
+  var A: Acc8; var B: Acc8; var C: Acc8; var D: Acc8;
+  for (var q = 0u; q < p.Q; q++) {
+    let X0 = x4[i0]; let X1 = x4[i1];
+    A = outer8(A, wld4(wi), X0, X1);
+{{RG8}}    B = outer8(B, wld4(wi + w_r4), X0, X1);
+{{RG12}}    C = outer8(C, wld4(wi + 2 * w_r4), X0, X1);
+{{RG16}}    D = outer8(D, wld4(wi + 3 * w_r4), X0, X1);
+    i0 += step; i1 += step;
+    wi += i32(p.w_q);
+  }
+  if (pix0 >= npix) { return; }
+  let cs = p.out_c / 4u;
+  store_v4x8(A, pix0, r0, npix, cs);
+{{RG8}}  store_v4x8(B, pix0, r0 + 4u, npix, cs);
+{{RG12}}  store_v4x8(C, pix0, r0 + 8u, npix, cs);
+{{RG16}}  store_v4x8(D, pix0, r0 + 12u, npix, cs);
 }
 
 // weights of 4 output rows x 3 window columns starting at weight index wk (column step w_j)
@@ -293,7 +374,7 @@ fn acc4x4(acc: Acc, w: W3, X0: Win, X1: Win, X2: Win, X3: Win, X4: Win, X5: Win)
 
 // 3x3 taps stepping one input row and column per grid pixel (stride 1): a lane covers 2 grid rows
 // x 8 columns (TN = 8) or 4 x 4 (TN = 4), so neighbouring pixels share input windows (a 4x10 or 6x6
-// patch per input channel) and each weight serves 16 pixels; ROWS (16, 8 or 4) output rows.
+// patch per input channel) and each weight serves 16 pixels; ROWS (16, 12, 8 or 4) output rows.
 @compute @workgroup_size({{WG}}, 1, 1)
 fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u
 {{SG}}, @builtin(subgroup_invocation_id) sg_lane: u32
@@ -325,12 +406,12 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     let X2 = xrow(xo + 2 * in_w, k2, iw0); let X3 = xrow(xo + 3 * in_w, k3, iw0);
 {{R2}}    A = acc2x8(A, wrows(wo), X0, X1, X2, X3);
 {{R2}}{{RG8}}    B = acc2x8(B, wrows(wo + w_r4), X0, X1, X2, X3);
-{{R2}}{{RG16}}    C = acc2x8(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3);
+{{R2}}{{RG12}}    C = acc2x8(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3);
 {{R2}}{{RG16}}    D = acc2x8(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3);
 {{R4}}    let X4 = xrow(xo + 4 * in_w, k4, iw0); let X5 = xrow(xo + 5 * in_w, k5, iw0);
 {{R4}}    A = acc4x4(A, wrows(wo), X0, X1, X2, X3, X4, X5);
 {{R4}}{{RG8}}    B = acc4x4(B, wrows(wo + w_r4), X0, X1, X2, X3, X4, X5);
-{{R4}}{{RG16}}    C = acc4x4(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3, X4, X5);
+{{R4}}{{RG12}}    C = acc4x4(C, wrows(wo + 2 * w_r4), X0, X1, X2, X3, X4, X5);
 {{R4}}{{RG16}}    D = acc4x4(D, wrows(wo + 3 * w_r4), X0, X1, X2, X3, X4, X5);
     xo += i32(p.in_c);
     wo += i32(p.w_q);
@@ -338,7 +419,7 @@ fn conv3x3_regblock(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   if (bi < blocks) {
     store_rows(A, n, a0, b0, r0);
 {{RG8}}    store_rows(B, n, a0, b0, r0 + 4u);
-{{RG16}}    store_rows(C, n, a0, b0, r0 + 8u);
+{{RG12}}    store_rows(C, n, a0, b0, r0 + 8u);
 {{RG16}}    store_rows(D, n, a0, b0, r0 + 12u);
   }
 }

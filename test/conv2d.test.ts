@@ -50,7 +50,15 @@ const CASES: Case[] = [
   conv('3×3 pad 1, 3→21 channels (16 + 8 rows per lane), 5×15', 2, 3, 5, 15, 21, 3, 3, 1, 1),
   conv('1×1, 6→20 channels (16 + 4 rows per lane)', 2, 6, 5, 3, 20, 1, 1),
   // Grids whose rows hold whole groups of 4 pixels store every 4-row × 4-pixel block at once.
-  conv('1×1, 8×8, 5→32 channels (whole store blocks)', 2, 5, 8, 8, 32, 1, 1),
+  conv('1×1 stride 2, 16×16 → 8×8, 5→32 channels (whole store blocks)', 2, 5, 16, 16, 32, 1, 1, 2),
+  // 1×1 stride-1 layers on images of a multiple of 4 pixels read and write 4-pixel vectors
+  // (conv1x1_vec4): rows not a multiple of 4 (partial row groups), a last lane with one vector.
+  conv('1×1, 6×6, 7→10 channels (vectors; 12-row lanes, a lane with one vector)', 3, 7, 6, 6, 10, 1, 1),
+  conv('1×1, 4×4, 22→3 channels (vectors; 4-row, 16 + 8-row lanes, 16-lane groups)', 8, 22, 4, 4, 3, 1, 1),
+  // 12-row lanes of the 3×3 (4×4 and 2×8 blocks) and generic kernels
+  conv('3×3 pad 1, 5→12 channels, 8×8 (4×4 blocks, 12-row lanes)', 1, 5, 8, 8, 12, 3, 3, 1, 1),
+  conv('3×3 pad 1, 6→11 channels, 6×16 (2×8 blocks, 12-row lanes)', 1, 6, 6, 16, 11, 3, 3, 1, 1),
+  conv('3×3 stride 2 pad 1, 4→9 channels (generic kernel, 12-row lanes)', 2, 4, 9, 9, 9, 3, 3, 2, 1),
   // Images of at most 4 pixels run as one job per pixel over the samples (forward and, at stride
   // 1, the input gradient), with only the taps inside the image.
   conv('3×3 pad 1 on 2×2 (per-pixel jobs), 7→20 channels, batch 9', 9, 7, 2, 2, 20, 3, 3, 1, 1),
@@ -144,10 +152,10 @@ describe('conv2d vs float64 reference', () => {
       for (const c of [...CASES, big, big1x1]) {
         for (const s of ops.conv2dKernelSpecs(ctx, [c.N, c.C, c.H, c.W], [c.O, c.C, c.KH, c.KW], { ...optsOf(c), ...form.opts })) {
           const d = s.defines ?? {};
-          seen.add(s.entry === 'conv3x3_regblock' ? `${s.entry} TN=${d.TN} ROWS=${d.ROWS}` : s.entry === 'conv_regblock' ? `${s.entry} ROWS=${d.ROWS}` : s.entry);
-          if (s.entry.endsWith('_regblock')) expect(d.SG, `${form.name} ${s.entry} subgroups`).toBe(form.opts.subgroups && ctx.subgroups ? '' : '//');
+          seen.add(s.entry === 'conv3x3_regblock' ? `${s.entry} TN=${d.TN} ROWS=${d.ROWS}` : s.entry === 'conv_regblock' || s.entry === 'conv1x1_vec4' ? `${s.entry} ROWS=${d.ROWS}` : s.entry);
+          if (s.entry.endsWith('_regblock') || s.entry === 'conv1x1_vec4') expect(d.SG, `${form.name} ${s.entry} subgroups`).toBe(form.opts.subgroups && ctx.subgroups ? '' : '//');
           // workgroups of 16 lanes, or of 4 where 16 would idle lanes; conv_regblock with tap loops or for one tap
-          if (s.entry.startsWith('conv') && s.entry.endsWith('_regblock')) seen.add(`${s.entry} WG=${d.WG}`);
+          if (s.entry.startsWith('conv') && s.entry !== 'conv_tiled') seen.add(`${s.entry} WG=${d.WG}`);
           if (s.entry === 'conv_regblock') seen.add(`${s.entry} ${d.TAP1 === '' ? 'one tap' : 'taps'}`);
         }
       }
@@ -155,10 +163,8 @@ describe('conv2d vs float64 reference', () => {
         form.opts.variant === 'tiled'
           ? ['conv_tiled', 'wgrad_tiled', 'sum_partials']
           : [
-              'conv3x3_regblock TN=4 ROWS=16', 'conv3x3_regblock TN=4 ROWS=8', 'conv3x3_regblock TN=4 ROWS=4',
-              'conv3x3_regblock TN=8 ROWS=16', 'conv3x3_regblock TN=8 ROWS=8', 'conv3x3_regblock TN=8 ROWS=4',
-              'conv_regblock ROWS=16', 'conv_regblock ROWS=8', 'conv_regblock ROWS=4',
-              'conv3x3_regblock WG=4', 'conv3x3_regblock WG=16', 'conv_regblock WG=4', 'conv_regblock WG=16',
+              ...[16, 12, 8, 4].flatMap((r) => [`conv3x3_regblock TN=4 ROWS=${r}`, `conv3x3_regblock TN=8 ROWS=${r}`, `conv_regblock ROWS=${r}`, `conv1x1_vec4 ROWS=${r}`]),
+              ...[4, 16].flatMap((wg) => [`conv3x3_regblock WG=${wg}`, `conv_regblock WG=${wg}`, `conv1x1_vec4 WG=${wg}`]),
               'conv_regblock one tap', 'conv_regblock taps',
               'wgrad3x3_regblock', 'wgrad_regblock', 'sum_partials',
             ];
@@ -171,7 +177,8 @@ describe('conv2d vs float64 reference', () => {
   for (const form of FORMS) {
     it(`${form.name}: the BatchNorm2d/ReLU/residual epilogue equals conv → batchNormForwardEval → ReLU → add bit for bit`, async () => {
       const ctx = getCtx();
-      for (const [i, c] of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[7]!, CASES.at(-2)!, CASES.at(-1)!].entries()) {
+      const vec4 = CASES.find((c) => c.name.startsWith('1×1, 6×6'))!; // conv1x1_vec4, with a partial row group
+      for (const [i, c] of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[7]!, vec4, CASES.at(-2)!, CASES.at(-1)!].entries()) {
         const opts = { ...optsOf(c), ...form.opts };
         const d = data(c, 300 + i);
         const x = f32(ctx, d.shapes.x, d.xv);
@@ -210,7 +217,7 @@ describe('conv2d vs float64 reference', () => {
     });
   }
 
-  for (const laneRows of [4, 8, 16] as const) {
+  for (const laneRows of [4, 8, 12, 16] as const) {
     it(`laneRows ${laneRows} forces one lane height for the whole job`, async () => {
       for (const [i, c] of [CASES[0]!, CASES.at(-2)!, CASES.at(-1)!].entries()) await checkAll(c, { ...optsOf(c), variant: 'regblock', laneRows }, 400 + i);
       const c = CASES.at(-2)!;
@@ -221,11 +228,11 @@ describe('conv2d vs float64 reference', () => {
     });
   }
 
-  it('a job with M rows not a multiple of 16 runs as 16-row groups plus the cheapest tail', () => {
+  it('a job with M rows not a multiple of 16 runs as 16-row groups plus one group of the rest rounded up to 4', () => {
     const ctx = getCtx();
     const rows = (O: number, C = 16): string[] =>
       ops.conv2dKernelSpecs(ctx, [1, C, 6, 6], [O, C, 1, 1], { variant: 'regblock' })
-        .filter((s) => s.entry === 'conv_regblock')
+        .filter((s) => s.entry === 'conv1x1_vec4')
         .map((s) => String(s.defines?.ROWS));
     // forward first (M = O), then the input gradient (M = C = 16)
     expect(rows(16)).toEqual(['16']);
@@ -233,7 +240,9 @@ describe('conv2d vs float64 reference', () => {
     expect(rows(22)).toEqual(['16', '8']);
     expect(rows(3)).toEqual(['4', '16']);
     expect(rows(7)).toEqual(['8', '16']);
-    expect(rows(45)).toEqual(['16']); // 32 + 13: a whole 16-row group beats 8 + 4 + 4
+    expect(rows(45)).toEqual(['16']); // 32 + 13: a whole 16-row group beats 12 + 4
+    expect(rows(10)).toEqual(['12', '16']);
+    expect(rows(28)).toEqual(['16', '12']);
   });
 
   it('conv2dKernelSpecs lists every kernel the ops build (a fresh context compiles them ahead)', async () => {

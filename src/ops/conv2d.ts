@@ -37,9 +37,9 @@ export interface Conv2dOptions {
   subgroups?: boolean;
   /**
    * Output rows per lane of the regblock forward/input-gradient kernels for the whole job (default:
-   * 16-row groups and the cheapest 8-/4-row tail); for tests and benchmarks.
+   * 16-row groups and one 4-, 8- or 12-row group for the rest); for tests and benchmarks.
    */
-  laneRows?: 4 | 8 | 16;
+  laneRows?: 4 | 8 | 12 | 16;
 }
 
 /** The BatchNorm2d (evaluation: running statistics) that a forward convolution applies to its output. */
@@ -91,8 +91,8 @@ function checkOptions(op: string, opts: Conv2dOptions): void {
     () => `${op}: variant ${String(opts.variant)} should be 'tiled' or 'regblock'`,
   );
   assertShape(
-    opts.laneRows === undefined || opts.laneRows === 4 || opts.laneRows === 8 || opts.laneRows === 16,
-    () => `${op}: laneRows ${String(opts.laneRows)} should be 4, 8 or 16`,
+    opts.laneRows === undefined || opts.laneRows === 4 || opts.laneRows === 8 || opts.laneRows === 12 || opts.laneRows === 16,
+    () => `${op}: laneRows ${String(opts.laneRows)} should be 4, 8, 12 or 16`,
   );
 }
 
@@ -329,7 +329,7 @@ const TILE = 64;
  * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane of the conv_* kernels (16: RG8 and RG16 on; 8: RG8; or 4), WG their
+ * output rows per lane of the conv_* kernels (16: RG8, RG12 and RG16 on; 12: RG8 and RG12; 8: RG8; or 4), WG their
  * workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a forward job. TAP1 (instead
  * of TAPS) builds conv_regblock for one tap (1×1 kernels, and their input gradient) without the tap
  * loops: SwiftShader pays for every accumulator at each loop's entry and exit, which cost a 1×1
@@ -338,7 +338,7 @@ const TILE = 64;
 function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE, tap1 = false, wg: 4 | 16 = REGBLOCK_WG): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
   return {
-    SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG16: on(rows === 16),
+    SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG12: on(rows >= 12), RG16: on(rows === 16),
     BN: on(epi.bn), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1), WG: wg,
   };
 }
@@ -351,15 +351,7 @@ interface Epilogue {
 }
 const NO_EPILOGUE: Epilogue = { bn: false, relu: false, add: false };
 
-type LaneRows = 4 | 8 | 16;
-
-/**
- * Relative time per computed output row of a conv_* lane with 16, 8 or 4 rows: fewer rows reload
- * the same inputs for fewer outputs. Measured on SwiftShader (2 cores, batch 64, forward with
- * `laneRows` forced, six VGG/ResNet layer shapes): 8 rows 1.06–1.32× (median 1.2), 4 rows
- * 1.26–1.90× (median 1.5) the time per row of 16.
- */
-const ROW_COST: Record<LaneRows, number> = { 16: 1, 8: 1.2, 4: 1.5 };
+type LaneRows = 4 | 8 | 12 | 16;
 
 /** A run of row groups of one size: `count` groups of `rows` output rows from row `base`. */
 interface RowGroups {
@@ -369,27 +361,21 @@ interface RowGroups {
 }
 
 /**
- * How a job's M output rows are split among lanes: 16-row groups for the multiples of 16, then the
- * cheapest cover of the rest by one 16-row group or up to one 8-row and some 4-row groups (each run
- * is one dispatch). Pruned layers have any width, and rounding 18 rows up to 32 wastes 44 %.
+ * How a job's M output rows are split among lanes: 16-row groups for the multiples of 16, then one
+ * group of the rest rounded up to 4 rows (each run is one dispatch). Pruned layers have any width:
+ * rounding 10 rows up to 16 computes 60 % more than needed. Time per computed row, measured on
+ * SwiftShader (2 cores, batch 64, forward with `laneRows` forced, VGG/ResNet layer shapes), as a
+ * multiple of 16 rows': 12 rows 0.82–1.19 (median 1.06), 8 rows 1.06–1.32 (1.2), 4 rows 1.26–1.90
+ * (1.5); fewer rows reload the same inputs for fewer outputs. With these, one tail group of
+ * ceil(rest / 4) · 4 rows is always cheaper than a split (10 rows: 12 → 12.7 row-times; 8 + 4 → 15.6;
+ * 16 → 16).
  */
 function convRowGroups(M: number): RowGroups[] {
   const full = Math.floor(M / 16);
   const groups: RowGroups[] = full > 0 ? [{ rows: 16, base: 0, count: full }] : [];
   const rest = M - 16 * full;
-  if (rest === 0) return groups;
-  const base = 16 * full;
-  let best = { cost: 16 * ROW_COST[16], tail: [{ rows: 16 as LaneRows, base, count: 1 }] };
-  for (const eights of [0, 1]) {
-    const fours = Math.max(0, Math.ceil((rest - 8 * eights) / 4));
-    const cost = 8 * eights * ROW_COST[8] + 4 * fours * ROW_COST[4];
-    if (cost >= best.cost) continue;
-    const tail: RowGroups[] = [];
-    if (eights) tail.push({ rows: 8, base, count: 1 });
-    if (fours) tail.push({ rows: 4, base: base + 8 * eights, count: fours });
-    best = { cost, tail };
-  }
-  return [...groups, ...best.tail];
+  if (rest > 0) groups.push({ rows: (Math.ceil(rest / 4) * 4) as LaneRows, base: 16 * full, count: 1 });
+  return groups;
 }
 
 function useSubgroups(ctx: Context, opts: Conv2dOptions): boolean {
@@ -410,6 +396,22 @@ function blockWidth3x3(job: ConvJob): 0 | 4 | 8 {
   const generic = job.GA * job.GB * 1.1;
   if (generic < Math.min(cost4, cost8)) return 0;
   return cost4 <= cost8 ? 4 : 8;
+}
+
+/**
+ * Whether a job runs as conv1x1_vec4: one tap, stride 1, no padding or offsets, input and output
+ * planes the grid itself, and a multiple of 4 pixels per image, so every 4-pixel vector of the
+ * grid is 4 consecutive floats inside one sample of x, y and the residual.
+ */
+function vec4Job(job: ConvJob): boolean {
+  const plane = job.GA * job.GB;
+  return (
+    job.TI === 1 && job.TJ === 1 && plane % 4 === 0 &&
+    job.in_ys === 1 && job.in_xs === 1 && job.out_ys === 1 && job.out_xs === 1 &&
+    job.row0 === 0 && job.col0 === 0 && job.out_y0 === 0 && job.out_x0 === 0 &&
+    job.in_h === job.GA && job.in_w === job.GB && job.out_w === job.GB &&
+    job.in_c === plane && job.out_c === plane && job.in_n % 4 === 0 && job.out_n % 4 === 0
+  );
 }
 
 interface ConvDispatch {
@@ -433,7 +435,7 @@ function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Ep
   }
   const sg = useSubgroups(ctx, opts);
   const width = blockWidth3x3(job);
-  const entry = width > 0 ? 'conv3x3_regblock' : 'conv_regblock';
+  const entry = width > 0 ? 'conv3x3_regblock' : vec4Job(job) ? 'conv1x1_vec4' : 'conv_regblock';
   const blocks = width > 0 ? job.NB * Math.ceil(job.GA / (16 / width)) * Math.ceil(job.GB / width) : Math.ceil(npix / GENERIC_PIXELS);
   const groups = opts.laneRows ? [{ rows: opts.laneRows, base: 0, count: Math.ceil(job.M / opts.laneRows) }] : convRowGroups(job.M);
   const wg = laneGroup(blocks);
@@ -449,7 +451,9 @@ function recordConvJob(
 ): void {
   if (job.NB * job.GA * job.GB === 0) return;
   for (const d of convDispatches(ctx, job, opts, epi)) {
-    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out, ...extra }, d.params as unknown as Record<string, number>, d.grid);
+    // conv1x1_vec4 binds the same buffers as arrays of vec4f
+    const vec4 = { x4: input, y4: out, ...(extra.residual ? { residual4: extra.residual } : {}) };
+    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out, ...extra, ...vec4 }, d.params as unknown as Record<string, number>, d.grid);
   }
 }
 
