@@ -41,10 +41,11 @@ const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run ben
   --gamma LIST         BatchNorm γ spread to prune: uniform (|γ| iid, every layer thinned alike) and/or
                        depth (|γ| shrinking with depth, late layers thinned most) (default uniform)
   --infer-batch N      inference batch size (default 64; quick 8)
-  --runs N             timed inference runs per model, after one warm-up run (default 5; quick 1)
+  --runs N             timed inference runs per model, after one warm-up run (default 7; quick 1)
   --prune-runs N       timed prune passes, after one warm-up pass (default 5; quick 1)
-  --sleep-frac F       sleep F × the shortest post-submit wait so far before awaiting the fence of
-                       an inference run, when that is ≥ 10 ms (default 0.6; 0: never)
+  --sleep-frac F       sleep F × the shortest post-submit wait so far before awaiting an inference
+                       run, when that is ≥ 10 ms (default 1.2 with GPU timestamps, whose times the
+                       sleep does not change; 0.6 without, timing the wall clock; 0: never)
   --out FILE           JSON output (default bench/results/prune.json; quick: a file in the OS temp dir)`;
 
 const { die, intFlag, numFlag, listFlag, parse } = flagParsers('bench prune', USAGE);
@@ -79,9 +80,10 @@ const settings = {
   } as Record<NetName, number>,
   gammas: listFlag<Gamma>('gamma', flags.gamma, GAMMAS, ['uniform']),
   batch: intFlag('infer-batch', flags['infer-batch'], quick ? 8 : 64, 1),
-  runs: intFlag('runs', flags.runs, quick ? 1 : 5, 1),
+  runs: intFlag('runs', flags.runs, quick ? 1 : 7, 1),
   pruneRuns: intFlag('prune-runs', flags['prune-runs'], quick ? 1 : 5, 1),
-  sleepFrac: flags['sleep-frac'] === '0' ? 0 : numFlag('sleep-frac', flags['sleep-frac'], 0.6),
+  /** null: 1.2 with GPU timestamps, 0.6 without (chosen once the device is open). */
+  sleepFrac: flags['sleep-frac'] === undefined ? null : flags['sleep-frac'] === '0' ? 0 : numFlag('sleep-frac', flags['sleep-frac'], 0.6),
 };
 if (settings.nets.length === 0) die('--nets: nothing to run');
 if (settings.gammas.length === 0) die('--gamma: nothing to run');
@@ -128,16 +130,27 @@ interface Row {
   /** The pruned model's cfg, as the reference writes it. */
   cfg: (number | 'M')[] | null;
   batch: number;
-  /** Median wall-clock ms of an eval-mode forward at `batch` (after one warm-up run). */
+  /**
+   * Median ms of an eval-mode forward at `batch` (after one warm-up run): GPU time from timestamp
+   * queries where the device has them (`timing` 'gpu'), else the wall clock ('wall').
+   */
   original_ms: number | null;
   pruned_ms: number | null;
+  timing: 'gpu' | 'wall';
   original_first_ms: number | null;
   pruned_first_ms: number | null;
   original_times: number[];
   pruned_times: number[];
+  /** Median wall-clock ms of the same runs (recording, submit, the GPU time and the host's wait). */
+  original_wall_ms: number | null;
+  pruned_wall_ms: number | null;
+  original_wall_times: number[];
+  pruned_wall_times: number[];
   runs: number;
   /** original_ms / pruned_ms. */
   speedup: number | null;
+  /** original_wall_ms / pruned_wall_ms. */
+  speedup_wall: number | null;
   /** speedup / flop_ratio: the target is ≥ TARGET. */
   speedup_over_flop_ratio: number | null;
   meets_target: boolean | null;
@@ -160,23 +173,30 @@ async function spreadGamma(model: Model, gamma: Gamma): Promise<void> {
   model.loadStateDict(state, `${model.meta.arch} with a ${gamma} γ spread`);
 }
 
-function sleepFor(waits: number[]): number {
-  if (!waits.length || settings.sleepFrac === 0) return 0;
-  const est = settings.sleepFrac * Math.min(...waits);
+function sleepFor(waits: number[], frac: number): number {
+  if (!waits.length || frac === 0) return 0;
+  const est = frac * Math.min(...waits);
   return est >= MIN_SLEEP_MS ? est : 0;
 }
 
-/** One eval-mode forward of `model` on `x`, to completion; returns the wall-clock ms and the post-submit wait. */
-async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number): Promise<{ ms: number; waitMs: number }> {
+/**
+ * One eval-mode forward of `model` on `x`, to completion: the wall-clock ms, the post-submit wait
+ * and, with `gpu`, the GPU ms between the first and last timestamp of its compute passes.
+ */
+async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number, gpu: boolean): Promise<{ ms: number; waitMs: number; gpuMs: number | null }> {
   const t0 = performance.now();
+  if (gpu) ctx.startGpuTimer();
   model.forward(x, false);
-  ctx.flush(); // the whole forward is one submit
+  const readTimer = gpu ? ctx.stopGpuTimer() : null; // submits
+  if (!gpu) ctx.flush(); // the whole forward is one submit
   const recorded = performance.now();
-  // dawn.node busy-polls while a promise is pending: sleep through most of the expected time.
+  // dawn.node busy-polls while a promise is pending, taking one of SwiftShader's cores: sleep
+  // through the expected time (past it, with timestamps: the sleep then only delays the read).
   if (sleepMs > 0) await sleep(sleepMs);
+  const gpuMs = readTimer ? await readTimer() : null;
   await ctx.sync();
   const t1 = performance.now();
-  return { ms: t1 - t0, waitMs: t1 - recorded };
+  return { ms: t1 - t0, waitMs: t1 - recorded, gpuMs };
 }
 
 async function checkFinite(ctx: Context, model: Model, x: Tensor, what: string): Promise<void> {
@@ -204,15 +224,21 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     params_before: null,
     params_after: null,
     cfg: null,
-  batch: settings.batch,
+    batch: settings.batch,
     original_ms: null,
     pruned_ms: null,
+    timing: ctx.timestamps ? 'gpu' : 'wall',
     original_first_ms: null,
     pruned_first_ms: null,
     original_times: [],
     pruned_times: [],
-  runs: 0,
+    original_wall_ms: null,
+    pruned_wall_ms: null,
+    original_wall_times: [],
+    pruned_wall_times: [],
+    runs: 0,
     speedup: null,
+    speedup_wall: null,
     speedup_over_flop_ratio: null,
     meets_target: null,
     error: null,
@@ -261,32 +287,45 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     // (original, pruned, original, …) so that drift in the machine's load hits both alike.
     x = ctx.tensor([settings.batch, IN_CHANNELS, SIZE, SIZE], uniform(settings.batch * IN_CHANNELS * SIZE * SIZE, DATA_SEED), 'f32', 'bench.x');
     await ctx.sync();
+    const gpu = row.timing === 'gpu';
+    const frac = settings.sleepFrac ?? (gpu ? 1.2 : 0.6);
     const sides = [
-      { m: model, times: row.original_times, waits: [] as number[], name: 'original' },
-      { m: pruned!, times: row.pruned_times, waits: [] as number[], name: 'pruned' },
+      { m: model, times: row.original_times, wall: row.original_wall_times, waits: [] as number[], name: 'original' },
+      { m: pruned!, times: row.pruned_times, wall: row.pruned_wall_times, waits: [] as number[], name: 'pruned' },
     ];
     for (const s of sides) {
-      const first = await inferOnce(ctx, s.m, x, 0);
+      const first = await inferOnce(ctx, s.m, x, 0, false);
       s.waits.push(first.waitMs);
       if (s.name === 'original') row.original_first_ms = first.ms;
       else row.pruned_first_ms = first.ms;
       await checkFinite(ctx, s.m, x, `${tag} ${s.name}`);
       log(`${tag}: ${s.name} warm-up forward ${fmtMs(first.ms)} ms`);
+      if (gpu) {
+        // the warm-up's wait includes pipeline compilation: one untimed GPU-timed run, sleeping
+        // half of it, gives the sleeps of the timed runs their first estimate
+        const seed = await inferOnce(ctx, s.m, x, 0.5 * first.waitMs, true);
+        s.waits[0] = seed.gpuMs!;
+      }
     }
     for (let i = 0; i < settings.runs; i++) {
       for (const s of sides) {
-        const t = await inferOnce(ctx, s.m, x, sleepFor(s.waits));
-        s.times.push(t.ms);
-        s.waits.push(t.waitMs);
+        const t = await inferOnce(ctx, s.m, x, sleepFor(s.waits, frac), gpu);
+        s.times.push(t.gpuMs ?? t.ms);
+        s.wall.push(t.ms);
+        s.waits.push(t.gpuMs ?? t.waitMs);
       }
     }
     row.runs = settings.runs;
     row.original_ms = median(row.original_times);
     row.pruned_ms = median(row.pruned_times);
+    row.original_wall_ms = median(row.original_wall_times);
+    row.pruned_wall_ms = median(row.pruned_wall_times);
     row.speedup = row.original_ms / row.pruned_ms;
+    row.speedup_wall = row.original_wall_ms / row.pruned_wall_ms;
     row.speedup_over_flop_ratio = row.speedup / row.flop_ratio;
     row.meets_target = row.speedup_over_flop_ratio >= TARGET;
-    log(`${tag}: original ${row.original_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_times.map(fmtMs).join(', ')} ms`);
+    log(`${tag}: original ${row.original_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_times.map(fmtMs).join(', ')} ms (${row.timing})`);
+    if (gpu) log(`${tag}: wall clock: original ${row.original_wall_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_wall_times.map(fmtMs).join(', ')} ms`);
   } catch (e) {
     row.error = errText(e);
     loud(`${tag}: ${row.error}`);
@@ -312,12 +351,21 @@ async function main(): Promise<void> {
   try {
     const a = ctx.adapter;
     const adapterName = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+    const gpu = ctx.timestamps;
+    const frac = settings.sleepFrac ?? (gpu ? 1.2 : 0.6);
     const timing =
-      'wall clock to completion. Prune: `await slim.prune(model, percent)` whole — |γ| gather, bitonic sort, threshold, masks, ' +
+      'Prune: wall clock of `await slim.prune(model, percent)` whole — |γ| gather, bitonic sort, threshold, masks, ' +
       'the read-back of the kept counts (busy-polled by dawn.node, as a user pays it), compaction by gathers and its final sync; ' +
       'the new model is destroyed outside the interval. Inference: model.forward(x, false) (eval mode, running statistics) recorded, ' +
-      `one submit (ctx.flush()), ctx.sync() (queue fence), sleeping ${settings.sleepFrac} × the shortest post-submit wait so far ` +
-      `(when ≥ ${MIN_SLEEP_MS} ms) before awaiting the fence; original and pruned runs interleaved. Medians after one warm-up each.`;
+      'one submit, ' +
+      (gpu
+        ? 'timed by GPU timestamps at the start and end of its compute passes (original_ms, pruned_ms, speedup); the host sleeps ' +
+          `${frac} × the shortest GPU time so far before awaiting them, so dawn.node's busy-polling (which takes one of the CPU ` +
+          "cores SwiftShader computes on) does not slow the work timed. The wall clock of the same runs (recording, submit, the " +
+          'GPU time, the sleep or wait) is in *_wall_ms and speedup_wall. '
+        : `wall clock to the queue fence, sleeping ${frac} × the shortest post-submit wait so far (when ≥ ${MIN_SLEEP_MS} ms) ` +
+          'before awaiting it (the device has no timestamp queries). ') +
+      'Original and pruned runs interleaved; medians after one warm-up each.';
     console.log(`netslim prune benchmark — ${new Date().toISOString()} — Node ${process.version}`);
     console.log(
       `Adapter: ${adapterName}${a.isSwiftShader ? '  [SwiftShader: CPU Vulkan, not a GPU]' : ''}` +
@@ -338,8 +386,8 @@ async function main(): Promise<void> {
     for (const net of settings.nets) for (const gamma of settings.gammas) rows.push(await runRow(ctx, net, gamma));
 
     // ---- table
-    const header = ['model', 'γ', 'percent', 'prune ms (n)', 'prune 1st', 'GFLOP before→after', 'FLOP ratio', 'params before→after', 'batch', 'original ms', 'pruned ms', 'n', 'speed-up', 'speed-up / FLOP ratio', 'target'];
-    const right = [false, false, true, true, true, true, true, true, true, true, true, true, true, true, false];
+    const header = ['model', 'γ', 'percent', 'prune ms (n)', 'prune 1st', 'GFLOP before→after', 'FLOP ratio', 'params before→after', 'batch', 'original ms', 'pruned ms', 'n', 'speed-up', 'speed-up / FLOP ratio', 'wall: original→pruned ms (speed-up)', 'target'];
+    const right = [false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, false];
     const mparams = (p: number | null) => (p === null ? '—' : `${(p / 1e6).toFixed(2)} M`);
     const body = rows.map((r) => [
       r.model,
@@ -356,14 +404,15 @@ async function main(): Promise<void> {
       String(r.runs),
       r.speedup === null ? '—' : `${fmtNum(r.speedup)}×`,
       fmtNum(r.speedup_over_flop_ratio),
+      r.original_wall_ms === null ? '—' : `${fmtMs(r.original_wall_ms)}→${fmtMs(r.pruned_wall_ms)} (${fmtNum(r.speedup_wall)}×)`,
       r.error ? 'ERROR' : r.meets_target === null ? '—' : r.meets_target ? `met (≥ ${TARGET})` : `MISSED (< ${TARGET})`,
     ]);
     console.log('\n' + table(header, body, right));
     console.log(
       '\nprune ms = median wall-clock ms of (n) whole prune passes after one warm-up pass (1st: pipeline compile included); ' +
         'GFLOP = FLOPs of one 3×32×32 image (2 × multiply-adds of convs and linear layers); ' +
-        `original / pruned ms = median wall-clock ms of an eval-mode forward at the batch over n interleaved runs; ` +
-        `speed-up = original ms / pruned ms; target: speed-up / FLOP ratio ≥ ${TARGET}.`,
+        `original / pruned ms = median ${gpu ? 'GPU (timestamp) ms' : 'wall-clock ms'} of an eval-mode forward at the batch over n interleaved runs; ` +
+        `speed-up = original ms / pruned ms; wall = median wall-clock ms of the same runs; target: speed-up / FLOP ratio ≥ ${TARGET}.`,
     );
     const errors = rows.filter((r) => r.error);
     if (errors.length) {
@@ -386,7 +435,7 @@ async function main(): Promise<void> {
         batch: settings.batch,
         runs: settings.runs,
         prune_runs: settings.pruneRuns,
-        sleep_frac: settings.sleepFrac,
+        sleep_frac: frac,
         input: `${IN_CHANNELS}×${SIZE}×${SIZE}, seeded uniform[−1, 1)`,
         target: `speedup / flop_ratio ≥ ${TARGET}`,
         timing,

@@ -119,6 +119,42 @@ describe('context', () => {
     expect(() => ctx.tensor([1])).toThrow(DeviceLostError);
   });
 
+  it('times recorded GPU work with timestamps between startGpuTimer and stopGpuTimer', async () => {
+    const ctx = getCtx();
+    if (!ctx.timestamps) {
+      // a device without the feature says so instead of returning a made-up time
+      expect(() => ctx.startGpuTimer()).toThrow('startGpuTimer: the device has no timestamp-query feature');
+      return;
+    }
+    expect(() => ctx.stopGpuTimer()).toThrow('stopGpuTimer: no GPU timer is running');
+    const x = ctx.tensor([8, 16, 16, 16], new Float32Array(8 * 16 * 256).fill(0.5));
+    const w = ctx.tensor([16, 16, 3, 3], new Float32Array(16 * 16 * 9).fill(0.25));
+    const y = ctx.tensor([8, 16, 16, 16]);
+    const z = ctx.tensor([8, 16, 16, 16], new Float32Array(8 * 16 * 256).fill(1));
+    await ctx.sync();
+    const t0 = performance.now();
+    ctx.startGpuTimer();
+    expect(() => ctx.startGpuTimer()).toThrow('startGpuTimer: a GPU timer is already running');
+    ops.conv2dForward(ctx, x, w, { padding: 1 }, y);
+    ctx.clear(x); // a copy or clear between dispatches starts a second compute pass
+    ops.conv2dForward(ctx, x, w, { padding: 1 }, z);
+    const read = ctx.stopGpuTimer();
+    const ms = await read();
+    const wall = performance.now() - t0;
+    // the span of both passes: more than nothing, no more than the host waited for it
+    expect(ms).toBeGreaterThan(0);
+    expect(ms).toBeLessThanOrEqual(wall);
+    // the work ran in order: the first convolution read x, the second the cleared x
+    expect((await ctx.readF32(y))[0]).toBe(4 * 16 * 0.5 * 0.25);
+    expect((await ctx.readF32(z)).every((v) => v === 0)).toBe(true);
+    // a timer around nothing reads 0, and timing leaves no buffers behind
+    const live = ctx.liveBuffers;
+    ctx.startGpuTimer();
+    expect(await ctx.stopGpuTimer()()).toBe(0);
+    expect(ctx.liveBuffers).toBe(live);
+    for (const t of [x, w, y, z]) t.destroy();
+  });
+
   it('describes the adapter it runs on', () => {
     const ctx = getCtx();
     expect(typeof ctx.adapter.isSwiftShader).toBe('boolean');

@@ -38,8 +38,10 @@ export interface AdapterDescription {
 export type Bindable = Tensor | GPUBuffer;
 
 // WebGPU flag values (spec constants), so this module needs no GPU globals at import time.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_MODE_READ = 0x1;
+/** Timestamps a GPU timer can hold: two per compute pass. */
+const TIMER_QUERIES = 1024;
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 const MAX_CACHED_UNIFORMS = 4096;
 
@@ -104,6 +106,8 @@ export class Context {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #dispatches = 0;
+  /** The open GPU timer: its query set and the number of timestamps written so far. */
+  #timer: { set: GPUQuerySet; used: number } | null = null;
 
   constructor(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: ContextOptions = {}, keepAlive?: unknown) {
     this.device = device;
@@ -240,7 +244,13 @@ export class Context {
   #computePass(): GPUComputePassEncoder {
     this.#checkAlive();
     if (!this.#encoder) this.#encoder = this.device.createCommandEncoder({ label: 'netslim' });
-    if (!this.#pass) this.#pass = this.#encoder.beginComputePass({ label: 'netslim' });
+    if (!this.#pass) {
+      const t = this.#timer;
+      if (t && t.used + 2 > TIMER_QUERIES) throw new Error(`GPU timer: more than ${TIMER_QUERIES / 2} compute passes recorded`);
+      const timestampWrites = t ? { querySet: t.set, beginningOfPassWriteIndex: t.used, endOfPassWriteIndex: t.used + 1 } : undefined;
+      if (t) t.used += 2;
+      this.#pass = this.#encoder.beginComputePass({ label: 'netslim', timestampWrites });
+    }
     return this.#pass;
   }
 
@@ -363,6 +373,64 @@ export class Context {
       this.#errors = [];
       throw e;
     }
+  }
+
+  /**
+   * Starts a GPU timer: every compute pass recorded until `stopGpuTimer()` writes a GPU timestamp
+   * at its start and end. Needs the `timestamp-query` feature (`ctx.timestamps`).
+   */
+  startGpuTimer(): void {
+    this.#checkAlive();
+    if (!this.timestamps) throw new Error('startGpuTimer: the device has no timestamp-query feature');
+    if (this.#timer) throw new Error('startGpuTimer: a GPU timer is already running');
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    this.#timer = { set: this.device.createQuerySet({ type: 'timestamp', count: TIMER_QUERIES, label: 'netslim timer' }), used: 0 };
+  }
+
+  /**
+   * Stops the GPU timer and submits the recorded work. The returned function resolves to the GPU
+   * milliseconds from the start of the first timed pass to the end of the last (0 when none was
+   * recorded): the time the device spent, free of how the host waited for it. (dawn.node spins
+   * while a promise is pending, taking a core from SwiftShader: sleep through most of the expected
+   * time before calling it.)
+   */
+  stopGpuTimer(): () => Promise<number> {
+    this.#checkAlive();
+    const t = this.#timer;
+    if (!t) throw new Error('stopGpuTimer: no GPU timer is running');
+    this.#timer = null;
+    if (t.used === 0) {
+      t.set.destroy();
+      return () => Promise.resolve(0);
+    }
+    const bytes = t.used * 8;
+    const resolved = this.#createBuffer(bytes, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC, 'timer resolve');
+    const staging = this.#createBuffer(bytes, USAGE.MAP_READ | USAGE.COPY_DST, 'timer readback');
+    const enc = this.#commandEncoder();
+    enc.resolveQuerySet(t.set, 0, t.used, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    this.flush();
+    return async () => {
+      try {
+        await staging.mapAsync(MAP_MODE_READ);
+        const ns = new BigUint64Array(staging.getMappedRange(0, bytes).slice(0));
+        staging.unmap();
+        let first = ns[0]!;
+        let last = ns[1]!;
+        for (let i = 0; i < ns.length; i += 2) {
+          if (ns[i]! < first) first = ns[i]!;
+          if (ns[i + 1]! > last) last = ns[i + 1]!;
+        }
+        return last > first ? Number(last - first) / 1e6 : 0;
+      } finally {
+        this.#destroyBuffer(resolved);
+        this.#destroyBuffer(staging);
+        t.set.destroy();
+      }
+    };
   }
 
   /** Copies a tensor back to JavaScript (submits recorded work first). */
