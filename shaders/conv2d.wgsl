@@ -32,25 +32,42 @@ struct Conv {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-// Evaluation epilogue of a forward job (lines {{BN}}, {{RELU}}, {{ADD}}), applied to output row r
-// at output index i before the store, so the activation is written once: BatchNorm2d with its
-// running statistics, y = (v − mean)·γ/√(var + eps) + β as batchNormForwardEval computes it, then
-// ReLU, then the residual sum y + residual[i] (an Add fed by the convolution).
+// Evaluation epilogue of a forward job (lines {{BN}}, {{RELU}}, {{ADD}}), applied to the output
+// at index i before the store, so the activation is written once: BatchNorm2d with its running
+// statistics, y = (v − mean)·γ/√(var + eps) + β as batchNormForwardEval computes it, then ReLU,
+// then the residual sum y + residual[i] (an Add fed by the convolution). The BatchNorm2d channel
+// is the output row ({{BNROWS}} lines), or the grid pixel for per-pixel jobs ({{BNCOLS}}; the
+// regblock conv_* kernels only).
 @group(0) @binding(7) var<storage, read> bn_gamma: array<f32>;
 @group(0) @binding(8) var<storage, read> bn_beta: array<f32>;
 @group(0) @binding(9) var<storage, read> bn_mean: array<f32>;
 @group(0) @binding(10) var<storage, read> bn_var: array<f32>;
 @group(0) @binding(11) var<storage, read> residual: array<f32>;
-// The BatchNorm2d coefficients of output rows r0..r0+3, loaded once per row group (mean, γ/√(var
-// + eps), β; identity without BN).
+// The BatchNorm2d coefficients (mean, γ/√(var + eps), β; identity without BN) of channels
+// c0..c0+3 (clamped to n − 1), loaded once per block.
 struct Epi { mean: vec4f, scale: vec4f, shift: vec4f }
-fn epi_rows(r0: u32) -> Epi {
+fn epi_chans(c0: u32, n: u32) -> Epi {
   var e = Epi(vec4f(0.0), vec4f(1.0), vec4f(0.0));
-{{BN}}  let r = min(vec4u(r0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.M - 1u));
+{{BN}}  let r = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(n - 1u));
 {{BN}}  e.mean = vec4f(bn_mean[r.x], bn_mean[r.y], bn_mean[r.z], bn_mean[r.w]);
 {{BN}}  e.scale = vec4f(bn_gamma[r.x], bn_gamma[r.y], bn_gamma[r.z], bn_gamma[r.w]) / sqrt(vec4f(bn_var[r.x], bn_var[r.y], bn_var[r.z], bn_var[r.w]) + p.eps);
 {{BN}}  e.shift = vec4f(bn_beta[r.x], bn_beta[r.y], bn_beta[r.z], bn_beta[r.w]);
   return e;
+}
+// the coefficients of output rows r0..r0+3 (the channels of a grid job)
+fn epi_rows(r0: u32) -> Epi { return epi_chans(r0, p.M); }
+// The coefficients of a conv_regblock block at rows r0.., pixels pix0..: per row, or (BNCOLS) per
+// pixel, for the per-pixel jobs of small images, whose grid pixels are the channels (NB of them)
+// and whose rows are the samples.
+fn epi_block(r0: u32, pix0: u32) -> Epi {
+{{BNROWS}}  return epi_rows(r0);
+{{BNCOLS}}  return epi_chans(pix0, p.NB);
+}
+// The coefficients of row i of a block for its 4 pixels: that row's (cols[i], as `row`), or with
+// BNCOLS the pixels' own.
+fn pick(row: f32, cols: vec4f) -> vec4f {
+{{BNROWS}}  return vec4f(row);
+{{BNCOLS}}  return cols;
 }
 // v of an output row with BatchNorm2d coefficients (mean, scale, shift), stored at output index k
 fn epilogue1(v: f32, mean: f32, scale: f32, shift: f32, k: u32) -> f32 {
@@ -60,27 +77,30 @@ fn epilogue1(v: f32, mean: f32, scale: f32, shift: f32, k: u32) -> f32 {
 {{ADD}}  o = o + residual[k];
   return o;
 }
-// v of row r0 + i (coefficients e of rows r0..r0+3), stored at output index k
-fn epilogue(v: f32, e: Epi, i: u32, k: u32) -> f32 {
-  return epilogue1(v, e.mean[i], e.scale[i], e.shift[i], k);
+// v of row i, pixel j of a block with coefficients e (see epi_block), stored at output index k
+fn epilogue(v: f32, e: Epi, i: u32, j: u32, k: u32) -> f32 {
+{{BNROWS}}  let c = i;
+{{BNCOLS}}  let c = j;
+  return epilogue1(v, e.mean[c], e.scale[c], e.shift[c], k);
 }
-// Stores v (4 pixels of one output row, at k, k + s, k + 2s, k + 3s) through the epilogue. Every
-// index is a constant: SwiftShader turns a dynamically indexed vector or matrix into memory
-// accesses, which made the looped store cost as much as 40 input channels of a 1x1 convolution.
-fn put4(v: vec4f, mean: f32, scale: f32, shift: f32, k: u32, s: u32) {
-  y[k] = epilogue1(v.x, mean, scale, shift, k);
-  y[k + s] = epilogue1(v.y, mean, scale, shift, k + s);
-  y[k + 2u * s] = epilogue1(v.z, mean, scale, shift, k + 2u * s);
-  y[k + 3u * s] = epilogue1(v.w, mean, scale, shift, k + 3u * s);
+// Stores v (4 pixels of one output row, at k, k + s, k + 2s, k + 3s) through the epilogue with
+// the pixels' coefficients. Every index is a constant: SwiftShader turns a dynamically indexed
+// vector or matrix into memory accesses, which made the looped store cost as much as 40 input
+// channels of a 1x1 convolution.
+fn put4(v: vec4f, mean: vec4f, scale: vec4f, shift: vec4f, k: u32, s: u32) {
+  y[k] = epilogue1(v.x, mean.x, scale.x, shift.x, k);
+  y[k + s] = epilogue1(v.y, mean.y, scale.y, shift.y, k + s);
+  y[k + 2u * s] = epilogue1(v.z, mean.z, scale.z, shift.z, k + 2u * s);
+  y[k + 3u * s] = epilogue1(v.w, mean.w, scale.w, shift.w, k + 3u * s);
 }
 // Stores a whole 4-row x 4-pixel block (m[j][i]: pixel j, row i) at output index o (row step
 // out_c, pixel step s) through the epilogue.
 fn put4x4(m: mat4x4f, o: u32, s: u32, e: Epi) {
   let t = transpose(m);
-  put4(t[0], e.mean.x, e.scale.x, e.shift.x, o, s);
-  put4(t[1], e.mean.y, e.scale.y, e.shift.y, o + p.out_c, s);
-  put4(t[2], e.mean.z, e.scale.z, e.shift.z, o + 2u * p.out_c, s);
-  put4(t[3], e.mean.w, e.scale.w, e.shift.w, o + 3u * p.out_c, s);
+  put4(t[0], pick(e.mean.x, e.mean), pick(e.scale.x, e.scale), pick(e.shift.x, e.shift), o, s);
+  put4(t[1], pick(e.mean.y, e.mean), pick(e.scale.y, e.scale), pick(e.shift.y, e.shift), o + p.out_c, s);
+  put4(t[2], pick(e.mean.z, e.mean), pick(e.scale.z, e.scale), pick(e.shift.z, e.shift), o + 2u * p.out_c, s);
+  put4(t[3], pick(e.mean.w, e.mean), pick(e.scale.w, e.scale), pick(e.shift.w, e.shift), o + 3u * p.out_c, s);
 }
 
 // wgrad geometry; a slice is rows_per_slice (n, oh) rows and writes out_slice values.
@@ -155,7 +175,7 @@ fn store_block(m: mat4x4f, pix0: u32, r0: u32, npix: u32, e: Epi) {
     if (pix0 + j < npix) {
       let o = out_index(pix0 + j, r0);
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { let k = o + i * p.out_c; y[k] = epilogue(m[j][i], e, i, k); }
+        if (r0 + i < p.M) { let k = o + i * p.out_c; y[k] = epilogue(m[j][i], e, i, j, k); }
       }
     }
   }
@@ -181,8 +201,10 @@ fn outer8(acc: Acc8, w4: vec4f, x0: vec4f, x1: vec4f) -> Acc8 {
   return Acc8(acc.p0 + outer(w4, x0), acc.p1 + outer(w4, x1));
 }
 fn store_block8(m: Acc8, pix0: u32, r0: u32, npix: u32) {
-  let e = epi_rows(r0);
-  store_block(m.p0, pix0, r0, npix, e); store_block(m.p1, pix0 + 4u, r0, npix, e);
+  let e0 = epi_block(r0, pix0);
+{{BNROWS}}  let e1 = e0;
+{{BNCOLS}}  let e1 = epi_block(r0, pix0 + 4u);
+  store_block(m.p0, pix0, r0, npix, e0); store_block(m.p1, pix0 + 4u, r0, npix, e1);
 }
 
 // Any taps and strides: 8 consecutive grid pixels (in any rows) x ROWS (16, 12, 8 or 4) output rows
@@ -342,7 +364,7 @@ fn store_row(m: mat4x4f, n: u32, a: u32, b: u32, r0: u32, e: Epi) {
   for (var j = 0u; j < 4u; j++) {
     if (b + j < p.GB) {
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.M) { let k = o + j * p.out_xs + i * p.out_c; y[k] = epilogue(m[j][i], e, i, k); }
+        if (r0 + i < p.M) { let k = o + j * p.out_xs + i * p.out_c; y[k] = epilogue(m[j][i], e, i, j, k); }
       }
     }
   }
@@ -705,7 +727,7 @@ fn conv_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     let r = r_tile + lid.y + 16u * v;
     for (var u = 0u; u < 4u; u++) {
       let pi = pix_tile + lid.x + 16u * u;
-      if ((r < p.M) & (pi < npix)) { let k = out_index(pi, r); y[k] = epilogue(acc[u][v], epi_rows(r), 0u, k); }
+      if ((r < p.M) & (pi < npix)) { let k = out_index(pi, r); y[k] = epilogue(acc[u][v], epi_rows(r), 0u, 0u, k); }
     }
   }
 }

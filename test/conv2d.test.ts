@@ -194,6 +194,14 @@ describe('conv2d vs float64 reference', () => {
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm, relu: true })), await ctx.readF32(withRelu), `${c.name}: BN + ReLU`);
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, batchNorm })), await ctx.readF32(bn), `${c.name}: BN`);
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, relu: true })), await ctx.readF32(reluForward(ctx, plain)), `${c.name}: ReLU`);
+        if (c === CASES.at(-2)) {
+          // a 2×2 image runs one job per output pixel (4 dispatches) with the BatchNorm2d by grid pixel
+          const before = ctx.dispatchCount;
+          const probe = ops.conv2dForward(ctx, x, w, { ...opts, batchNorm });
+          if (form.opts.variant === 'regblock') expect(ctx.dispatchCount - before).toBe(4);
+          await ctx.sync();
+          probe.destroy();
+        }
         const residual = f32(ctx, d.shapes.y, uniform(d.gv.length, 350 + i));
         expectBitExact(await ctx.readF32(ops.conv2dForward(ctx, x, w, { ...opts, residual })), await ctx.readF32(add(ctx, plain, residual)), `${c.name}: + residual`);
         expectBitExact(

@@ -329,17 +329,18 @@ const TILE = 64;
  * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
  * other: a module that mentions subgroup builtins cannot even be created without the feature.
  * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane of the conv_* kernels (16: RG8, RG12 and RG16 on; 12: RG8 and RG12; 8: RG8; or 4), WG their
- * workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a forward job. TAP1 (instead
- * of TAPS) builds conv_regblock for one tap (1×1 kernels, and their input gradient) without the tap
- * loops: SwiftShader pays for every accumulator at each loop's entry and exit, which cost a 1×1
- * layer over 16 channels a third of its time.
+ * output rows per lane of the conv_* kernels (16: RG8, RG12 and RG16 on; 12: RG8 and RG12; 8:
+ * RG8; or 4), WG their workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a
+ * forward job, with the BatchNorm2d channel the output row (BNROWS) or, for per-pixel jobs, the
+ * grid pixel (BNCOLS). TAP1 (instead of TAPS) builds conv_regblock for one tap (1×1 kernels, and
+ * their input gradient) without the tap loops: SwiftShader pays for every accumulator at each
+ * loop's entry and exit, which cost a 1×1 layer over 16 channels a third of its time.
  */
 function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE, tap1 = false, wg: 4 | 16 = REGBLOCK_WG): Record<string, string | number> {
   const on = (b: boolean): string => (b ? '' : '//');
   return {
     SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG12: on(rows >= 12), RG16: on(rows === 16),
-    BN: on(epi.bn), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1), WG: wg,
+    BN: on(epi.bn), BNROWS: on(!epi.perPixel), BNCOLS: on(epi.perPixel), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1), WG: wg,
   };
 }
 
@@ -348,8 +349,10 @@ interface Epilogue {
   bn: boolean;
   relu: boolean;
   add: boolean;
+  /** The BatchNorm2d channel is the grid pixel (per-pixel jobs), not the output row. */
+  perPixel: boolean;
 }
-const NO_EPILOGUE: Epilogue = { bn: false, relu: false, add: false };
+const NO_EPILOGUE: Epilogue = { bn: false, relu: false, add: false, perPixel: false };
 
 type LaneRows = 4 | 8 | 12 | 16;
 
@@ -503,15 +506,15 @@ export function conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: Conv2dFo
     assertShape(residual !== out, () => `${op}: residual must not be y (a dispatch cannot read and write one buffer)`);
     extra.residual = residual;
   }
-  const epi = { bn: bn !== undefined, relu: relu === true, add: residual !== undefined };
-  // Per-pixel jobs have samples as rows, so a BatchNorm2d epilogue (per channel) keeps the grid form.
-  const small = bn ? null : pixelJobs(ctx, g, convOpts, false);
+  const epi = { bn: bn !== undefined, relu: relu === true, add: residual !== undefined, perPixel: false };
+  const eps = bn ? (bn.eps ?? 1e-5) : 0;
+  const small = pixelJobs(ctx, g, convOpts, false);
   if (small) {
-    for (const job of small) recordConvJob(ctx, job, w, x, out, convOpts, epi, extra);
+    // the jobs' grid pixels are the output channels: a BatchNorm2d epilogue indexes them
+    for (const job of small) recordConvJob(ctx, { ...job, eps }, w, x, out, convOpts, { ...epi, perPixel: true }, extra);
     return out;
   }
-  const job = { ...forwardJob(g), eps: bn ? (bn.eps ?? 1e-5) : 0 };
-  recordConvJob(ctx, job, x, w, out, convOpts, epi, extra);
+  recordConvJob(ctx, { ...forwardJob(g), eps }, x, w, out, convOpts, epi, extra);
   return out;
 }
 
