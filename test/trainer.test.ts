@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTensors, type Dataset } from '../src/data/datasets.js';
 import { vgg } from '../src/nn/models.js';
-import { Trainer } from '../src/train/trainer.js';
+import { Trainer, evaluate } from '../src/train/trainer.js';
 import { useContext } from './util/gpu.js';
 import { rng } from './util/random.js';
 
@@ -48,6 +48,43 @@ describe('trainer', () => {
     expect(seen.slice(0, 9)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 1]); // 128 / 16 steps, reported each step
     const ev = await trainer.evaluate();
     expect(ev.accuracy).toBe(results[3]!.testAccuracy);
+    trainer.destroy();
+    model.destroy();
+  });
+
+  it('an AbortSignal stops training between two steps and leaves the trainer and model usable', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2, seed: 5 });
+    const abort = new AbortController();
+    const reason = new Error('stopped by the user');
+    const epochs: number[] = [];
+    const trainer = new Trainer(model, halves(64, 6, false), halves(16, 7, false), {
+      epochs: 3,
+      batchSize: 8,
+      lr: 0.1,
+      progressIntervalMs: 0,
+      signal: abort.signal,
+      onStep: (p) => {
+        if (p.epoch === 1 && p.step === 3) abort.abort(reason);
+      },
+      onEpoch: (e) => {
+        epochs.push(e.epoch);
+      },
+    });
+    await expect(trainer.fit()).rejects.toBe(reason);
+    // epoch 0 finished (8 steps) and 3 steps of epoch 1; the unfinished epoch is the one to resume
+    expect(epochs).toEqual([0]);
+    expect(trainer.optimizer.steps).toBe(8 + 3);
+    expect(trainer.state().epoch).toBe(1);
+    await expect(trainer.evaluate()).rejects.toBe(reason);
+    await expect(evaluate(model, halves(16, 7, false), { signal: abort.signal })).rejects.toBe(reason);
+    // the model still runs, and a new trainer without the signal carries on from the weights
+    const x = ctx.tensor([2, 1, 8, 8], new Float32Array(128).fill(0.5));
+    expect((await ctx.readF32(model.forward(x, false))).every(Number.isFinite)).toBe(true);
+    x.destroy();
+    const again = new Trainer(model, halves(64, 6, false), null, { epochs: 1, batchSize: 8, lr: 0.1 });
+    expect((await again.fit()).length).toBe(1);
+    again.destroy();
     trainer.destroy();
     model.destroy();
   });

@@ -93,6 +93,12 @@ async function train(f: TrainFlags): Promise<void> {
   let model: Model | undefined;
   let trainer: Trainer | undefined;
   const bar = progressBar('epoch');
+  // Ctrl-C stops training after the step in flight (a second one kills at once): the checkpoint of
+  // the last finished epoch stays as written, and the exit status is 130.
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  let saved: number | null = null; // the last epoch whose checkpoint this run wrote
   try {
     if (modelFile) {
       model = loadModelFile(ctx, modelFile);
@@ -127,6 +133,7 @@ async function train(f: TrainFlags): Promise<void> {
       weightDecay: f.weightDecay,
       sparsity: f.sr ? f.s : 0,
       seed: f.seed,
+      signal: abort.signal,
       onStep: (p) => bar.update(p),
       onEpoch: async (r: EpochResult) => {
         bar.stop();
@@ -138,6 +145,7 @@ async function train(f: TrainFlags): Promise<void> {
         // Without a test split there is no "best": model_best follows the latest weights.
         if (r.isBest || r.testAccuracy === null) files.push({ path: best, bytes: modelBytes });
         await writeFilesAtomic(files);
+        saved = r.epoch;
         appendFileSync(log, JSON.stringify({ ...r, time: new Date().toISOString() }) + '\n');
         const test = r.testAccuracy === null ? 'no test split' : `test loss ${r.testLoss!.toFixed(4)} acc ${(100 * r.testAccuracy).toFixed(2)}% (best ${(100 * r.best).toFixed(2)}%)`;
         console.log(
@@ -151,12 +159,25 @@ async function train(f: TrainFlags): Promise<void> {
         `${trainSet.name} ${trainSet.n} train / ${test?.n ?? 0} test · adapter ${ctx.adapter.description || ctx.adapter.architecture}${ctx.adapter.isSwiftShader ? ' (CPU)' : ''}` +
         `${f.sr ? ` · sparsity s=${f.s}` : ''}${trainer.epoch > 0 ? ` · resuming at epoch ${trainer.epoch + 1}` : ''}`,
     );
-    await trainer.fit();
+    try {
+      await trainer.fit();
+    } catch (e) {
+      if (abort.signal.aborted) throw new CliError(interrupted(trainer.epoch, ckpt, saved, f.resume), 130);
+      throw e;
+    }
     console.log(`best test accuracy ${(100 * trainer.best).toFixed(2)}% · wrote ${ckpt}, ${best}, ${log}`);
   } finally {
+    process.off('SIGINT', onSigint);
     bar.stop();
     trainer?.destroy();
     model?.destroy();
     ctx.destroy();
   }
+}
+
+/** The message of a run stopped by Ctrl-C in epoch `epoch` (0-based) after writing `saved` (0-based) to `ckpt`, or nothing. */
+function interrupted(epoch: number, ckpt: string, saved: number | null, resume: string | undefined): string {
+  return saved !== null
+    ? `train: interrupted in epoch ${epoch + 1}; ${ckpt} holds epoch ${saved + 1} (continue with --resume ${ckpt})`
+    : `train: interrupted in epoch ${epoch + 1}; this run wrote no checkpoint${resume ? ` (${resume} is unchanged)` : ''}`;
 }

@@ -42,6 +42,13 @@ export interface TrainOptions {
   onStep?: (p: StepProgress) => void;
   /** Called after each epoch of `fit()` (save checkpoints here); awaited. */
   onEpoch?: (e: EpochResult) => void | Promise<void>;
+  /**
+   * Stops training between two steps (or before an evaluation): `fit()`, `trainEpoch()` and
+   * `evaluate()` then reject with the signal's reason (an `AbortError` unless one was given). The
+   * model keeps the weights of the last finished step and the trainer stays usable; `state()`
+   * names the unfinished epoch, which a resumed run starts over.
+   */
+  signal?: AbortSignal;
 }
 
 /** Progress within an epoch, as `onStep` receives it. */
@@ -152,7 +159,9 @@ class DeviceData {
   }
 }
 
-async function evaluateOn(model: Model, dev: DeviceData, batchSize: number, norm: { mean: readonly number[]; std: readonly number[] } | null): Promise<{ loss: number; accuracy: number }> {
+async function evaluateOn(
+  model: Model, dev: DeviceData, batchSize: number, norm: { mean: readonly number[]; std: readonly number[] } | null, signal?: AbortSignal,
+): Promise<{ loss: number; accuracy: number }> {
   const ctx = model.ctx;
   const d = dev.data;
   const steps = Math.ceil(d.n / batchSize);
@@ -162,6 +171,7 @@ async function evaluateOn(model: Model, dev: DeviceData, batchSize: number, norm
   const correctHist = ctx.tensor([steps], undefined, 'u32', 'eval correct history');
   try {
     for (let s = 0; s < steps; s++) {
+      signal?.throwIfAborted();
       const idx = new Uint32Array(Math.min(batchSize, d.n - s * batchSize));
       for (let i = 0; i < idx.length; i++) idx[i] = s * batchSize + i;
       const { x, labels } = dev.load(idx, { pad: 0, crop: false, flip: false, seed: 0, step: 0 }, norm);
@@ -190,6 +200,7 @@ async function evaluateOn(model: Model, dev: DeviceData, batchSize: number, norm
 /**
  * Test loss and accuracy of a model on a dataset (running statistics, no augmentation;
  * image datasets normalised with their known mean/std unless `normalize` says otherwise).
+ * `signal` stops it between two batches (the promise rejects with the signal's reason).
  *
  * @example
  * ```ts
@@ -206,12 +217,13 @@ async function evaluateOn(model: Model, dev: DeviceData, batchSize: number, norm
 export async function evaluate(
   model: Model,
   data: Dataset,
-  options: { batchSize?: number; normalize?: { mean: readonly number[]; std: readonly number[] } | null } = {},
+  options: { batchSize?: number; normalize?: { mean: readonly number[]; std: readonly number[] } | null; signal?: AbortSignal } = {},
 ): Promise<{ loss: number; accuracy: number }> {
+  options.signal?.throwIfAborted();
   const dev = new DeviceData(model.ctx, data);
   try {
     const norm = options.normalize !== undefined ? options.normalize : data.images instanceof Uint8Array ? normalization(data.name) : null;
-    return await evaluateOn(model, dev, options.batchSize ?? 256, norm);
+    return await evaluateOn(model, dev, options.batchSize ?? 256, norm, options.signal);
   } finally {
     dev.destroy();
   }
@@ -354,6 +366,7 @@ export class Trainer {
     };
     try {
       for (let s = 0; s < steps; s++) {
+        this.options.signal?.throwIfAborted();
         const idx = perm.subarray(s * B, Math.min(n, (s + 1) * B));
         const { x, labels } = this.#train.load(
           idx,
@@ -399,10 +412,11 @@ export class Trainer {
 
   /** Mean loss and accuracy on `data` (default: the test split) with running statistics. */
   async evaluate(data?: Dataset): Promise<{ loss: number; accuracy: number }> {
+    this.options.signal?.throwIfAborted();
     const dev = data ? new DeviceData(this.ctx, data) : this.#test;
     if (!dev) throw new ShapeError('evaluate: no test split');
     try {
-      return await evaluateOn(this.model, dev, this.testBatchSize, this.normalize);
+      return await evaluateOn(this.model, dev, this.testBatchSize, this.normalize, this.options.signal);
     } finally {
       if (data) dev.destroy();
     }

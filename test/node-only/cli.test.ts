@@ -2,7 +2,7 @@
 // exit code 2 for bad flags and 1 for bad files, training on a tensor dataset with an exact
 // --resume, and predict reproducing PyTorch's logits for PyTorch-made checkpoints.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,6 +87,38 @@ describe('netslim CLI', () => {
     const stateA = readFileSync(path.join(dir, 'a', 'checkpoint.state.safetensors'));
     expect(Buffer.compare(stateA, readFileSync(path.join(dir, 'c', 'checkpoint.state.safetensors')))).toBe(0);
   });
+
+  it('Ctrl-C stops training after the step in flight, keeps the last epoch\'s checkpoint and exits 130', async () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 40, 1, 8, 3, 8);
+    const save = path.join(dir, 'run');
+    const args = ['train', '--data', data, '--arch', 'vgg', '--cfg', '[4,"M",8,"M",8]', '--batch-size', '8', '--epochs', '1000', '--save', save];
+    const proc = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (/epoch 1\/1000 /.test(stdout)) resolve();
+      });
+      proc.on('close', () => resolve());
+    });
+    proc.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    const m = /interrupted in epoch (\d+); (\S+) holds epoch (\d+) \(continue with --resume \S+\)/.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const [interruptedIn, file, holds] = [Number(m![1]), m![2]!, Number(m![3])];
+    expect(file).toBe(path.join(save, 'checkpoint.safetensors'));
+    // every finished epoch was logged and checkpointed; the interrupted one was not
+    expect(holds).toBeGreaterThanOrEqual(1);
+    expect(interruptedIn).toBe(holds + 1);
+    expect(readFileSync(path.join(save, 'train.log'), 'utf8').trim().split('\n')).toHaveLength(holds);
+    expect(JSON.parse(parseSafetensors(new Uint8Array(readFileSync(file)), 'ckpt').metadata.cfg!)).toEqual([4, 'M', 8, 'M', 8]);
+    expect(readdirSync(save).filter((f) => f.includes('.tmp'))).toEqual([]);
+  }, 300_000);
 
   it('prunes a checkpoint into pruned.safetensors and prune.json; bad percent or file writes nothing', () => {
     const dir = tmp();
