@@ -352,9 +352,6 @@ async function latencies(ctx: Context, ms: Model[], batch: number, runs: number)
 // ---------------------------------------------------------------------------------------------
 // The app
 
-/** Thrown from a trainer callback to stop training between two steps. */
-class Stop extends Error {}
-
 interface Run {
   settings: Settings;
   /** The training and test images this run uses (the first `subset` and `test` of the files). */
@@ -377,14 +374,15 @@ let data: { train: Dataset; test: Dataset };
 let run: Run | null = null;
 let busy = false;
 let training = false;
-let stopRequested = false;
+/** The Stop button aborts it; the trainer stops between two steps. A new one per action. */
+let stop = new AbortController();
 
 const buttons = ['train', 'stop', 'prune', 'finetune', 'download-safetensors', 'download-onnx'] as const;
 
 function enable(): void {
   const set = (id: string, on: boolean) => (($(id) as HTMLButtonElement).disabled = !on);
   set('train', !busy);
-  set('stop', busy && training && !stopRequested);
+  set('stop', busy && training && !stop.signal.aborted);
   set('prune', !busy && !!run?.preview);
   set('finetune', !busy && !!run?.pruned);
   set('download-safetensors', !busy && !!run?.pruned);
@@ -397,7 +395,7 @@ function action(fn: () => Promise<void>): () => void {
   return () => {
     if (busy) return;
     busy = true;
-    stopRequested = false;
+    stop = new AbortController();
     frames.count = 0;
     frames.maxGapMs = 0;
     frames.busy = true;
@@ -447,6 +445,7 @@ async function trainPhase(r: Run, model: Model, phase: string, o: { epochs: numb
     sparsity: o.sparsity,
     seed: s.seed,
     progressIntervalMs: s.progressMs,
+    signal: stop.signal,
     onStep: (p: StepProgress) => {
       const step = start + p.epoch * stepsPerEpoch + p.step;
       r.steps = Math.max(r.steps, step);
@@ -458,7 +457,6 @@ async function trainPhase(r: Run, model: Model, phase: string, o: { epochs: numb
           `${p.imagesPerSec.toFixed(0)} images/s · ${responsiveness()}`,
       );
       if (performance.now() - lastGamma > 1000) refreshGammas(`|γ| of every BatchNorm channel during ${phase}, step ${step}`);
-      if (stopRequested) throw new Stop();
     },
     onEpoch: async (e: EpochResult) => {
       const step = start + (e.epoch + 1) * stepsPerEpoch;
@@ -467,7 +465,6 @@ async function trainPhase(r: Run, model: Model, phase: string, o: { epochs: numb
       const g = tap?.read();
       if (g) drawGammas(await g, `|γ| of every BatchNorm channel after ${phase} epoch ${e.epoch + 1}`, null);
       await nextFrame();
-      if (stopRequested) throw new Stop();
     },
   });
   training = true;
@@ -476,7 +473,7 @@ async function trainPhase(r: Run, model: Model, phase: string, o: { epochs: numb
     const history = await trainer.fit();
     return history.at(-1)?.testAccuracy ?? null;
   } catch (e) {
-    if (e instanceof Stop) return null;
+    if (stop.signal.aborted) return null;
     throw e;
   } finally {
     training = false;
@@ -505,7 +502,7 @@ const train = action(async () => {
   r.gammas = await slim.batchNormGammas(model);
   r.pruneAt = r.steps;
   updatePreview();
-  status('trained', `Trained: test accuracy ${pc(r.trainedAccuracy)}${stopRequested ? ' (stopped early)' : ''}. Move the slider to preview a prune. ${responsiveness()}`);
+  status('trained', `Trained: test accuracy ${pc(r.trainedAccuracy)}${stop.signal.aborted ? ' (stopped early)' : ''}. Move the slider to preview a prune. ${responsiveness()}`);
 });
 
 function updatePreview(): void {
@@ -756,7 +753,7 @@ async function main(): Promise<void> {
     `28×28 grey padded to 32×32). Device: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unnamed adapter'}.`;
   $('train').addEventListener('click', train);
   $('stop').addEventListener('click', () => {
-    stopRequested = true;
+    stop.abort();
     ($('stop') as HTMLButtonElement).disabled = true;
   });
   $('percent').addEventListener('input', () => {

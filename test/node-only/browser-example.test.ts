@@ -221,4 +221,26 @@ describe('browser example (examples/browser)', () => {
         `longest frame gap while training ${status.maxFrameGapMs} ms over ${status.frames} frames`,
     );
   }, 300_000);
+
+  it('Stop ends training between two steps; the run carries on to the prune preview', async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const errors = watch(page);
+    // 20 epochs of 20 steps: far longer than the test waits
+    await page.goto(url + '?subset=640&test=128&batch=32&epochs=20&progressMs=0');
+    await waitState(page, 'ready', 60_000);
+    await page.click('#train');
+    await page.waitForFunction(() => Number(document.getElementById('curves')?.dataset.points) >= 3, undefined, { timeout: 90_000, polling: 50 });
+    await page.click('#stop');
+    await waitState(page, 'trained', 60_000);
+    expect(await page.locator('#status').innerText()).toContain('(stopped early)');
+    const points = Number((await dataset(page, 'curves')).points);
+    expect(points).toBeGreaterThanOrEqual(3);
+    expect(points).toBeLessThan(20 * 20);
+    expect(await page.locator('#stop').isDisabled()).toBe(true);
+    expect(await page.locator('#train').isEnabled()).toBe(true);
+    expect(await page.locator('#percent').isEnabled()).toBe(true);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 300_000);
 });
