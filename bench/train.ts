@@ -83,6 +83,8 @@ const outFile = path.resolve(flags.out ?? path.join(here, '..', 'results', quick
 const OURS_SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, sparsity: 1e-4 };
 /** The peers' optimizer: tf.train.momentum (PyTorch's SGD momentum rule, no weight decay). */
 const PEER_SGD = { lr: 0.1, momentum: 0.9 };
+/** Our side, with timestamps: each step sleeps this × the fastest GPU time of our steps so far. */
+const OURS_GPU_SLEEP = 0.95;
 /** Below this, sleeping before the fence costs more (timer granularity) than busy-polling does. */
 const MIN_SLEEP_MS = 10;
 const DATA_SEED = 20251;
@@ -181,30 +183,46 @@ async function runOurs(ctx: Context, plan: Plan, data: ReturnType<typeof makeDat
     const opt = new SGD(model, OURS_SGD);
     await ctx.sync(); // uploads and initialisation finish before the clock starts
     const m = model;
+    // With timestamps each step's GPU time is read as well (the wall clock still times the step),
+    // and the next step sleeps OURS_GPU_SLEEP × the fastest GPU time so far: close to the work's
+    // true length, so dawn.node's busy-polling hardly overlaps it (see the README).
+    const gpu = ctx.timestamps;
+    const gpuTimes: number[] = [];
     const once = async (sleepMs: number): Promise<StepTiming> => {
       const t0 = performance.now();
+      if (gpu) ctx.startGpuTimer();
       const logits = m.forward(x, true);
       softmaxCrossEntropy(ctx, logits, labels, { dlogits: m.outputGrad(x), loss, correct });
       m.backward(x);
       opt.step();
-      ctx.flush(); // the whole step is one submit
+      const readTimer = gpu ? ctx.stopGpuTimer() : null; // submits
+      if (!gpu) ctx.flush(); // the whole step is one submit
       const recordMs = performance.now() - t0;
       // dawn.node busy-polls while a promise is pending: sleep through most of the expected time.
       if (sleepMs > 0) await sleep(sleepMs);
+      if (readTimer) gpuTimes.push(await readTimer());
       await ctx.sync();
       return { ms: performance.now() - t0, recordMs };
     };
+    const sleepOurs = (waits: number[]): number => (gpu ? OURS_GPU_SLEEP * Math.min(...gpuTimes) : sleepFor(waits));
     const first = await once(0);
     res.first_ms = first.ms;
     res.loss[0] = (await ctx.readF32(loss))[0]!;
     log(`${plan.net.name} b${plan.batch} ours: warm-up step ${fmtMs(first.ms)} ms (recording ${fmtMs(first.recordMs)} ms), loss ${res.loss[0]}`);
     if (!Number.isFinite(res.loss[0])) throw new Error(`ours: the warm-up step's loss is ${res.loss[0]}; not timed`);
     const waits = [first.ms - first.recordMs];
+    if (gpu) {
+      // the warm-up ran busy-polled: one untimed step sleeping through its GPU time gives the
+      // GPU time of an undisturbed step
+      await once(sleepOurs(waits));
+      gpuTimes.shift();
+      res.loss[1] = (await ctx.readF32(loss))[0]!; // step 2's loss, compared with the peer's
+    }
     for (let i = 0; i < settings.steps; i++) {
-      const t = await once(sleepFor(waits));
+      const t = await once(sleepOurs(waits));
       res.times.push(t.ms);
       waits.push(t.ms - t.recordMs);
-      if (i === 0) res.loss[1] = (await ctx.readF32(loss))[0]!; // read outside the timed interval
+      if (i === 0 && !gpu) res.loss[1] = (await ctx.readF32(loss))[0]!; // read outside the timed interval
     }
     res.steps = res.times.length;
     res.ms = median(res.times);
@@ -424,7 +442,10 @@ async function main(): Promise<void> {
       'wall clock per training step (forward in training mode + softmax cross-entropy + backward + SGD update), median of the timed steps after one warm-up step: ' +
       'ours = record the step + ctx.flush() (one submit) + ctx.sync() (queue fence); ' +
       'tfjs-webgpu = optimizer.minimize(...) inside tf.tidy + submit + queue.onSubmittedWorkDone(); tfjs-wasm = the synchronous minimize call. ' +
-      `GPU sides sleep ${settings.sleepFrac} × their shortest post-submit wait so far (when ≥ ${MIN_SLEEP_MS} ms) before awaiting the fence (dawn.node busy-polls). ` +
+      (ctx.timestamps
+        ? `ours reads each step's GPU time from timestamps and, after one untimed step, sleeps ${OURS_GPU_SLEEP} × its fastest GPU time so far before awaiting the fence; ` +
+          `tfjs-webgpu sleeps ${settings.sleepFrac} × its shortest post-submit wait so far (when ≥ ${MIN_SLEEP_MS} ms) (dawn.node busy-polls while it waits). `
+        : `GPU sides sleep ${settings.sleepFrac} × their shortest post-submit wait so far (when ≥ ${MIN_SLEEP_MS} ms) before awaiting the fence (dawn.node busy-polls). `) +
       'Losses are read back outside the timed interval.';
     console.log(`netslim training-step benchmark — ${new Date().toISOString()} — Node ${process.version}`);
     console.log(
