@@ -18,7 +18,7 @@ import type { Model } from '../src/nn/model.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
 import { openContext, releaseGpu } from './peers.js';
-import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, sleep, table, uniform } from './util.js';
+import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, submitAndWait, table, uniform } from './util.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -184,23 +184,13 @@ function sleepFor(waits: number[], frac: number): number {
 }
 
 /**
- * One eval-mode forward of `model` on `x`, to completion: the wall-clock ms, the post-submit wait
- * and, with `gpu`, the GPU ms between the first and last timestamp of its compute passes.
+ * One eval-mode forward of `model` on `x` as one submit, to completion: the wall-clock ms, the
+ * post-submit wait and, with `gpu`, the GPU ms between the first and last timestamp of its compute
+ * passes (with timestamps, sleeping past the work only delays the read).
  */
 async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number, gpu: boolean): Promise<{ ms: number; waitMs: number; gpuMs: number | null }> {
-  const t0 = performance.now();
-  if (gpu) ctx.startGpuTimer();
-  model.forward(x, false);
-  const readTimer = gpu ? ctx.stopGpuTimer() : null; // submits
-  if (!gpu) ctx.flush(); // the whole forward is one submit
-  const recorded = performance.now();
-  // dawn.node busy-polls while a promise is pending, taking one of SwiftShader's cores: sleep
-  // through the expected time (past it, with timestamps: the sleep then only delays the read).
-  if (sleepMs > 0) await sleep(sleepMs);
-  const gpuMs = readTimer ? await readTimer() : null;
-  await ctx.sync();
-  const t1 = performance.now();
-  return { ms: t1 - t0, waitMs: t1 - recorded, gpuMs };
+  const t = await submitAndWait(ctx, () => model.forward(x, false), sleepMs, gpu);
+  return { ms: t.ms, waitMs: t.ms - t.recordMs, gpuMs: t.gpuMs };
 }
 
 async function checkFinite(ctx: Context, model: Model, x: Tensor, what: string): Promise<void> {

@@ -22,7 +22,7 @@ import { SGD } from '../src/train/sgd.js';
 import type { PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { IN_CHANNELS, NETS, NUM_CLASSES, SIZE, WASM_WGRAD_NOTE, buildPeerNet, copyWeights, peerLoss, registerWasmConv2dBackpropFilter, stepFlops, type NetSpec, type PeerNet } from './train_nets.js';
-import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, sleep, table, uniform } from './util.js';
+import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, submitAndWait, table, uniform } from './util.js';
 
 const require = createRequire(import.meta.url);
 
@@ -188,21 +188,17 @@ async function runOurs(ctx: Context, plan: Plan, data: ReturnType<typeof makeDat
     // true length, so dawn.node's busy-polling hardly overlaps it (see the README).
     const gpu = ctx.timestamps;
     const gpuTimes: number[] = [];
-    const once = async (sleepMs: number): Promise<StepTiming> => {
-      const t0 = performance.now();
-      if (gpu) ctx.startGpuTimer();
+    const step = (): void => {
       const logits = m.forward(x, true);
       softmaxCrossEntropy(ctx, logits, labels, { dlogits: m.outputGrad(x), loss, correct });
       m.backward(x);
       opt.step();
-      const readTimer = gpu ? ctx.stopGpuTimer() : null; // submits
-      if (!gpu) ctx.flush(); // the whole step is one submit
-      const recordMs = performance.now() - t0;
-      // dawn.node busy-polls while a promise is pending: sleep through most of the expected time.
-      if (sleepMs > 0) await sleep(sleepMs);
-      if (readTimer) gpuTimes.push(await readTimer());
-      await ctx.sync();
-      return { ms: performance.now() - t0, recordMs };
+    };
+    // the whole step is one submit; sleep through most of the expected time before awaiting it
+    const once = async (sleepMs: number): Promise<StepTiming> => {
+      const t = await submitAndWait(ctx, step, sleepMs, gpu);
+      if (t.gpuMs !== null) gpuTimes.push(t.gpuMs);
+      return { ms: t.ms, recordMs: t.recordMs };
     };
     const sleepOurs = (waits: number[]): number => (gpu ? OURS_GPU_SLEEP * Math.min(...gpuTimes) : sleepFor(waits));
     const first = await once(0);

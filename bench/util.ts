@@ -141,6 +141,25 @@ export function geomean(xs: readonly number[]): number {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs `record()` (which records GPU work on `ctx`) as one submit and waits for it: with `gpu`, the
+ * compute passes are timed by GPU timestamps. dawn.node busy-polls while a promise is pending,
+ * taking one of the cores SwiftShader computes on, so it first sleeps `sleepMs`. Returns the wall
+ * clock ms, the ms until the submit (recording) and the GPU ms (null without `gpu`).
+ */
+export async function submitAndWait(ctx: Context, record: () => void, sleepMs: number, gpu: boolean): Promise<{ ms: number; recordMs: number; gpuMs: number | null }> {
+  const t0 = performance.now();
+  if (gpu) ctx.startGpuTimer();
+  record();
+  const readTimer = gpu ? ctx.stopGpuTimer() : null; // submits
+  if (!gpu) ctx.flush();
+  const recordMs = performance.now() - t0;
+  if (sleepMs > 0) await sleep(sleepMs);
+  const gpuMs = readTimer ? await readTimer() : null;
+  await ctx.sync();
+  return { ms: performance.now() - t0, recordMs, gpuMs };
+}
+
 export function fmtMs(ms: number | null | undefined): string {
   if (ms == null || !Number.isFinite(ms)) return '—';
   if (ms >= 100) return ms.toFixed(0);
