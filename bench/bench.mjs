@@ -14,20 +14,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BOOLEAN = new Set(['quick', 'help', 'h']);
+const BOOLEAN = new Set(['quick', 'profile', 'help', 'h']);
 const COMMON = new Set(['quick', 'sleep-frac', 'help', 'h', 'out']);
 /** Each benchmark's bundle, banner and own flags (besides COMMON). */
 const BENCHES = {
   kernels: { file: 'run.js', title: 'kernel benchmark', flags: new Set(['peers', 'ops', 'repeats', 'warmups', 'batch', 'max-row-s', 'rtol', 'variant', 'filter']) },
   train: { file: 'train.js', title: 'training-step benchmark', flags: new Set(['peers', 'models', 'batches', 'steps', 'max-peer-s', 'loss-rtol']) },
-  prune: { file: 'prune.js', title: 'prune benchmark', flags: new Set(['nets', 'vgg-percent', 'resnet-percent', 'gamma', 'infer-batch', 'runs', 'prune-runs']) },
+  prune: { file: 'prune.js', title: 'prune benchmark', flags: new Set(['nets', 'vgg-percent', 'resnet-percent', 'gamma', 'infer-batch', 'runs', 'prune-runs', 'profile']) },
 };
 const NAMES = Object.keys(BENCHES);
 const USAGE = `usage: npm run bench -- [--only kernels|train|prune] [flags]
   (no --only)     all three benchmarks, kernels, train, prune; shared flags: --quick, --sleep-frac, --peers (kernels and train)
   --only kernels  the kernel benchmark (bench/run.ts): --peers --ops --repeats --warmups --batch --max-row-s --rtol --variant --filter --out
   --only train    the training-step benchmark (bench/train.ts): --peers --models --batches --steps --max-peer-s --loss-rtol --out
-  --only prune    the prune benchmark (bench/prune.ts): --nets --vgg-percent --resnet-percent --gamma --infer-batch --runs --prune-runs --out
+  --only prune    the prune benchmark (bench/prune.ts): --nets --vgg-percent --resnet-percent --gamma --infer-batch --runs --prune-runs --profile --out
   A flag of one benchmark implies --only for it. --help with --only shows that benchmark's flags.`;
 
 function die(msg) {

@@ -6,7 +6,7 @@
  *
  *   npm run bench -- --only prune [--quick] [--nets vgg19,resnet164] [--vgg-percent P]
  *                    [--resnet-percent P] [--gamma uniform,depth] [--infer-batch N] [--runs N]
- *                    [--prune-runs N] [--out FILE]
+ *                    [--prune-runs N] [--profile] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,9 @@ import { openContext, releaseGpu } from './peers.js';
 import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, submitAndWait, table, uniform } from './util.js';
 
 // ------------------------------------------------------------------ flags
+
+/** Timed replays of each dispatch under --profile (after one untimed one); the fastest counts. */
+const PROFILE_RUNS = 3;
 
 /** The networks, with the paper's pruning percent for each (Liu et al. 2017, CIFAR-10). */
 const NETS = {
@@ -46,6 +49,10 @@ const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run ben
   --sleep-frac F       sleep F × the shortest post-submit wait so far before awaiting an inference
                        run, when that is ≥ 10 ms (default 1.2 with GPU timestamps, whose times the
                        sleep does not change; 0.6 without, timing the wall clock; 0: never)
+  --profile            after the timed runs, replay each model's forward one dispatch at a time (GPU
+                       time of each, fastest of ${PROFILE_RUNS}) and sum it by module, the blocks of a stage
+                       together (layer1.*.conv2 → layer1 conv2): where the speed-up is lost (needs
+                       GPU timestamps)
   --out FILE           JSON output (default bench/results/prune.json; quick: a file in the OS temp dir)`;
 
 const { die, intFlag, numFlag, listFlag, parse } = flagParsers('bench prune', USAGE);
@@ -60,6 +67,7 @@ const flags = parse({
   runs: { type: 'string' },
   'prune-runs': { type: 'string' },
   'sleep-frac': { type: 'string' },
+  profile: { type: 'boolean', default: false },
   out: { type: 'string' },
 });
 
@@ -83,6 +91,7 @@ const settings = {
   runs: intFlag('runs', flags.runs, quick ? 1 : 7, 1),
   pruneRuns: intFlag('prune-runs', flags['prune-runs'], quick ? 1 : 5, 1),
   /** null: 1.2 with GPU timestamps, 0.6 without (chosen once the device is open). */
+  profile: flags.profile!,
   sleepFrac: flags['sleep-frac'] === undefined ? null : flags['sleep-frac'] === '0' ? 0 : numFlag('sleep-frac', flags['sleep-frac'], 0.6),
 };
 if (settings.nets.length === 0) die('--nets: nothing to run');
@@ -158,7 +167,25 @@ interface Row {
   /** speedup / flop_ratio: the target is ≥ TARGET. */
   speedup_over_flop_ratio: number | null;
   meets_target: boolean | null;
+  /** With --profile: each model's forward replayed one dispatch at a time (GPU ms, fastest of PROFILE_RUNS). */
+  profile: Profile | null;
   error: string | null;
+}
+
+/** GPU ms of one module's dispatches (the blocks of a stage summed), original and pruned. */
+interface ModuleTime {
+  module: string;
+  original_ms: number;
+  pruned_ms: number;
+  original_dispatches: number;
+  pruned_dispatches: number;
+}
+interface Profile {
+  original_sum_ms: number;
+  pruned_sum_ms: number;
+  /** original_sum_ms / pruned_sum_ms. */
+  speedup: number;
+  modules: ModuleTime[];
 }
 
 
@@ -191,6 +218,59 @@ function sleepFor(waits: number[], frac: number): number {
 async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number, gpu: boolean): Promise<{ ms: number; waitMs: number; gpuMs: number | null }> {
   const t = await submitAndWait(ctx, () => model.forward(x, false), sleepMs, gpu);
   return { ms: t.ms, waitMs: t.ms - t.recordMs, gpuMs: t.gpuMs };
+}
+
+/**
+ * The module a dispatch works for, from the label of its weight (or BatchNorm γ) binding, with the
+ * block index dropped so that a stage's blocks add up: `layer1.3.conv2.weight` → `layer1 conv2`,
+ * `feature.10.weight` → `feature.10`.
+ */
+function moduleOf(bindings: Record<string, unknown>): string {
+  const b = (bindings.w ?? bindings.gamma ?? bindings.weight) as { buffer?: GPUBuffer } | undefined;
+  const name = (b?.buffer?.label ?? '').replace(/\.weight$/, '') || 'other';
+  const parts = name.split('.');
+  return parts.length >= 3 ? `${parts[0]} ${parts.slice(2).join('.')}` : name;
+}
+
+/**
+ * Records one eval-mode forward without submitting it, then replays its dispatches one at a time,
+ * each its own GPU-timed submit (one untimed run, then PROFILE_RUNS timed; the fastest counts):
+ * GPU ms and dispatch count by module.
+ */
+async function profileForward(ctx: Context, model: Model, x: Tensor): Promise<Map<string, { ms: number; n: number }>> {
+  const calls: Parameters<Context['dispatch']>[] = [];
+  const dispatch = ctx.dispatch.bind(ctx);
+  ctx.dispatch = (...call) => void calls.push(call);
+  try {
+    model.forward(x, false);
+  } finally {
+    delete (ctx as { dispatch?: unknown }).dispatch; // the prototype's method again
+  }
+  const byModule = new Map<string, { ms: number; n: number }>();
+  for (const call of calls) {
+    let best = Infinity;
+    for (let r = 0; r <= PROFILE_RUNS; r++) {
+      const t = await submitAndWait(ctx, () => dispatch(...call), Number.isFinite(best) ? best : 0, true);
+      if (r > 0) best = Math.min(best, t.gpuMs!);
+    }
+    const m = moduleOf(call[1]);
+    const e = byModule.get(m) ?? { ms: 0, n: 0 };
+    e.ms += best;
+    e.n++;
+    byModule.set(m, e);
+  }
+  return byModule;
+}
+
+function joinProfiles(original: Map<string, { ms: number; n: number }>, pruned: Map<string, { ms: number; n: number }>): Profile {
+  const names = [...new Set([...original.keys(), ...pruned.keys()])];
+  const modules = names.map((module) => {
+    const o = original.get(module) ?? { ms: 0, n: 0 };
+    const p = pruned.get(module) ?? { ms: 0, n: 0 };
+    return { module, original_ms: o.ms, pruned_ms: p.ms, original_dispatches: o.n, pruned_dispatches: p.n };
+  });
+  const sum = (k: 'original_ms' | 'pruned_ms') => modules.reduce((a, m) => a + m[k], 0);
+  return { original_sum_ms: sum('original_ms'), pruned_sum_ms: sum('pruned_ms'), speedup: sum('original_ms') / sum('pruned_ms'), modules };
 }
 
 async function checkFinite(ctx: Context, model: Model, x: Tensor, what: string): Promise<void> {
@@ -238,6 +318,7 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     speedup_min: null,
     speedup_over_flop_ratio: null,
     meets_target: null,
+    profile: null,
     error: null,
   };
   let model: Model | null = null;
@@ -327,6 +408,11 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     log(`${tag}: original ${row.original_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_times.map(fmtMs).join(', ')} ms (${row.timing})`);
     log(`${tag}: fastest runs ${fmtMs(row.original_min_ms)} / ${fmtMs(row.pruned_min_ms)} ms: speed-up ${fmtNum(row.speedup_min)}× = ${fmtNum(row.speedup_min / row.flop_ratio)} × the FLOP ratio`);
     if (gpu) log(`${tag}: wall clock: original ${row.original_wall_times.map(fmtMs).join(', ')} ms; pruned ${row.pruned_wall_times.map(fmtMs).join(', ')} ms`);
+    if (settings.profile) {
+      if (!gpu) throw new Error('--profile needs GPU timestamps, which this device does not have');
+      log(`${tag}: profiling, one dispatch at a time`);
+      row.profile = joinProfiles(await profileForward(ctx, model, x), await profileForward(ctx, pruned!, x));
+    }
   } catch (e) {
     row.error = errText(e);
     loud(`${tag}: ${row.error}`);
@@ -415,6 +501,21 @@ async function main(): Promise<void> {
         `original / pruned ms = median ${gpu ? 'GPU (timestamp) ms' : 'wall-clock ms'} of an eval-mode forward at the batch over n interleaved runs; ` +
         `speed-up = original ms / pruned ms; wall = median wall-clock ms of the same runs; target: speed-up / FLOP ratio ≥ ${TARGET}.`,
     );
+    for (const r of rows) {
+      const pf = r.profile;
+      if (!pf) continue;
+      console.log(
+        `\n${r.model} (${r.gamma} γ) @${r.percent}, one dispatch at a time (GPU ms, fastest of ${PROFILE_RUNS}): ` +
+          `original ${fmtMs(pf.original_sum_ms)}, pruned ${fmtMs(pf.pruned_sum_ms)}, ${fmtNum(pf.speedup)}× = ${fmtNum(pf.speedup / r.flop_ratio!)} × the FLOP ratio`,
+      );
+      console.log(
+        table(
+          ['module', 'original ms (dispatches)', 'pruned ms (dispatches)', 'speed-up'],
+          pf.modules.map((m) => [m.module, `${fmtMs(m.original_ms)} (${m.original_dispatches})`, `${fmtMs(m.pruned_ms)} (${m.pruned_dispatches})`, m.pruned_ms > 0 ? `${fmtNum(m.original_ms / m.pruned_ms)}×` : '—']),
+          [false, true, true, true],
+        ),
+      );
+    }
     const errors = rows.filter((r) => r.error);
     if (errors.length) {
       console.log(`\n${errors.length} row(s) with errors:`);
