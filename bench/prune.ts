@@ -90,8 +90,8 @@ const settings = {
   batch: intFlag('infer-batch', flags['infer-batch'], quick ? 8 : 64, 1),
   runs: intFlag('runs', flags.runs, quick ? 1 : 7, 1),
   pruneRuns: intFlag('prune-runs', flags['prune-runs'], quick ? 1 : 5, 1),
-  /** null: 1.2 with GPU timestamps, 0.6 without (chosen once the device is open). */
   profile: flags.profile!,
+  /** null: 1.2 with GPU timestamps, 0.6 without (chosen once the device is open). */
   sleepFrac: flags['sleep-frac'] === undefined ? null : flags['sleep-frac'] === '0' ? 0 : numFlag('sleep-frac', flags['sleep-frac'], 0.6),
 };
 if (settings.nets.length === 0) die('--nets: nothing to run');
@@ -221,13 +221,15 @@ async function inferOnce(ctx: Context, model: Model, x: Tensor, sleepMs: number,
 }
 
 /**
- * The module a dispatch works for, from the label of its weight (or BatchNorm γ) binding, with the
- * block index dropped so that a stage's blocks add up: `layer1.3.conv2.weight` → `layer1 conv2`,
- * `feature.10.weight` → `feature.10`.
+ * The module a dispatch works for: the first of its bindings labelled `<module>.weight` (a conv or
+ * linear weight, a BatchNorm γ — whichever operand the kernel binds it as), with the block index
+ * dropped so that a stage's blocks add up: `layer1.3.conv2.weight` → `layer1 conv2`,
+ * `feature.10.weight` → `feature.10`; `other` when none (pools).
  */
 function moduleOf(bindings: Record<string, unknown>): string {
-  const b = (bindings.w ?? bindings.gamma ?? bindings.weight) as { buffer?: GPUBuffer } | undefined;
-  const name = (b?.buffer?.label ?? '').replace(/\.weight$/, '') || 'other';
+  const labels = Object.values(bindings).map((b) => (b as { buffer?: GPUBuffer }).buffer?.label ?? '');
+  const name = labels.find((l) => l.endsWith('.weight'))?.slice(0, -'.weight'.length);
+  if (!name) return 'other';
   const parts = name.split('.');
   return parts.length >= 3 ? `${parts[0]} ${parts.slice(2).join('.')}` : name;
 }
