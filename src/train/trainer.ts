@@ -98,8 +98,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * is pending, and SwiftShader computes on those cores: a VGG-16 step at batch 16 took 7.3–8.1 s
  * when the last 40 % of it was busy-polled and 6.1–6.5 s when it was slept through. So it first
  * sleeps WAIT_FRACTION × the fastest recent time per sample × `samples` (a last, smaller batch sleeps
- * less; the first wait, with pipeline compilation in it, is not counted). A measurement is max(GPU time, sleep), so the estimate stays at or above the GPU time and
- * follows it down by up to 1 − WAIT_FRACTION per call when the work gets faster.
+ * less; the first wait, with pipeline compilation in it, is not counted). A measurement is
+ * max(GPU time, sleep), so the estimate stays at or above the GPU time and follows it down by up
+ * to 1 − WAIT_FRACTION per call when the work gets faster.
  */
 class GpuWaiter {
   #msPerSample: number[] = [];
@@ -292,7 +293,7 @@ export class Trainer {
   #test: DeviceData | null;
   #loss: Tensor;
   #correct: Tensor;
-  /** Recent flush-to-completion times of training steps (the GPU time, or an upper bound of it). */
+  /** Waits for each submitted step, sleeping through most of it (see GpuWaiter). */
   #waiter: GpuWaiter;
 
   constructor(
