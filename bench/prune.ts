@@ -353,7 +353,7 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     row.flop_ratio = rep.flopsBefore / rep.flopsAfter;
     row.params_before = rep.paramsBefore;
     row.params_after = rep.paramsAfter;
-    row.cfg = rep.cfg;
+    row.cfg = rep.cfg ?? null;
     const guarded = rep.layers.filter((l) => l.safeguard);
     log(
       `${tag}: threshold ${rep.threshold.toPrecision(4)}, ${rep.prunedChannels}/${rep.totalChannels} channels pruned, ` +

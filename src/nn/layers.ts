@@ -82,6 +82,15 @@ export abstract class Layer {
   /** @param name the PyTorch module path (`feature.0`, `layer1.0.conv1`); empty for functional ops. */
   constructor(public name: string) {}
 
+  /**
+   * The options that rebuild this layer (with its kind and name), as plain JSON: what a
+   * checkpoint's graph records (src/nn/graph-spec.ts). Channel counts are read from the state, so
+   * a compacted layer reports its new widths.
+   */
+  options(): Record<string, number | string | boolean> {
+    return {};
+  }
+
   /** Output shape for the shapes of the inputs; throws a ShapeError naming the layer when they do not fit. */
   abstract outputShape(inputs: readonly (readonly number[])[]): number[];
 
@@ -186,6 +195,9 @@ export class Conv2d extends Layer {
     this.padding = config.padding ?? 0;
     this.state.push(slot('weight', [config.outChannels, config.inChannels, config.kernel, config.kernel], true));
   }
+  override options(): Record<string, number> {
+    return { inChannels: this.inChannels, outChannels: this.outChannels, kernel: this.config.kernel, stride: this.stride, padding: this.padding };
+  }
   /** Input channels (the weight's second dimension). */
   get inChannels(): number {
     return this.slot('weight').shape[1]!;
@@ -250,6 +262,9 @@ export class BatchNorm2d extends Layer {
       slot('running_var', [channels], false),
       slot('num_batches_tracked', [], false, 'I64'),
     );
+  }
+  override options(): Record<string, number> {
+    return { channels: this.channels, eps: this.eps, momentum: this.momentum };
   }
   /** Number of channels normalised (the length of γ). */
   get channels(): number {
@@ -356,6 +371,9 @@ export class MaxPool2d extends Layer {
   ) {
     super(name);
   }
+  override options(): Record<string, number> {
+    return { kernel: this.config.kernel, stride: this.config.stride ?? this.config.kernel, padding: this.config.padding ?? 0 };
+  }
   outputShape(inputs: readonly (readonly number[])[]): number[] {
     expectRank(this, inputs[0]!, 4);
     return pool2dOutputShape(inputs[0]!, this.config);
@@ -390,6 +408,9 @@ export class AvgPool2d extends Layer {
   ) {
     super(name);
   }
+  override options(): Record<string, number> {
+    return { kernel: this.config.kernel, stride: this.config.stride ?? this.config.kernel, padding: this.config.padding ?? 0 };
+  }
   outputShape(inputs: readonly (readonly number[])[]): number[] {
     expectRank(this, inputs[0]!, 4);
     return pool2dOutputShape(inputs[0]!, this.config);
@@ -419,6 +440,9 @@ export class Linear extends Layer {
   constructor(name: string, inFeatures: number, outFeatures: number) {
     super(name);
     this.state.push(slot('weight', [outFeatures, inFeatures], true), slot('bias', [outFeatures], true));
+  }
+  override options(): Record<string, number> {
+    return { inFeatures: this.inFeatures, outFeatures: this.outFeatures };
   }
   /** Input features (the weight's second dimension). */
   get inFeatures(): number {
@@ -476,6 +500,9 @@ export class ChannelSelection extends Layer {
     this.mask = new Float32Array(channels).fill(1);
     this.keptCount = channels;
     this.state.push(slot('indexes', [channels], false, 'F32', true));
+  }
+  override options(): Record<string, number> {
+    return { channels: this.channels };
   }
   /** Sets the mask from the host; the caller uploads `keptIndices()`. */
   setMask(mask: Float32Array): void {

@@ -8,6 +8,7 @@
 import type { Context } from '../gpu/context.js';
 import { ShapeError } from '../errors.js';
 import { Graph } from './graph.js';
+import { graphToSpec } from './graph-spec.js';
 import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from './layers.js';
 import { Model, type ModelMeta } from './model.js';
 import { rng } from '../util/random.js';
@@ -430,4 +431,58 @@ export function graphFromMeta(meta: ModelMeta): { graph: Graph; meta: ModelMeta 
     default:
       throw new ShapeError(`unknown arch ${JSON.stringify(meta.arch)} (expected vgg, resnet or densenet)`);
   }
+}
+
+// ------------------------------------------------------------------------------ cfg of a graph
+
+/** Reads each reference architecture's cfg back from a graph of it (the inverse of its builder). */
+const CFG_OF: Record<string, (g: Graph) => (number | 'M')[]> = {
+  vgg: (g) => g.layers().flatMap((l): (number | 'M')[] => (l instanceof Conv2d ? [l.outChannels] : l instanceof MaxPool2d ? ['M'] : [])),
+  resnet: (g) => {
+    const byName = new Map(g.layers().map((l) => [l.name, l]));
+    const cfg: number[] = [];
+    for (const l of g.layers()) {
+      if (!(l instanceof Conv2d) || !/^layer\d+\.\d+\.conv1$/.test(l.name)) continue;
+      const conv2 = byName.get(l.name.replace(/conv1$/, 'conv2'));
+      cfg.push(l.inChannels, l.outChannels, conv2 instanceof Conv2d ? conv2.outChannels : NaN);
+    }
+    const fc = byName.get('fc');
+    cfg.push(fc instanceof Linear ? fc.inFeatures : NaN);
+    return cfg;
+  },
+  densenet: (g) => {
+    const cfg: number[] = g.layers().flatMap((l) => (l instanceof Conv2d && l.name !== 'conv1' ? [l.inChannels] : []));
+    const fc = g.layers().find((l) => l.name === 'fc');
+    cfg.push(fc instanceof Linear ? fc.inFeatures : NaN);
+    return cfg;
+  },
+};
+
+/**
+ * The metadata of `graph` given what it came from: a reference architecture keeps its arch,
+ * depth and the cfg read back from the graph when the architecture's builder, given that cfg,
+ * makes exactly this graph (as after the reference's pruning); otherwise (a pruned residual
+ * stream, a custom graph) the arch is `'custom'` and only the graph describes the model.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph, meta } = models.vggGraph({ cfg: [8, 'M', 16] });
+ * console.log(models.describeGraph(meta, graph).cfg); // [8, 'M', 16]
+ * ```
+ */
+export function describeGraph(meta: ModelMeta, graph: Graph): ModelMeta {
+  const common: ModelMeta = { arch: 'custom', numClasses: meta.numClasses, inChannels: graph.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...(meta.pruning ? { pruning: meta.pruning } : {}) };
+  const cfgOf = Object.hasOwn(CFG_OF, meta.arch) ? CFG_OF[meta.arch] : undefined;
+  if (!cfgOf) return common;
+  const cfg = cfgOf(graph);
+  const candidate: ModelMeta = { ...common, arch: meta.arch, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), cfg };
+  try {
+    const rebuilt = graphFromMeta(candidate).graph;
+    if (JSON.stringify(graphToSpec(rebuilt)) === JSON.stringify(graphToSpec(graph))) return candidate;
+  } catch {
+    // Not expressible as this architecture's cfg: a custom graph.
+  }
+  return common;
 }

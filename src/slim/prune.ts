@@ -1,43 +1,28 @@
 /**
- * Network Slimming's pruning pass on GPU buffers (DESIGN.md §1 "Pruning"): |γ| of every
- * BatchNorm in module order → one global threshold sorted[floor(total·percent)] → keep |γ| >
- * threshold → per-layer masks and kept-index lists → a new, compact model whose tensors are
- * gathered from the old ones. Which tensor each mask constrains is derived from the graph, not
- * written per architecture: a convolution's input channels follow the BatchNorm that feeds it
- * (directly, or through ReLU, pooling or a channel selection), its output channels follow the
- * BatchNorm it feeds when that BatchNorm is shrunk; a BatchNorm followed by a channel selection
- * keeps its width (its pruned γ and β become ±0) and the selection's indexes become its mask.
- * Only the per-layer kept counts are read back (to size the new buffers).
+ * Network Slimming's pruning pass, derived from the graph (DESIGN.md §1 "Pruning" and "Pruning any
+ * graph"), in named steps:
+ *   scores     — |γ| of every BatchNorm in module order, gathered on the GPU and read back once;
+ *   threshold  — which channel units go (src/slim/channels.ts: free channels, coupled groups);
+ *   safeguards — minChannels, maxLayerRatio, roundTo, strict, per BatchNorm;
+ *   masks      — the kept positions of every tensor's channels;
+ *   compact graph — the original graph with every layer at its kept widths;
+ *   gathers    — every tensor of the new model gathered from the old one on the GPU.
+ * Nothing here knows an architecture: the reference archs' cfg is read back from the compact graph
+ * by src/nn/models.ts.
  */
 import type { Context } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { NetslimError } from '../errors.js';
 import { channelSelectForward } from '../ops/channel.js';
+import { compensatePruned, multiplyRows } from '../ops/slim.js';
 import { Model } from '../nn/model.js';
 import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn/layers.js';
-import { graphFromMeta } from '../nn/models.js';
+import { describeGraph } from '../nn/models.js';
+import { graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
 import type { Graph } from '../nn/graph.js';
+import { aliveAtoms, analyseChannels, decide, unreadUnits, type ChannelGraph } from './channels.js';
+import { PruneError } from './errors.js';
 
-/**
- * Pruning cannot be done as asked (e.g. `strict` and a layer would lose every channel).
- *
- * @example
- * ```ts
- * import { init, models, slim } from 'netslim/node';
- *
- * const ctx = await init();
- * const model = models.vgg(ctx, { cfg: [8, 'M', 16] }); // freshly initialised: every γ is 0.5
- * try {
- *   await slim.prune(model, 0.5, { strict: true }); // all γ tie at the threshold: every layer would be emptied
- * } catch (e) {
- *   if (e instanceof slim.PruneError) console.log(e.message);
- * }
- * ctx.destroy();
- * ```
- */
-export class PruneError extends NetslimError {
-  override name = 'PruneError';
-}
+export { PruneError };
 
 export interface PruneOptions {
   /** Every BatchNorm keeps at least this many channels, its largest |γ| (default 1; 0 disables). */
@@ -58,30 +43,50 @@ export interface PruneOptions {
    */
   mode?: 'compact' | 'mask';
   /**
+   * Channels tied across BatchNorms (an Add's inputs and output, a Concat read by several
+   * BatchNorms): `'keep'` (default) never removes them and thresholds the free channels at
+   * sorted[floor(total·percent)] over every |γ| — the reference, bit for bit; `'prune'` scores each
+   * group by reducing the |γ| of its BatchNorms (`groupImportance`), ranks groups and free channels
+   * together (`percent` of them go) and removes a group's channel from every tensor at once.
+   */
+  coupled?: 'keep' | 'prune';
+  /** How `coupled: 'prune'` scores a group from its BatchNorms' |γ| (default `'mean'`, on the scale of one γ). */
+  groupImportance?: 'mean' | 'sum' | 'max';
+  /** Layers (by name) whose channels are never removed (the classifier's outputs never are). */
+  ignore?: string[];
+  /**
    * Fold the constant output of every pruned channel (relu(β) after its BatchNorm and ReLU) into
    * the next layer: the running mean of the BatchNorm after the consuming convolution, or the
    * bias of the consuming linear layer (default false). It keeps the pruned model close to the
    * unpruned one before fine-tuning; exact away from the consuming convolution's zero padding.
    * Consumers whose output feeds neither (ResNet `conv3` into the residual sum, DenseNet convs
-   * into a concatenation) are listed in `report.compensation.skipped`.
+   * into a concatenation) are listed in `report.compensation.skipped`. `coupled: 'keep'` only.
    */
   compensate?: boolean;
 }
+
+/** What to prune: a fraction of the ranked channels, or the fraction of FLOPs or parameters to leave. */
+export type PruneAmount = number | { flops: number } | { params: number };
 
 export interface LayerReport {
   /** The BatchNorm's state_dict prefix (`feature.1`, `layer1.0.bn2`). */
   name: string;
   before: number;
+  /** Channels its consumers still see (through its selection, if one follows it). */
   after: number;
-  /** Kept at full width with a channel selection after it (ResNet `bn1`, DenseNet BNs). */
+  /** Masked through a channel selection after it (ResNet `bn1`, DenseNet BNs). */
   selected: boolean;
   /** What a safeguard changed, if anything (e.g. `min-channels: kept 1 instead of 0`). */
   safeguard?: string;
 }
 
 export interface PruneReport {
+  /** The fraction of ranked channels the threshold was taken at (found by search for a target). */
   percent: number;
+  /** The target asked for, and what was reached (fractions of the original left). */
+  target?: { flops?: number; params?: number; reached: { flops: number; params: number } };
   threshold: number;
+  coupled: 'keep' | 'prune';
   totalChannels: number;
   prunedChannels: number;
   layers: LayerReport[];
@@ -91,43 +96,11 @@ export interface PruneReport {
   flopsAfter: number;
   /** Parameters and FLOPs of every layer with state, before and after. */
   layerCosts: { name: string; kind: string; paramsBefore: number; paramsAfter: number; flopsBefore: number; flopsAfter: number }[];
-  cfg: (number | 'M')[];
+  /** The reference's cfg of the compact model; absent when the compact model is no reference architecture. */
+  cfg?: (number | 'M')[];
   mode: 'compact' | 'mask';
   /** With `compensate`: the consumers whose next layer took the pruned channels' constant output. */
   compensation?: { folded: { from: string; through: string; into: string }[]; skipped: { from: string; through: string; reason: string }[] };
-}
-
-const SHADER = 'slim.wgsl';
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/**
- * The BatchNorm whose channels reach `id`'s input through channel-preserving layers, or null;
- * with the channel selection on the way (if any) and whether a ReLU is on the way.
- */
-function feedingBatchNorm(model: Model, id: number): { bn: number; select: ChannelSelection | null; relu: boolean } | null {
-  const g = model.graph;
-  let cur = g.nodes[id]!.inputs[0];
-  let select: ChannelSelection | null = null;
-  let relu = false;
-  while (cur !== undefined && cur > 0) {
-    const l = g.nodes[cur]!.layer;
-    if (l instanceof BatchNorm2d) return { bn: cur, select, relu };
-    if (l instanceof ChannelSelection) select = l;
-    else if (l.kind === 'ReLU') relu = true;
-    else if (!['MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
-    cur = g.nodes[cur]!.inputs[0];
-  }
-  return null;
-}
-
-/** Whether a selection drops channels already (a model pruned before): its consumers see fewer than the BatchNorm's channels. */
-function narrowed(select: ChannelSelection | null): select is ChannelSelection {
-  return select !== null && select.keptCount < select.channels;
 }
 
 /** Parameters and FLOPs of one layer with state (FLOPs: 2 × multiply-adds, convolutions and linear layers only). */
@@ -182,9 +155,288 @@ export function countFlops(graph: Graph, inputSize: [number, number, number]): n
   return layerCosts(graph, inputSize).reduce((a, c) => a + c.flops, 0);
 }
 
+/** The decisions of one prune: which atoms live, the threshold, the per-BatchNorm report lines. */
+interface Selection {
+  cg: ChannelGraph;
+  removed: Uint8Array;
+  alive: Uint8Array;
+  threshold: number;
+  percent: number;
+  layers: LayerReport[];
+  /** Per node: positions of its output channels that stay (null: all of them). */
+  keptPos: (Uint32Array | null)[];
+  /** Per BatchNorm (in cg.bnIds order): 0/1 over its channels, what its masked γ and β keep. */
+  bnMasks: Float32Array[];
+}
+
+function checkOptions(options: PruneOptions): void {
+  const mode = options.mode ?? 'compact';
+  if (mode !== 'compact' && mode !== 'mask') throw new PruneError(`prune: mode ${String(mode)} is neither 'compact' nor 'mask'`);
+  const coupled = options.coupled ?? 'keep';
+  if (coupled !== 'keep' && coupled !== 'prune') throw new PruneError(`prune: coupled ${String(coupled)} is neither 'keep' nor 'prune'`);
+  const gi = options.groupImportance ?? 'mean';
+  if (!['mean', 'sum', 'max'].includes(gi)) throw new PruneError(`prune: groupImportance ${String(gi)} is not 'mean', 'sum' or 'max'`);
+  if (options.compensate && coupled === 'prune') throw new PruneError("prune: compensate works with coupled 'keep' only (a removed group has no constant output to fold)");
+}
+
+/** Step 1, scores: |γ| of every BatchNorm in module order, gathered into one GPU buffer and read back once. */
+async function readAbsGamma(model: Model, cg: ChannelGraph): Promise<Float32Array> {
+  const ctx = model.ctx;
+  if (!cg.total) return new Float32Array(0);
+  const all = ctx.tensor([cg.total], undefined, 'f32', 'prune.gammas');
+  try {
+    cg.bnIds.forEach((id, b) => {
+      const bn = model.graph.nodes[id]!.layer as BatchNorm2d;
+      ctx.copy(bn.slot('weight').value!, all, bn.channels * 4, 0, cg.bnOffset[b]! * 4);
+    });
+    const g = await ctx.readF32(all);
+    return g.map(Math.abs);
+  } finally {
+    ctx.flush();
+    all.destroy();
+  }
+}
+
+/** Steps 2–4, threshold, safeguards and masks, on the host from |γ| (no tensor is built). */
+function select(cg: ChannelGraph, absGamma: Float32Array, percent: number, options: PruneOptions): Selection {
+  const coupled = options.coupled ?? 'keep';
+  const d = decide(cg, absGamma, { coupled, groupImportance: options.groupImportance ?? 'mean', percent });
+  const removed = d.removed;
+  const g = cg.graph;
+  let alive = aliveAtoms(cg, removed);
+  const posAlive = (i: number): boolean => {
+    const dv = cg.posDerivedAtom[i]!;
+    return dv === -2 ? false : dv >= 0 ? alive[dv] === 1 : alive[cg.posAtom[i]!] === 1;
+  };
+  // Safeguards, BatchNorm by BatchNorm in module order.
+  const min = options.minChannels ?? 1;
+  const maxRatio = options.maxLayerRatio ?? 1;
+  const roundTo = options.roundTo ?? 1;
+  const layers: LayerReport[] = [];
+  cg.bnIds.forEach((id, b) => {
+    const bn = g.nodes[id]!.layer as BatchNorm2d;
+    const c = bn.channels;
+    const lo = cg.bnOffset[b]!;
+    const selected = cg.selectionAfter[b] !== null;
+    const count = () => {
+      let k = 0;
+      for (let p = 0; p < c; p++) if (posAlive(lo + p)) k++;
+      return k;
+    };
+    const raw = count();
+    if (raw === 0 && options.strict) {
+      throw new PruneError(`prune: threshold ${d.threshold} removes all ${c} channels of ${bn.name} (strict mode; the reference would build an empty layer)`);
+    }
+    let w = raw;
+    const notes: string[] = [];
+    if (w < Math.min(min, c)) {
+      notes.push(`min-channels: kept ${Math.min(min, c)} instead of ${w}`);
+      w = Math.min(min, c);
+    }
+    const floor = Math.ceil(c * (1 - maxRatio));
+    if (w < floor) {
+      notes.push(`max-layer-ratio: kept ${floor} instead of ${w}`);
+      w = floor;
+    }
+    if (roundTo > 1 && !selected && w % roundTo !== 0) {
+      const r = Math.min(c, Math.ceil(w / roundTo) * roundTo);
+      notes.push(`round-to ${roundTo}: kept ${r} instead of ${w}`);
+      w = r;
+    }
+    // Keep the removed channels with the largest |γ| (the lowest index among equals) until w are kept.
+    for (let k = raw; k < w; ) {
+      let best = -1;
+      for (let p = 0; p < c; p++) {
+        const i = lo + p;
+        if (!posAlive(i) && cg.derivedUnit[i] !== -2 && (best < 0 || absGamma[i]! > absGamma[lo + best]!)) best = p;
+      }
+      if (best < 0) break;
+      const i = lo + best;
+      removed[cg.underUnit[i]!] = 0;
+      if (cg.derivedUnit[i]! >= 0) removed[cg.derivedUnit[i]!] = 0;
+      alive = aliveAtoms(cg, removed);
+      k = count();
+    }
+    layers.push({ name: bn.name, before: c, after: count(), selected, ...(notes.length ? { safeguard: notes.join('; ') } : {}) });
+  });
+  if (coupled === 'prune') {
+    // Channels no layer reads any more (every selection reading them drops them) go from their producers too.
+    for (const u of unreadUnits(cg, removed)) removed[u] = 1;
+    alive = aliveAtoms(cg, removed);
+  }
+  const keptPos = cg.chans.map((ch) => {
+    let all = true;
+    for (const a of ch) if (!alive[a]) all = false;
+    if (all) return null;
+    const out: number[] = [];
+    ch.forEach((a, p) => {
+      if (alive[a]) out.push(p);
+    });
+    return Uint32Array.from(out);
+  });
+  const bnMasks = cg.bnIds.map((id, b) => {
+    const c = (g.nodes[id]!.layer as BatchNorm2d).channels;
+    return Float32Array.from({ length: c }, (_, p) => (posAlive(cg.bnOffset[b]! + p) && alive[cg.posAtom[cg.bnOffset[b]! + p]!] ? 1 : 0));
+  });
+  // The report's counts after the dead-channel pass.
+  for (const [b, l] of layers.entries()) {
+    let k = 0;
+    for (let p = 0; p < l.before; p++) if (posAlive(cg.bnOffset[b]! + p)) k++;
+    l.after = k;
+  }
+  return { cg, removed, alive, threshold: d.threshold, percent, layers, keptPos, bnMasks };
+}
+
+/** Step 5, the compact graph: every layer rebuilt at its kept widths; selections get their new masks. */
+function compactGraph(sel: Selection): Graph {
+  const { cg, keptPos } = sel;
+  const g = cg.graph;
+  const width = (id: number) => keptPos[id]?.length ?? cg.chans[id]!.length;
+  const out = graphFromSpec(graphToSpec(g), (node, id) => {
+    const x = node.inputs[0]!;
+    switch (node.kind) {
+      case 'Conv2d':
+        return { ...node.options, inChannels: width(x), outChannels: width(id) };
+      case 'BatchNorm2d':
+      case 'ChannelSelection':
+        return { ...node.options, channels: width(x) };
+      case 'Linear':
+        return { ...node.options, inFeatures: width(x) * cg.hw[id]! };
+      default:
+        return node.options;
+    }
+  });
+  for (const n of out.nodes) {
+    if (n.layer instanceof ChannelSelection) n.layer.setMask(selectionMask(sel, n.id));
+  }
+  return out;
+}
+
+/** The new `indexes` of the selection at node `id`: over its input's kept channels, 1 where its own atom lives. */
+function selectionMask(sel: Selection, id: number): Float32Array {
+  const { cg, alive, keptPos } = sel;
+  const x = cg.graph.nodes[id]!.inputs[0]!;
+  const inAtoms = cg.chans[x]!;
+  const outAtoms = cg.chans[id]!;
+  const picked = new Map<number, number>(); // input atom → this selection's atom picking it
+  for (const a of outAtoms) picked.set(cg.derivedFrom[a]!, a);
+  const positions = keptPos[x] ?? Uint32Array.from(inAtoms, (_, p) => p);
+  return Float32Array.from(positions, (p) => {
+    const d = picked.get(inAtoms[p]!);
+    return d !== undefined && alive[d] ? 1 : 0;
+  });
+}
+
+/** The report of a selection, before anything is built. */
+function makeReport(model: Model, sel: Selection, compact: Graph, options: PruneOptions): PruneReport {
+  const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
+  const before = layerCosts(model.graph, inputSize);
+  const afterCosts = layerCosts(compact, inputSize);
+  const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
+  const meta = describeGraph(model.meta, compact);
+  return {
+    percent: sel.percent,
+    threshold: sel.threshold,
+    coupled: options.coupled ?? 'keep',
+    totalChannels: sel.cg.total,
+    prunedChannels: sel.layers.reduce((s, l) => s + l.before - l.after, 0),
+    layers: sel.layers,
+    paramsBefore: model.parameterCount(),
+    paramsAfter: afterCosts.reduce((a, c) => a + c.params, 0),
+    flopsBefore: before.reduce((a, c) => a + c.flops, 0),
+    flopsAfter: afterCosts.reduce((a, c) => a + c.flops, 0),
+    layerCosts: before.map((b) => {
+      const a = after.get(`${b.kind}:${b.name}`) ?? { params: 0, flops: 0 };
+      return { name: b.name, kind: b.kind, paramsBefore: b.params, paramsAfter: a.params, flopsBefore: b.flops, flopsAfter: a.flops };
+    }),
+    ...(meta.cfg ? { cfg: meta.cfg } : {}),
+    mode: options.mode ?? 'compact',
+  };
+}
+
 /**
- * Prunes `percent` of all BatchNorm channels (global threshold over |γ|) and returns a new,
- * compact model with the report; the original model is left unchanged.
+ * Steps 1–5 for a percent or a target: the decisions, the compact graph and the report. For a
+ * target, the smallest threshold whose compact model leaves at most that fraction is searched
+ * over the ranked scores (bisection on the rank).
+ */
+async function planSelection(model: Model, amount: PruneAmount, options: PruneOptions): Promise<{ sel: Selection; compact: Graph; report: PruneReport }> {
+  checkOptions(options);
+  const cg = analyseChannels(model.graph, options.ignore ?? []);
+  if (!cg.total) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
+  const absGamma = await readAbsGamma(model, cg);
+  const nonFinite = absGamma.findIndex((v) => !Number.isFinite(v));
+  if (nonFinite >= 0) {
+    let b = 0;
+    while (b + 1 < cg.bnOffset.length && cg.bnOffset[b + 1]! <= nonFinite) b++;
+    throw new PruneError(`prune: BatchNorm2d ${model.graph.nodes[cg.bnIds[b]!]!.layer.name} has a non-finite γ (${absGamma[nonFinite]}) at channel ${nonFinite - cg.bnOffset[b]!}`);
+  }
+  const at = (percent: number) => {
+    const sel = select(cg, absGamma, percent, options);
+    const compact = compactGraph(sel);
+    return { sel, compact, report: makeReport(model, sel, compact, options) };
+  };
+  if (typeof amount === 'number') {
+    if (!(amount >= 0 && amount < 1)) throw new PruneError(`prune: percent ${amount} is outside [0, 1)`);
+    return at(amount);
+  }
+  const key = 'flops' in amount ? 'flops' : 'params' in amount ? 'params' : null;
+  const goal = key === 'flops' ? (amount as { flops: number }).flops : key === 'params' ? (amount as { params: number }).params : NaN;
+  if (!key || !(typeof goal === 'number' && goal > 0 && goal <= 1)) {
+    throw new PruneError(`prune: target ${JSON.stringify(amount)} should be { flops: F } or { params: F } with F in (0, 1], the fraction to leave`);
+  }
+  const frac = (r: PruneReport) => (key === 'flops' ? r.flopsAfter / r.flopsBefore : r.paramsAfter / r.paramsBefore);
+  // Rank k of the ranked scores ↔ percent (k + 0.5) / n: floor(n·percent) = k exactly.
+  const n = decide(cg, absGamma, { coupled: options.coupled ?? 'keep', groupImportance: options.groupImportance ?? 'mean', percent: 0 }).rankedCount;
+  const pct = (k: number) => (k + 0.5) / n;
+  let best = at(0);
+  if (frac(best.report) > goal) {
+    let lo = 0;
+    let hi = n - 1;
+    const last = at(pct(hi));
+    if (frac(last.report) > goal) {
+      const r = last.report;
+      throw new PruneError(
+        `prune: target ${key} ${goal} cannot be met: removing every rankable channel leaves ${(r.flopsAfter / r.flopsBefore).toFixed(4)} of the FLOPs and ${(r.paramsAfter / r.paramsBefore).toFixed(4)} of the parameters (minChannels ${options.minChannels ?? 1}, coupled '${options.coupled ?? 'keep'}')`,
+      );
+    }
+    best = last;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      const m = at(pct(mid));
+      if (frac(m.report) <= goal) {
+        hi = mid;
+        best = m;
+      } else lo = mid;
+    }
+  }
+  const r = best.report;
+  r.target = { [key]: goal, reached: { flops: r.flopsAfter / r.flopsBefore, params: r.paramsAfter / r.paramsBefore } };
+  return best;
+}
+
+/**
+ * The report of a prune — per-layer channels, parameters, FLOPs, threshold — without building
+ * anything (|γ| is read back once). `amount` is a percent or a target `{ flops }` / `{ params }`.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 11 });
+ * const report = await slim.plan(model, { flops: 0.5 }, { minChannels: 4 });
+ * console.log(report.target?.reached, report.cfg); // what pruning to half the FLOPs would keep
+ * ctx.destroy();
+ * ```
+ */
+export async function plan(model: Model, amount: PruneAmount, options: PruneOptions = {}): Promise<PruneReport> {
+  return (await planSelection(model, amount, options)).report;
+}
+
+/**
+ * Prunes `amount` — a fraction of the ranked channels (the global |γ| threshold), or a target
+ * `{ flops: F }` / `{ params: F }` (the fraction to leave) — and returns a new, compact model
+ * with the report; the original model is left unchanged.
  *
  * @example
  * ```ts
@@ -203,291 +455,107 @@ export function countFlops(graph: Graph, inputSize: [number, number, number]): n
  * ctx.destroy();
  * ```
  */
-export async function prune(model: Model, percent: number, options: PruneOptions = {}): Promise<{ model: Model; report: PruneReport }> {
-  if (!(typeof percent === 'number' && percent >= 0 && percent < 1)) throw new PruneError(`prune: percent ${percent} is outside [0, 1)`);
+export async function prune(model: Model, amount: PruneAmount, options: PruneOptions = {}): Promise<{ model: Model; report: PruneReport }> {
+  const { sel, compact, report } = await planSelection(model, amount, options);
   const ctx = model.ctx;
-  const g = model.graph;
-  const bnIds = g.nodes.filter((n) => n.layer instanceof BatchNorm2d).map((n) => n.id);
-  if (!bnIds.length) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
-  const consumers = g.consumers();
-  const selected = bnIds.map((id) => consumers[id]!.some((c) => g.nodes[c.node]!.layer instanceof ChannelSelection));
-  const sizes = bnIds.map((id) => (g.nodes[id]!.layer as BatchNorm2d).channels);
-  const offsets = new Uint32Array(bnIds.length + 1);
-  sizes.forEach((c, i) => (offsets[i + 1] = offsets[i]! + c));
-  const total = offsets[bnIds.length]!;
-  const padded = nextPow2(total);
-  const k = Math.floor(total * percent); // in double, as the reference (90·0.7 → 62)
-
+  const mode = report.mode;
   const tmp: Tensor[] = [];
   const t = (shape: number[], dtype: 'f32' | 'u32' = 'f32', data?: ArrayLike<number>) => {
     const x = ctx.tensor(shape, data, dtype, 'prune');
     tmp.push(x);
     return x;
   };
+  const meta = describeGraph(model.meta, compact);
+  let out: Model;
+  if (mode === 'mask') out = cloneModel(model, { ...model.meta, pruning: 'mask' });
+  else {
+    delete meta.pruning;
+    out = new Model(ctx, compact, meta);
+  }
   try {
-    const scores = t([total]);
-    const sorted = t([padded]);
-    const mask = t([total]);
-    const off = t([offsets.length], 'u32', offsets);
-    const counts = t([bnIds.length], 'u32');
-    const kept = t([total], 'u32');
-    bnIds.forEach((id, i) => ctx.copy((g.nodes[id]!.layer as BatchNorm2d).slot('weight').value!, scores, sizes[i]! * 4, 0, offsets[i]! * 4));
-    const uni = (n: number, kk: number, j = 0) => ({ n, k: kk, j, layers: bnIds.length, flags: 0 });
-    const run = (entry: string, bindings: Record<string, Tensor>, u: Record<string, number>, threads: number, wg: number) => {
-      const kern = ctx.kernel({ shader: SHADER, entry });
-      ctx.dispatchFlat(kern, bindings, u, Math.ceil(threads / wg));
-    };
-    run('abs_and_pad', { scores, sorted }, uni(total, padded), padded, 256);
-    for (let kk = 2; kk <= padded; kk *= 2) {
-      for (let j = kk / 2; j >= 1; j /= 2) run('bitonic_stage', { sorted }, uni(padded, kk, j), padded, 256);
-    }
-    run('threshold_mask', { scores, sorted, mask }, uni(total, k), total, 256);
-    run('count_kept', { mask, offsets: off, counts }, uni(total, k), bnIds.length, 64);
-    const th = t([1]);
-    ctx.copy(sorted, th, 4, k * 4, 0);
-    const raw = (await ctx.read(counts)) as Uint32Array;
-    const threshold = (await ctx.readF32(th))[0]!;
-
-    // Safeguards, decided on the host from the counts alone.
-    const min = options.minChannels ?? 1;
-    const maxRatio = options.maxLayerRatio ?? 1;
-    const roundTo = options.roundTo ?? 1;
-    const wanted = new Uint32Array(bnIds.length);
-    const layers: LayerReport[] = [];
-    bnIds.forEach((id, i) => {
-      const c = sizes[i]!;
-      const name = g.nodes[id]!.layer.name;
-      let w = raw[i]!;
-      const notes: string[] = [];
-      if (w === 0 && options.strict) {
-        throw new PruneError(`prune: threshold ${threshold} removes all ${c} channels of ${name} (strict mode; the reference would build an empty layer)`);
-      }
-      if (w < Math.min(min, c)) {
-        notes.push(`min-channels: kept ${Math.min(min, c)} instead of ${w}`);
-        w = Math.min(min, c);
-      }
-      const floor = Math.ceil(c * (1 - maxRatio));
-      if (w < floor) {
-        notes.push(`max-layer-ratio: kept ${floor} instead of ${w}`);
-        w = floor;
-      }
-      if (roundTo > 1 && !selected[i] && w % roundTo !== 0) {
-        const r = Math.min(c, Math.ceil(w / roundTo) * roundTo);
-        notes.push(`round-to ${roundTo}: kept ${r} instead of ${w}`);
-        w = r;
-      }
-      wanted[i] = w;
-      layers.push({ name, before: c, after: w, selected: selected[i]!, ...(notes.length ? { safeguard: notes.join('; ') } : {}) });
-    });
-    const want = t([bnIds.length], 'u32', wanted);
-    run('keep_largest', { scores, mask, offsets: off, counts, wanted: want }, uni(total, k), bnIds.length, 64);
-    run('kept_indices', { mask, offsets: off, kept }, uni(total, k), bnIds.length, 64);
-
-    // Per-BatchNorm masks and index lists as their own tensors (kernels bind whole buffers).
-    const bnMask = new Map<number, Tensor>();
-    const bnKept = new Map<number, Tensor>();
-    bnIds.forEach((id, i) => {
-      const m = t([sizes[i]!]);
-      ctx.copy(mask, m, sizes[i]! * 4, offsets[i]! * 4, 0);
-      bnMask.set(id, m);
-      const ix = t([wanted[i]!], 'u32');
-      ctx.copy(kept, ix, wanted[i]! * 4, offsets[i]! * 4, 0);
-      bnKept.set(id, ix);
-    });
-
-    // The compact model's cfg, as the reference writes it.
-    const keptOf = (name: string) => layers.find((l) => l.name === name)!.after;
-    const cfg = newCfg(model, (id) => wanted[bnIds.indexOf(id)]!, keptOf);
-    const mode = options.mode ?? 'compact';
-    if (mode !== 'compact' && mode !== 'mask') throw new PruneError(`prune: mode ${String(mode)} is neither 'compact' nor 'mask'`);
-    const compactGraph = graphFromMeta({ ...model.meta, cfg }).graph;
-    let out: Model;
-    let compensation: PruneReport['compensation'];
-    if (mode === 'mask') {
-      out = cloneModel(model, { ...model.meta, pruning: 'mask' });
-      // The compact graph only serves the counts: give its selections their kept widths.
-      for (const n of compactGraph.nodes) {
-        if (n.layer instanceof ChannelSelection) {
-          n.layer.mask = null;
-          n.layer.keptCount = keptOf(compactGraph.nodes[n.inputs[0]!]!.layer.name);
-        }
-      }
-    } else {
-      const meta = { ...model.meta, cfg };
-      delete meta.pruning;
-      out = new Model(ctx, compactGraph, meta);
-    }
-    try {
-      if (mode === 'mask') maskInPlace(out, bnIds, bnMask);
-      else compact(model, out, bnIds, selected, bnMask, bnKept, t);
-      if (options.compensate) compensation = compensate(model, out, mode, selected, bnIds, bnMask, bnKept, t);
-    } catch (e) {
-      out.destroy();
-      throw e;
-    }
+    if (mode === 'mask') maskInPlace(out, sel, options.coupled === 'prune', t);
+    else gatherInto(model, out, sel, t);
+    if (options.compensate) report.compensation = compensate(model, out, sel, t);
     await ctx.sync();
-    const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
-    const before = layerCosts(model.graph, inputSize);
-    const afterCosts = layerCosts(compactGraph, inputSize);
-    const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
-    const report: PruneReport = {
-      percent,
-      threshold,
-      totalChannels: total,
-      prunedChannels: total - layers.reduce((s, l) => s + l.after, 0),
-      layers,
-      paramsBefore: model.parameterCount(),
-      paramsAfter: afterCosts.reduce((a, c) => a + c.params, 0),
-      flopsBefore: countFlops(model.graph, inputSize),
-      flopsAfter: countFlops(compactGraph, inputSize),
-      layerCosts: before.map((b) => {
-        const a = after.get(`${b.kind}:${b.name}`)!;
-        return { name: b.name, kind: b.kind, paramsBefore: b.params, paramsAfter: a.params, flopsBefore: b.flops, flopsAfter: a.flops };
-      }),
-      cfg,
-      mode,
-      ...(compensation ? { compensation } : {}),
-    };
-    return { model: out, report };
+  } catch (e) {
+    out.destroy();
+    throw e;
   } finally {
     ctx.flush();
     for (const x of tmp) x.destroy();
   }
+  return { model: out, report };
 }
 
-/** The reference's cfg of the pruned model. */
-function newCfg(model: Model, keptById: (id: number) => number, _keptOf: (name: string) => number): (number | 'M')[] {
-  const g = model.graph;
-  const bnId = (name: string) => g.nodes.find((n) => n.layer.name === name)!.id;
-  const meta = model.meta;
-  if (meta.arch === 'vgg') {
-    let i = 0;
-    return (meta.cfg ?? []).map((v) => {
-      if (v === 'M') {
-        i += 1;
-        return 'M';
-      }
-      const kept = keptById(bnId(`feature.${i + 1}`));
-      i += 3;
-      return kept;
-    });
-  }
-  if (meta.arch === 'resnet') {
-    const n = ((meta.depth ?? 164) - 2) / 9;
-    const cfg: number[] = [];
-    for (let s = 1; s <= 3; s++) {
-      for (let b = 0; b < n; b++) {
-        for (const bn of ['bn1', 'bn2', 'bn3']) cfg.push(keptById(bnId(`layer${s}.${b}.${bn}`)));
-      }
-    }
-    cfg.push(keptById(bnId('bn')));
-    return cfg;
-  }
-  if (meta.arch === 'densenet') {
-    return g.nodes.filter((n) => n.layer instanceof BatchNorm2d).map((n) => keptById(n.id));
-  }
-  throw new PruneError(`prune: no cfg rule for arch ${meta.arch}`);
-}
-
-/** Fills the compact model's tensors from the original's with gathers (bit-exact copies). */
-function compact(
-  src: Model,
-  dst: Model,
-  bnIds: number[],
-  selected: boolean[],
-  bnMask: Map<number, Tensor>,
-  bnKept: Map<number, Tensor>,
-  t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor,
-): void {
+/** Step 6, gathers: every tensor of the compact model from the original's (bit-exact copies). */
+function gatherInto(src: Model, dst: Model, sel: Selection, t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor): void {
   const ctx: Context = src.ctx;
+  const { cg, keptPos } = sel;
   const g = src.graph;
-  const consumers = g.consumers();
-  const isSelectedBn = new Map(bnIds.map((id, i) => [id, selected[i]!]));
-  const dstLayer = new Map<string, Layer>(dst.graph.layers().filter((l) => l.name).map((l) => [`${l.kind}:${l.name}`, l]));
-  const counterpart = (l: Layer): Layer => {
-    const d = dstLayer.get(`${l.kind}:${l.name}`);
-    if (!d) throw new PruneError(`prune: the compact graph has no ${l.kind} ${l.name}`);
-    return d;
+  const index = new Map<number, Tensor>();
+  const idxOf = (id: number): Tensor | null => {
+    const k = keptPos[id];
+    if (!k) return null;
+    let x = index.get(id);
+    if (!x) index.set(id, (x = t([k.length], 'u32', k)));
+    return x;
   };
-  /** The kept channels of a feeding BatchNorm as positions in its consumer's input. */
-  const inputIndex = (feeder: NonNullable<ReturnType<typeof feedingBatchNorm>>): Tensor => {
-    const idx = bnKept.get(feeder.bn)!;
-    return narrowed(feeder.select) ? selectionPositions(ctx, feeder.select, idx, t) : idx;
-  };
-  /** dst = src gathered along dim 1 of the view [a, c, b, 1] by `idx` (or copied when idx is null). */
+  /** to = from gathered along dim 1 of the view [a, c, b, 1] by `idx` (or copied when idx is null). */
   const gather = (from: Tensor, to: Tensor, a: number, c: number, b: number, idx: Tensor | null): void => {
     if (!idx) return void ctx.copy(from, to, from.size * 4);
     channelSelectForward(ctx, from.reshape([a, c, b, 1]), idx, to.reshape([a, idx.size, b, 1]));
   };
+  const parts = ['value', 'momentum'] as const;
   for (const node of g.nodes) {
     const l = node.layer;
+    if (!l.state.length) continue;
+    const d = dst.graph.nodes[node.id]!.layer;
+    const x = node.inputs[0]!;
     if (l instanceof Conv2d) {
-      const d = counterpart(l) as Conv2d;
       const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
-      const feeder = feedingBatchNorm(src, node.id);
-      const inIdx = feeder ? inputIndex(feeder) : null;
-      const next = consumers[node.id]!;
-      const outBn = next.length === 1 && g.nodes[next[0]!.node]!.layer instanceof BatchNorm2d && !isSelectedBn.get(next[0]!.node) ? next[0]!.node : null;
-      const outIdx = outBn !== null ? bnKept.get(outBn)! : null;
-      for (const key of ['value', 'momentum'] as const) {
-        const from = l.slot('weight')[key]!;
-        const to = d.slot('weight')[key]!;
-        if (outIdx && inIdx) {
-          const mid = t([outIdx.size, i, kh, kw]);
-          gather(from, mid, 1, o, i * kh * kw, outIdx);
-          gather(mid, to, outIdx.size, i, kh * kw, inIdx);
-        } else if (outIdx) gather(from, to, 1, o, i * kh * kw, outIdx);
-        else gather(from, to, o, i, kh * kw, inIdx);
+      const rows = idxOf(node.id);
+      const cols = idxOf(x);
+      for (const part of parts) {
+        const from = l.slot('weight')[part]!;
+        const to = d.slot('weight')[part]!;
+        if (rows && cols) {
+          const mid = t([rows.size, i, kh, kw]);
+          gather(from, mid, 1, o, i * kh * kw, rows);
+          gather(mid, to, rows.size, i, kh * kw, cols);
+        } else if (rows) gather(from, to, 1, o, i * kh * kw, rows);
+        else gather(from, to, o, i, kh * kw, cols);
       }
     } else if (l instanceof BatchNorm2d) {
-      const d = counterpart(l) as BatchNorm2d;
-      const idx = isSelectedBn.get(node.id) ? null : bnKept.get(node.id)!;
+      const b = cg.bnIds.indexOf(node.id);
+      const idx = idxOf(x);
       for (const key of ['weight', 'bias', 'running_mean', 'running_var']) {
-        for (const part of ['value', 'momentum'] as const) {
+        for (const part of parts) {
           const from = l.slot(key)[part];
           const to = d.slot(key)[part];
-          if (!from || !to) continue;
-          gather(from, to, 1, l.channels, 1, idx);
+          if (from && to) gather(from, to, 1, l.channels, 1, idx);
         }
       }
-      if (!idx) {
-        // Kept at full width: the pruned channels' γ and β become ±0 (the masked model).
-        const k = ctx.kernel({ shader: SHADER, entry: 'multiply_mask' });
-        for (const key of ['weight', 'bias']) {
-          ctx.dispatchFlat(k, { scores: d.slot(key).value!, mask: bnMask.get(node.id)! }, { n: l.channels, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(l.channels / 256));
-        }
+      if (cg.selectionAfter[b]) {
+        // Masked through its selection: the channels the selection drops keep γ = β = ±0 (the masked model).
+        const keep = sel.bnMasks[b]!;
+        const m = keptPos[x] ? Float32Array.from(keptPos[x]!, (p) => keep[p]!) : keep;
+        const mask = t([m.length], 'f32', m);
+        for (const key of ['weight', 'bias']) multiplyRows(ctx, d.slot(key).value!, mask);
       }
-      d.numBatchesTracked = 0;
+      (d as BatchNorm2d).numBatchesTracked = 0;
     } else if (l instanceof ChannelSelection) {
-      const d = counterpart(l) as ChannelSelection;
-      const bn = node.inputs[0]!;
-      const m = bnMask.get(bn);
-      const ix = bnKept.get(bn);
-      if (!m || !ix) throw new PruneError(`prune: channel selection ${l.name} does not follow a BatchNorm`);
-      // indexes (the state-dict mask) and the gather list of the compact model's selection, on the GPU.
-      ctx.copy(m, d.slot('indexes').value!, m.size * 4);
-      d.setKept(ctx.tensor([ix.size], undefined, 'u32', `${d.name}.kept`), ix.size);
-      ctx.copy(ix, d.kept!, ix.size * 4);
+      // The compact graph's selection already holds its mask (indexes and kept list uploaded by the Model).
     } else if (l instanceof Linear) {
-      const d = counterpart(l) as Linear;
-      const feeder = feedingBatchNorm(src, node.id);
-      const idx = feeder ? inputIndex(feeder) : null;
-      // Flattened [C, h, w] features: gather whole channel blocks of h·w columns.
-      const c = feeder ? (narrowed(feeder.select) ? feeder.select.keptCount : (g.nodes[feeder.bn]!.layer as BatchNorm2d).channels) : l.inFeatures;
-      for (const part of ['value', 'momentum'] as const) {
+      const c = cg.chans[x]!.length;
+      const idx = idxOf(x);
+      for (const part of parts) {
         gather(l.slot('weight')[part]!, d.slot('weight')[part]!, l.outFeatures, c, l.inFeatures / c, idx);
         ctx.copy(l.slot('bias')[part]!, d.slot('bias')[part]!, l.outFeatures * 4);
       }
+    } else {
+      throw new PruneError(`prune: no gather rule for ${l.kind} ${l.name}, which has state`);
     }
   }
-}
-
-/** Positions of the channels `idx` (BatchNorm channel numbers) in the output of `select`. */
-function selectionPositions(ctx: Context, select: ChannelSelection, idx: Tensor, t: (shape: number[], dtype?: 'f32' | 'u32') => Tensor): Tensor {
-  const pos = t([idx.size], 'u32');
-  const k = ctx.kernel({ shader: SHADER, entry: 'selection_positions' });
-  ctx.dispatchFlat(k, { kept: idx, selection: select.slot('indexes').value!, positions: pos }, { n: idx.size, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(idx.size / 64));
-  return pos;
 }
 
 /**
@@ -507,7 +575,12 @@ function selectionPositions(ctx: Context, select: ChannelSelection, idx: Tensor,
  */
 export function cloneModel(src: Model, meta = src.meta): Model {
   const ctx = src.ctx;
-  const out = new Model(ctx, graphFromMeta(meta).graph, meta);
+  const graph = graphFromSpec(graphToSpec(src.graph));
+  src.graph.nodes.forEach((n, i) => {
+    const l = n.layer;
+    if (l instanceof ChannelSelection && l.mask) (graph.nodes[i]!.layer as ChannelSelection).setMask(Float32Array.from(l.mask));
+  });
+  const out = new Model(ctx, graph, meta);
   try {
     const dst = new Map(out.namedSlots().map((s) => [s.name, s]));
     for (const { name, layer, slot } of src.namedSlots()) {
@@ -519,9 +592,9 @@ export function cloneModel(src: Model, meta = src.meta): Model {
         const to = d.slot[part];
         if (from && to && from.size) ctx.copy(from, to, from.size * 4);
       }
-      if (layer instanceof ChannelSelection && slot.key === 'indexes') {
+      if (layer instanceof ChannelSelection && slot.key === 'indexes' && !layer.mask) {
         const dl = d.layer as ChannelSelection;
-        dl.mask = layer.mask ? Float32Array.from(layer.mask) : null;
+        dl.mask = null;
         const kept = ctx.tensor([layer.keptCount], undefined, 'u32', `${dl.name}.kept`);
         if (layer.keptCount) ctx.copy(layer.kept!, kept, layer.keptCount * 4);
         dl.setKept(kept, layer.keptCount);
@@ -534,19 +607,56 @@ export function cloneModel(src: Model, meta = src.meta): Model {
   return out;
 }
 
-/** Mask mode: γ, β and their momentum of every BatchNorm multiplied by its keep mask, in place. */
-function maskInPlace(model: Model, bnIds: number[], bnMask: Map<number, Tensor>): void {
+/**
+ * Mask mode: γ, β and their momentum of every BatchNorm multiplied by its keep mask, in place;
+ * with coupled groups removed, also the output rows of the convolutions that produce them (a
+ * residual stream's channel is read raw by convolutions too).
+ */
+function maskInPlace(model: Model, sel: Selection, zeroProducers: boolean, t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor): void {
   const ctx = model.ctx;
-  const k = ctx.kernel({ shader: SHADER, entry: 'multiply_mask' });
-  for (const id of bnIds) {
+  const { cg } = sel;
+  cg.bnIds.forEach((id, b) => {
     const l = model.graph.nodes[id]!.layer as BatchNorm2d;
+    const mask = t([l.channels], 'f32', sel.bnMasks[b]!);
     for (const key of ['weight', 'bias']) {
       for (const part of ['value', 'momentum'] as const) {
         const x = l.slot(key)[part];
-        if (x) ctx.dispatchFlat(k, { scores: x, mask: bnMask.get(id)! }, { n: l.channels, k: 0, j: 0, layers: 0, flags: 0 }, Math.ceil(l.channels / 256));
+        if (x) multiplyRows(ctx, x, mask);
       }
     }
+  });
+  if (!zeroProducers) return;
+  for (const node of model.graph.nodes) {
+    const l = node.layer;
+    const kept = sel.keptPos[node.id];
+    if (!(l instanceof Conv2d) || !kept) continue;
+    const m = new Float32Array(l.outChannels);
+    for (const p of kept) m[p] = 1;
+    const mask = t([m.length], 'f32', m);
+    for (const part of ['value', 'momentum'] as const) {
+      const x = l.slot('weight')[part];
+      if (x) multiplyRows(ctx, x, mask);
+    }
   }
+}
+
+/**
+ * The BatchNorm whose channels reach `id`'s input through channel-preserving layers, or null;
+ * with the channel selection on the way (if any) and whether a ReLU is on the way.
+ */
+function feedingBatchNorm(g: Graph, id: number): { bn: number; select: ChannelSelection | null; relu: boolean } | null {
+  let cur = g.nodes[id]!.inputs[0];
+  let select: ChannelSelection | null = null;
+  let relu = false;
+  while (cur !== undefined && cur > 0) {
+    const l = g.nodes[cur]!.layer;
+    if (l instanceof BatchNorm2d) return { bn: cur, select, relu };
+    if (l instanceof ChannelSelection) select = l;
+    else if (l.kind === 'ReLU') relu = true;
+    else if (!['MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
+    cur = g.nodes[cur]!.inputs[0];
+  }
+  return null;
 }
 
 /**
@@ -555,53 +665,34 @@ function maskInPlace(model: Model, bnIds: number[], bnMask: Map<number, Tensor>)
  * the running mean of the BatchNorm after the convolution (subtracted) or the linear bias (added),
  * in the output model. Weights and β are the original model's; everything stays on the GPU.
  */
-function compensate(
-  src: Model,
-  dst: Model,
-  mode: 'compact' | 'mask',
-  selected: boolean[],
-  bnIds: number[],
-  bnMask: Map<number, Tensor>,
-  bnKept: Map<number, Tensor>,
-  t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor,
-): NonNullable<PruneReport['compensation']> {
+function compensate(src: Model, dst: Model, sel: Selection, t: (shape: number[], dtype?: 'f32' | 'u32', data?: ArrayLike<number>) => Tensor): NonNullable<PruneReport['compensation']> {
   const ctx = src.ctx;
   const g = src.graph;
+  const { cg, alive, keptPos } = sel;
   const consumers = g.consumers();
   const dstByName = new Map(dst.namedSlots().map((s) => [s.name, s.slot]));
-  const isSelected = new Map(bnIds.map((id, i) => [id, selected[i]!]));
-  const kern = ctx.kernel({ shader: SHADER, entry: 'compensate' });
+  const compact = dst.graph !== src.graph && !dst.meta.pruning;
   const folded: { from: string; through: string; into: string }[] = [];
   const skipped: { from: string; through: string; reason: string }[] = [];
+  const all = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
   for (const node of g.nodes) {
     const l = node.layer;
     if (!(l instanceof Conv2d || l instanceof Linear)) continue;
-    const feeder = feedingBatchNorm(src, node.id);
+    const feeder = feedingBatchNorm(g, node.id);
     if (!feeder) continue;
     const bn = g.nodes[feeder.bn]!.layer as BatchNorm2d;
-    let mask = bnMask.get(feeder.bn)!;
-    let beta = bn.slot('bias').value!;
-    if (narrowed(feeder.select)) {
-      // The consumer sees the selection's kept channels only: take their β and mask.
-      const s = feeder.select;
-      const b = t([s.keptCount]);
-      const m = t([s.keptCount]);
-      channelSelectForward(ctx, beta.reshape([1, bn.channels, 1, 1]), s.kept!, b.reshape([1, s.keptCount, 1, 1]));
-      channelSelectForward(ctx, mask.reshape([1, bn.channels, 1, 1]), s.kept!, m.reshape([1, s.keptCount, 1, 1]));
-      beta = b;
-      mask = m;
-    }
-    const w = l.slot('weight');
-    const [outputs, inputs] = [w.shape[0]!, mask.size];
-    const taps = w.shape.slice(1).reduce((a, b) => a * b, 1) / inputs;
+    // The consumer's input positions, their BatchNorm channels and whether they live.
+    const inAtoms = cg.chans[node.inputs[0]!]!;
+    const bnPos = feeder.select ? feeder.select.keptIndices() : all(bn.channels);
+    const mask = Float32Array.from(inAtoms, (a) => alive[a]!);
+    if (mask.every((v) => v === 1)) continue;
+    const beta = t([bnPos.length]);
+    channelSelectForward(ctx, bn.slot('bias').value!.reshape([1, bn.channels, 1, 1]), t([bnPos.length], 'u32', bnPos), beta.reshape([1, bnPos.length, 1, 1]));
     let target: Tensor;
-    let idx: Tensor;
-    let subtract: boolean;
+    let rows: Uint32Array;
     let into: string;
     if (l instanceof Linear) {
-      target = dstByName.get(`${l.name}.bias`)!.value!;
-      idx = t([outputs], 'u32', Array.from({ length: outputs }, (_, i) => i));
-      subtract = false;
+      rows = all(l.outFeatures);
       into = `${l.name}.bias`;
     } else {
       const next = consumers[node.id]!;
@@ -611,18 +702,11 @@ function compensate(
         skipped.push({ from: bn.name, through: l.name, reason: `its output feeds ${what || 'nothing'}, not a BatchNorm` });
         continue;
       }
-      const shrunk = mode === 'compact' && !isSelected.get(nb.id);
-      idx = shrunk ? bnKept.get(nb.id)! : t([outputs], 'u32', Array.from({ length: outputs }, (_, i) => i));
-      target = dstByName.get(`${nb.layer.name}.running_mean`)!.value!;
-      subtract = true;
+      rows = compact && keptPos[node.id] ? keptPos[node.id]! : all(l.outChannels);
       into = `${nb.layer.name}.running_mean`;
     }
-    ctx.dispatchFlat(
-      kern,
-      { weight: w.value!, beta, mask, kept: idx, adjusted: target },
-      { n: idx.size, k: inputs, j: taps, layers: 0, flags: (subtract ? 1 : 0) | (feeder.relu ? 2 : 0) },
-      Math.ceil(idx.size / 64),
-    );
+    target = dstByName.get(into)!.value!;
+    compensatePruned(ctx, { weight: l.slot('weight').value!, beta, mask: t([mask.length], 'f32', mask), kept: t([rows.length], 'u32', rows), adjusted: target }, { subtract: l instanceof Conv2d, relu: feeder.relu });
     folded.push({ from: bn.name, through: l.name, into });
   }
   return { folded, skipped };
