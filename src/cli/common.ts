@@ -13,7 +13,7 @@ import { loadDatasetDir, type DatasetKind } from '../data/files.node.js';
 import { readFileBytes } from '../io/files.node.js';
 import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
-import { checkpointMeta, loadModel } from '../io/checkpoint.js';
+import { checkpointGraph, loadModel } from '../io/checkpoint.js';
 import type { Model } from '../nn/model.js';
 import type { StepProgress } from '../train/trainer.js';
 
@@ -71,7 +71,7 @@ export interface ModelFile {
 /** Reads and validates a model checkpoint without touching the GPU, so bad files fail fast. */
 export async function readModelFile(file: string): Promise<ModelFile> {
   const bytes = await readFileBytes(file);
-  checkpointMeta(parseSafetensors(bytes, file), file);
+  checkpointGraph(parseSafetensors(bytes, file), file);
   return { file, bytes };
 }
 

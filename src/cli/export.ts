@@ -6,11 +6,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { init } from '../node.js';
 import { ShapeError } from '../errors.js';
-import { checkpointMeta } from '../io/checkpoint.js';
+import { checkpointGraph } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/files.node.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, exportOnnxModel } from '../io/onnx.js';
-import { graphFromMeta } from '../nn/models.js';
 import type { Model } from '../nn/model.js';
 import { CliError, intOption, loadModelFile, readModelFile } from './common.js';
 
@@ -49,12 +48,12 @@ export function registerExport(program: Command): void {
       const modelFile = await readModelFile(f.model);
       // Size checks on the graph alone, before any GPU work: bad input fails fast.
       if (f.inputSize) {
-        const meta = checkpointMeta(parseSafetensors(modelFile.bytes, f.model), f.model);
+        const { meta, graph } = checkpointGraph(parseSafetensors(modelFile.bytes, f.model), f.model);
         if (f.inputSize[0] !== meta.inChannels) {
           throw new CliError(`--input-size ${f.inputSize.join(',')}: the model takes ${meta.inChannels} input channels, not ${f.inputSize[0]}`, 2);
         }
         try {
-          graphFromMeta(meta).graph.shapes([1, ...f.inputSize]);
+          graph.shapes([1, ...f.inputSize]);
         } catch (e) {
           if (e instanceof ShapeError) throw new CliError(`--input-size ${f.inputSize.join(',')}: ${e.message}`, 2); // names the layer
           throw e;

@@ -9,6 +9,9 @@ import type { Context } from '../gpu/context.js';
 import { NetslimError } from '../errors.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
 import { VGG_CFG, graphFromMeta } from '../nn/models.js';
+import { GraphSpecError, graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
+import type { Graph } from '../nn/graph.js';
+import { Linear } from '../nn/layers.js';
 import { CheckpointError } from './errors.js';
 import type { Trainer, TrainingState } from '../train/trainer.js';
 import { parseSafetensors, serializeSafetensors, toFloat32, toInt64, type SafeTensor, type SafetensorsFile } from './safetensors.js';
@@ -32,11 +35,13 @@ export async function saveModel(model: Model): Promise<Uint8Array> {
   for (const [name, v] of state) {
     tensors[name] = { dtype: v.data instanceof BigInt64Array ? 'I64' : 'F32', shape: v.shape, data: new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength) };
   }
-  return serializeSafetensors(tensors, metadataOf(model.meta));
+  return serializeSafetensors(tensors, metadataOf(model.meta, model.graph));
 }
 
 /**
- * The `__metadata__` strings of a model.
+ * The `__metadata__` strings of a model: arch, classes, input channels, depth and cfg for the
+ * reference architectures, and with `graph` the graph itself as versioned JSON (`graph`), which
+ * is what lets any model load back.
  *
  * @example
  * ```ts
@@ -46,7 +51,7 @@ export async function saveModel(model: Model): Promise<Uint8Array> {
  * // { arch: 'vgg', num_classes: '10', in_channels: '3', depth: '11', cfg: '[64,"M",128]' }
  * ```
  */
-export function metadataOf(meta: ModelMeta): Record<string, string> {
+export function metadataOf(meta: ModelMeta, graph?: Graph): Record<string, string> {
   const md: Record<string, string> = {
     arch: meta.arch,
     num_classes: String(meta.numClasses),
@@ -56,6 +61,7 @@ export function metadataOf(meta: ModelMeta): Record<string, string> {
   if (meta.cfg) md.cfg = JSON.stringify(meta.cfg);
   if (meta.dataset) md.dataset = meta.dataset;
   if (meta.pruning) md.pruning = meta.pruning;
+  if (graph) md.graph = JSON.stringify(graphToSpec(graph));
   return md;
 }
 
@@ -188,7 +194,7 @@ function stateValues(model: Model, file: SafetensorsFile, fileName: string): Sta
     const t = file.tensors.get(name);
     if (!t) throw new CheckpointError(fileName, name, 'missing');
     const same = t.shape.length === slot.shape.length && t.shape.every((d, i) => d === slot.shape[i]);
-    if (!same) throw new CheckpointError(fileName, name, `shape [${t.shape.join(', ')}] does not match the model's [${slot.shape.join(', ')}] (cfg ${JSON.stringify(model.meta.cfg)})`);
+    if (!same) throw new CheckpointError(fileName, name, `shape [${t.shape.join(', ')}] does not match the model's [${slot.shape.join(', ')}] (${model.meta.cfg ? `cfg ${JSON.stringify(model.meta.cfg)}` : `graph layer ${name.slice(0, name.lastIndexOf('.'))}`})`);
     values.set(name, { shape: t.shape, data: slot.dtype === 'I64' ? toInt64(t, name, fileName) : toFloat32(t, name, fileName) });
   }
   return values;
@@ -213,13 +219,7 @@ function stateValues(model: Model, file: SafetensorsFile, fileName: string): Sta
  */
 export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint'): Model {
   const file = parseSafetensors(bytes, fileName);
-  const meta = checkpointMeta(file, fileName);
-  let graph;
-  try {
-    graph = graphFromMeta(meta).graph;
-  } catch (e) {
-    throw new CheckpointError(fileName, undefined, (e as Error).message, { cause: e });
-  }
+  const { meta, graph } = checkpointGraph(file, fileName);
   const model = new Model(ctx, graph, meta);
   try {
     model.loadStateDict(stateValues(model, file, fileName), fileName);
@@ -229,6 +229,79 @@ export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoin
     throw new CheckpointError(fileName, undefined, (e as NetslimError).message, { cause: e });
   }
   return model;
+}
+
+/**
+ * The graph and model description of a checkpoint: from its `graph` metadata when it has one
+ * (any model netslim wrote), else from the reference architecture its tensor names describe
+ * (files PyTorch wrote). Metadata that contradicts the graph, or a malformed graph, is a
+ * CheckpointError naming both.
+ *
+ * @example
+ * ```ts
+ * import { init, models, saveModel, parseSafetensors, checkpointGraph } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const bytes = await saveModel(models.vgg(ctx, { cfg: [8, 'M', 16] }));
+ * const { meta, graph } = checkpointGraph(parseSafetensors(bytes));
+ * console.log(meta.arch, graph.layers().length); // vgg 9
+ * ctx.destroy();
+ * ```
+ */
+export function checkpointGraph(file: SafetensorsFile, fileName = 'checkpoint'): { meta: ModelMeta; graph: Graph } {
+  const md = file.metadata;
+  if (md.graph === undefined) {
+    const meta = checkpointMeta(file, fileName);
+    try {
+      return { meta, graph: graphFromMeta(meta).graph };
+    } catch (e) {
+      throw new CheckpointError(fileName, undefined, (e as Error).message, { cause: e });
+    }
+  }
+  let graph: Graph;
+  try {
+    graph = graphFromSpec(md.graph);
+  } catch (e) {
+    if (e instanceof GraphSpecError) throw new CheckpointError(fileName, undefined, `metadata ${e.message}`, { cause: e });
+    throw new CheckpointError(fileName, undefined, `metadata graph: ${(e as Error).message}`, { cause: e });
+  }
+  const contradict = (key: string, given: string, actual: string): never => {
+    throw new CheckpointError(fileName, undefined, `metadata ${key}=${given} contradicts the graph, which describes ${key}=${actual}`);
+  };
+  const last = graph.nodes[graph.output]!.layer;
+  const numClasses = last instanceof Linear ? last.outFeatures : Number(md.num_classes);
+  if (!(Number.isInteger(numClasses) && numClasses > 0)) throw new CheckpointError(fileName, undefined, `metadata num_classes=${JSON.stringify(md.num_classes)} is missing or not a positive integer, and the graph does not end in a Linear layer`);
+  if (md.num_classes !== undefined && Number(md.num_classes) !== numClasses) contradict('num_classes', md.num_classes, String(numClasses));
+  if (md.in_channels !== undefined && Number(md.in_channels) !== graph.inChannels) contradict('in_channels', md.in_channels, String(graph.inChannels));
+  if (md.pruning !== undefined && md.pruning !== 'mask') throw new CheckpointError(fileName, undefined, `metadata pruning=${md.pruning} is not "mask"`);
+  const meta: ModelMeta = {
+    arch: md.arch ?? 'custom',
+    numClasses,
+    inChannels: graph.inChannels,
+    ...(md.dataset ? { dataset: md.dataset } : {}),
+    ...(md.pruning ? { pruning: 'mask' as const } : {}),
+  };
+  if (md.depth !== undefined) {
+    const depth = Number(md.depth);
+    if (!Number.isInteger(depth)) throw new CheckpointError(fileName, undefined, `metadata depth=${md.depth} is not an integer`);
+    meta.depth = depth;
+  }
+  if (md.cfg !== undefined) {
+    try {
+      meta.cfg = JSON.parse(md.cfg) as ModelMeta['cfg'];
+    } catch {
+      throw new CheckpointError(fileName, undefined, `metadata cfg is not JSON: ${md.cfg.slice(0, 80)}`);
+    }
+    // A reference architecture's cfg must build exactly the graph the file holds.
+    let built: string;
+    try {
+      built = JSON.stringify(graphToSpec(graphFromMeta(meta).graph));
+    } catch (e) {
+      throw new CheckpointError(fileName, undefined, `metadata arch=${meta.arch} cfg=${md.cfg.slice(0, 80)} does not describe a model: ${(e as Error).message}`);
+    }
+    if (built !== JSON.stringify(graphToSpec(graph))) contradict('cfg', md.cfg.slice(0, 200), '(a different network: the graph metadata and arch/cfg disagree)');
+  }
+  return { meta, graph };
 }
 
 // ------------------------------------------------------------------------------ training state

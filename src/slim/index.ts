@@ -1,6 +1,8 @@
 /** Network Slimming: `slim.prune(model, 0.4, options)` → `{ model, report }`. */
 export {
   prune,
+  plan,
+  type PruneAmount,
   pruneIterative,
   cloneModel,
   countFlops,
