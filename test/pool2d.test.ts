@@ -3,6 +3,8 @@ import { ShapeError } from '../src/core.js';
 import {
   avgPool2dBackward,
   avgPool2dForward,
+  globalAvgPool2dBackward,
+  globalAvgPool2dForward,
   maxPool2dBackward,
   maxPool2dForward,
   pool2dKernelSpecs,
@@ -16,6 +18,8 @@ import { numericGrad, pick } from './util/gradcheck.js';
 import {
   avgPool2dBackwardRef,
   avgPool2dRef,
+  globalAvgPool2dBackwardRef,
+  globalAvgPool2dRef,
   maxPool2dBackwardRef,
   maxPool2dRef,
   poolOutputShapeRef,
@@ -158,6 +162,71 @@ describe('avgpool2d', () => {
       for (const t of [x, dy, y, dx]) t.destroy();
     });
   }
+});
+
+// Global average pool cases: batch 1 and one channel, 1×1 planes (the identity), H·W below,
+// at and above a multiple of 4 (the kernel's four running sums take a tail of H·W mod 4), plane
+// counts that are not a multiple of the 64-invocation workgroup, a CNN head, and one long plane.
+const GAP_CASES: { shape: number[]; why: string }[] = [
+  { shape: [1, 1, 1, 1], why: 'one element' },
+  { shape: [3, 5, 1, 1], why: '1×1 planes: the identity' },
+  { shape: [1, 1, 1, 13], why: 'batch 1, 1 channel, H·W mod 4 = 1' },
+  { shape: [1, 1, 7, 5], why: 'batch 1, 1 channel, odd 7×5' },
+  { shape: [2, 3, 9, 7], why: 'H·W mod 4 = 3' },
+  { shape: [1, 70, 3, 3], why: '70 planes: two workgroups, the second partial' },
+  { shape: [4, 33, 4, 4], why: 'CNN head, H·W mod 4 = 0' },
+  { shape: [1, 2, 61, 67], why: 'long planes (4087 terms)' },
+];
+
+describe('global average pool (AdaptiveAvgPool2d(1))', () => {
+  it('reference backward (finite differences)', () => {
+    for (const shape of [[2, 3, 5, 7], [1, 1, 1, 3]]) {
+      const x = uniform(numel(shape), 81);
+      const dy = uniform(shape[0]! * shape[1]!, 82);
+      const d = numericGrad((xx) => globalAvgPool2dRef(xx, shape), x, dy, { maxCoords: 210 });
+      expectClose(pick(globalAvgPool2dBackwardRef(dy, shape), d.indices), d.values, TOL.finiteDiff, `reference dx [${shape}]`);
+    }
+  });
+
+  // Forward: float32 sums of H·W terms (four running sums of ⌈H·W/4⌉ terms, then one division)
+  // against a float64 mean: TOL.forward, the policy for float32 sums of up to ~5000 terms.
+  // Backward: one float32 division per element, which WGSL guarantees to 2.5 ULP (≤ 2.5·2⁻²³
+  // relative); 3·10⁻⁷ relative bounds it.
+  const DIVISION = { atol: 0, rtol: 3e-7 };
+  for (const { shape, why } of GAP_CASES) {
+    it(`forward, backward: [${shape}] (${why})`, async () => {
+      const ctx = getCtx();
+      const yShape = [shape[0]!, shape[1]!, 1, 1];
+      const xv = uniform(numel(shape), 91);
+      const dyv = uniform(numel(yShape), 92);
+      const x = f32(ctx, shape, xv);
+      const dy = f32(ctx, yShape, dyv);
+      const y = globalAvgPool2dForward(ctx, x);
+      expect(y.shape).toEqual(yShape);
+      expectClose(await ctx.readF32(y), globalAvgPool2dRef(xv, shape), TOL.forward, 'y');
+      const dx = globalAvgPool2dBackward(ctx, dy, shape);
+      expectClose(await ctx.readF32(dx), globalAvgPool2dBackwardRef(dyv, shape), DIVISION, 'dx');
+      // Preallocated outputs are written in place, every element of them.
+      ctx.device.queue.writeBuffer(dx.buffer, 0, new Float32Array(numel(shape)).fill(7));
+      ctx.device.queue.writeBuffer(y.buffer, 0, new Float32Array(numel(yShape)).fill(7));
+      expect(globalAvgPool2dForward(ctx, x, y)).toBe(y);
+      expect(globalAvgPool2dBackward(ctx, dy, shape, dx)).toBe(dx);
+      expectClose(await ctx.readF32(y), globalAvgPool2dRef(xv, shape), TOL.forward, 'y again');
+      expectClose(await ctx.readF32(dx), globalAvgPool2dBackwardRef(dyv, shape), DIVISION, 'dx again');
+      for (const t of [x, dy, y, dx]) t.destroy();
+    });
+  }
+
+  it('rejects shapes naming the op', () => {
+    const ctx = getCtx();
+    const x = ctx.tensor([2, 3, 4]);
+    const dy = ctx.tensor([2, 3, 1, 2]);
+    expect(() => globalAvgPool2dForward(ctx, x)).toThrow('globalAvgPool2dForward: input [2, 3, 4] must be 4-D [N, C, H, W]');
+    expect(() => globalAvgPool2dBackward(ctx, dy, [2, 3, 4, 4])).toThrow('globalAvgPool2dBackward: dy [2, 3, 1, 2] (f32) must be f32 [2, 3, 1, 1]');
+    expect(() => globalAvgPool2dBackward(ctx, dy, [2, 3, 0, 4])).toThrow('globalAvgPool2dBackward: input [2, 3, 0, 4] has an empty H×W plane');
+    x.destroy();
+    dy.destroy();
+  });
 });
 
 describe('pool2d shape errors', () => {

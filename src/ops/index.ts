@@ -7,5 +7,7 @@ export * from './sgd.js';
 export * from './batchnorm2d.js';
 export * from './pool2d.js';
 export * from './conv2d.js';
+export * from './conv2d_grouped.js';
 export * from './reduce.js';
 export * from './augment.js';
+export * from './slim.js';

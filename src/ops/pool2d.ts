@@ -2,7 +2,8 @@
  * Max and average 2-D pooling (shaders/pool2d.wgsl), PyTorch semantics: floor mode, max pads with
  * −inf and keeps the first maximum of a window, average counts the padding (count_include_pad).
  * Backward passes gather (each dx element reads the windows that cover it): no atomics, and
- * overlapping windows sum in PyTorch's order.
+ * overlapping windows sum in PyTorch's order. Global average pooling (AdaptiveAvgPool2d(1)) has
+ * its own kernels: a window of the whole plane needs no window arithmetic.
  */
 import type { Context } from '../gpu/context.js';
 import type { KernelSpec } from '../gpu/kernel.js';
@@ -218,6 +219,64 @@ export function avgPool2dBackward(ctx: Context, dy: Tensor, xShape: readonly num
   return out;
 }
 
+/** The geometry of a pool whose single window is the whole H×W plane (divisor H·W). */
+function globalGeometry(op: string, xShape: readonly number[]): Geometry {
+  assertShape(xShape.length === 4, () => `${op}: input ${shapeString(xShape)} must be 4-D [N, C, H, W]`);
+  const [N, C, H, W] = xShape as [number, number, number, number];
+  assertShape(H >= 1 && W >= 1, () => `${op}: input ${shapeString(xShape)} has an empty H×W plane`);
+  return { N, C, H, W, OH: 1, OW: 1, kh: H, kw: W, sh: H, sw: W, ph: 0, pw: 0 };
+}
+
+/**
+ * Global average pooling forward (PyTorch's AdaptiveAvgPool2d(1)): x [N, C, H, W] → y [N, C, 1, 1],
+ * the mean of each H×W plane, for any H and W. One invocation per plane keeps four running float32
+ * sums (elements j mod 4) and divides their total by H·W.
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = ctx.tensor([1, 2, 2, 3], [1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 6]);
+ * console.log(await ctx.readF32(ops.globalAvgPool2dForward(ctx, x))); // Float32Array [3.5, 1]
+ * ctx.destroy();
+ * ```
+ */
+export function globalAvgPool2dForward(ctx: Context, x: Tensor, y?: Tensor): Tensor {
+  const op = 'globalAvgPool2dForward';
+  const g = globalGeometry(op, x.shape);
+  assertShape(x.dtype === 'f32', () => `${op}: x must be f32, not ${x.dtype}`);
+  const yShape = [g.N, g.C, 1, 1];
+  const out = y ?? ctx.tensor(yShape, undefined, 'f32', 'gap.y');
+  checkTensor(op, 'y', out, yShape, 'f32');
+  run(ctx, 'global_avg_forward', { x, y: out }, g, g.N * g.C);
+  return out;
+}
+
+/**
+ * Global average pooling backward: every element of plane (n, c) of dx [N, C, H, W] gets
+ * dy[n, c] / (H·W).
+ *
+ * @example
+ * ```ts
+ * import { init, ops } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const dy = ctx.tensor([1, 2, 1, 1], [4, 8]);
+ * console.log(await ctx.readF32(ops.globalAvgPool2dBackward(ctx, dy, [1, 2, 2, 2]))); // Float32Array [1, 1, 1, 1, 2, 2, 2, 2]
+ * ctx.destroy();
+ * ```
+ */
+export function globalAvgPool2dBackward(ctx: Context, dy: Tensor, xShape: readonly number[], dx?: Tensor): Tensor {
+  const op = 'globalAvgPool2dBackward';
+  const g = globalGeometry(op, xShape);
+  checkTensor(op, 'dy', dy, [g.N, g.C, 1, 1], 'f32');
+  const out = dx ?? ctx.tensor(xShape, undefined, 'f32', 'gap.dx');
+  checkTensor(op, 'dx', out, xShape, 'f32');
+  run(ctx, 'global_avg_backward', { dy, dx: out }, g, numel(xShape));
+  return out;
+}
+
 /**
  * Every pooling kernel (they take shapes as uniforms, so one set serves all layers), for `ctx.prepare()`.
  *
@@ -232,5 +291,14 @@ export function avgPool2dBackward(ctx: Context, dy: Tensor, xShape: readonly num
  * ```
  */
 export function pool2dKernelSpecs(): KernelSpec[] {
-  return ['max_forward', 'max_backward', 'avg_forward', 'avg_backward', 'max_forward_2x2', 'max_backward_2x2'].map((entry) => ({ shader: SHADER, entry }));
+  return [
+    'max_forward',
+    'max_backward',
+    'avg_forward',
+    'avg_backward',
+    'max_forward_2x2',
+    'max_backward_2x2',
+    'global_avg_forward',
+    'global_avg_backward',
+  ].map((entry) => ({ shader: SHADER, entry }));
 }

@@ -128,3 +128,23 @@ export function avgPool2dBackwardRef(dy: ArrayLike<number>, xShape: readonly num
   }
   return dx;
 }
+
+/** Global average pool (AdaptiveAvgPool2d(1)): [N, C, H, W] → [N, C, 1, 1], each plane's mean. */
+export function globalAvgPool2dRef(x: ArrayLike<number>, shape: readonly number[]): Float64Array {
+  const [N, C, H, W] = shape as [number, number, number, number];
+  const y = new Float64Array(N * C);
+  for (let pl = 0; pl < N * C; pl++) {
+    let s = 0;
+    for (let j = 0; j < H * W; j++) s += x[pl * H * W + j]!;
+    y[pl] = s / (H * W);
+  }
+  return y;
+}
+
+/** Global average pool backward: dy[n, c]/(H·W) to every element of plane (n, c). */
+export function globalAvgPool2dBackwardRef(dy: ArrayLike<number>, xShape: readonly number[]): Float64Array {
+  const [N, C, H, W] = xShape as [number, number, number, number];
+  const dx = new Float64Array(N * C * H * W);
+  for (let i = 0; i < dx.length; i++) dx[i] = dy[Math.floor(i / (H * W))]! / (H * W);
+  return dx;
+}
