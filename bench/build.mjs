@@ -18,7 +18,7 @@ import wgsl from '../build/wgsl-plugin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = path.join(root, 'bench', '.build');
-const FAMILIES = ['conv2d', 'batchnorm2d', 'pool2d', 'linear'];
+const FAMILIES = ['conv2d', 'conv2d_grouped', 'batchnorm2d', 'pool2d', 'linear'];
 const VIRTUAL = 'virtual:netslim-bench-ops';
 const RESOLVED = '\0netslim-bench-ops';
 

@@ -9,7 +9,7 @@ import { reluBackward, reluForward } from '../src/ops/elementwise.js';
 import { families, missing } from 'virtual:netslim-bench-ops';
 import { hwioToOihw, nchwToNhwc, nhwcToNchw, numel, oihwToHwio, transpose2d, uniform } from './util.js';
 
-export type Op = 'conv' | 'bn' | 'pool' | 'linear' | 'relu';
+export type Op = 'conv' | 'dwconv' | 'bn' | 'pool' | 'linear' | 'relu';
 export type Pass = 'forward' | 'dgrad' | 'wgrad' | 'backward';
 export type PeerName = 'webgpu' | 'wasm';
 export type Outputs = Record<string, Float32Array>;
@@ -68,6 +68,14 @@ interface Conv2dFamily {
   conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: ConvOpts, y?: Tensor): Tensor;
   conv2dBackwardInput(ctx: Context, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOpts, dx?: Tensor): Tensor;
   conv2dBackwardWeight(ctx: Context, x: Tensor, dy: Tensor, wShape: readonly number[], opts: ConvOpts, dw?: Tensor): Tensor;
+}
+interface GroupedConvOpts {
+  stride: number;
+  padding: number;
+  groups: number;
+}
+interface GroupedConv2dFamily {
+  groupedConv2dForward(ctx: Context, x: Tensor, w: Tensor, bias: Tensor | null, opts: GroupedConvOpts, y?: Tensor): Tensor;
 }
 interface BatchNormFamily {
   batchNormForwardTrain(
@@ -259,6 +267,55 @@ export function convCase(N: number, Ci: number, Co: number, H: number, pass: 'fo
       return peer === 'webgpu'
         ? "runKernel('Conv2DBackpropFilter') NHWC"
         : 'STAND-IN: im2col (pad, 9 slices, concat), transpose, one matMul; tfjs-wasm has no Conv2DBackpropFilter';
+    },
+    release() {
+      data.release();
+      nhwc.release();
+    },
+  };
+}
+
+// ------------------------------------------------------------------ depthwise conv 3×3, pad 1
+
+/**
+ * Depthwise 3×3 convolution, padding 1, no bias (groups = C = O, weight [C, 1, 3, 3]), forward
+ * only: ours runs src/ops/conv2d_grouped.ts (its dw3x3_s1 / dw3x3_s2 kernels), the peers
+ * tf.depthwiseConv2d with the filter [3, 3, C, 1] (channel multiplier 1).
+ */
+export function dwconvCase(N: number, C: number, H: number, stride: 1 | 2): Case {
+  const OH = Math.floor((H + 2 - 3) / stride) + 1;
+  const xShape = [N, C, H, H];
+  const wShape = [C, 1, 3, 3];
+  const yShape = [N, C, OH, OH];
+  const opts: GroupedConvOpts = { stride, padding: 1, groups: C };
+  const data = lazy(() => ({ x: uniform(numel(xShape), 61), w: uniform(numel(wShape), 62, -1 / 3, 1 / 3) }));
+  // OIHW [C, 1, 3, 3] → HWIO [3, 3, 1, C], the same order as tfjs's depthwise filter [3, 3, C, 1]
+  const nhwc = lazy(() => ({ x: nchwToNhwc(data.get().x, xShape), w: oihwToHwio(data.get().w, wShape) }));
+  return {
+    op: 'dwconv',
+    pass: 'forward',
+    shape: `x${s(xShape)} w${s(wShape)}${stride === 2 ? ' s2' : ''}`,
+    flops: 2 * N * C * OH * OH * 9,
+    async ours(ctx) {
+      const fam = family<GroupedConv2dFamily>('conv2d_grouped', ['groupedConv2dForward']);
+      const d = data.get();
+      const x = ctx.tensor(xShape, d.x, 'f32', 'bench.x');
+      const w = ctx.tensor(wShape, d.w, 'f32', 'bench.w');
+      const y = ctx.tensor(yShape, undefined, 'f32', 'bench.y');
+      return { run: () => void fam.groupedConv2dForward(ctx, x, w, null, opts, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, y]) };
+    },
+    peer(tf) {
+      const h = nhwc.get();
+      const x = tf.tensor4d(h.x, [N, H, H, C]);
+      const w = tf.tensor4d(h.w, [3, 3, C, 1]);
+      return {
+        inputs: [x, w],
+        run: () => [tf.depthwiseConv2d(x, w, stride, 1, 'NHWC')],
+        read: async ([y]) => ({ y: nhwcToNchw(await f32(y!), yShape) }),
+      };
+    },
+    peerImpl() {
+      return 'tf.depthwiseConv2d NHWC, filter [3,3,C,1] (DepthwiseConv2dNative kernel)';
     },
     release() {
       data.release();
@@ -586,6 +643,15 @@ export const CONV_LAYERS: readonly [number, number, number][] = [
   [512, 512, 4],
   [512, 512, 2],
 ];
+/** Depthwise 3×3 pad 1 layers [C, H, stride] on the same activations (MobileNet-style blocks). */
+export const DWCONV_LAYERS: readonly [number, number, 1 | 2][] = [
+  [64, 32, 1],
+  [64, 32, 2],
+  [128, 16, 1],
+  [256, 8, 1],
+  [512, 4, 1],
+  [512, 2, 1],
+];
 /** Activations [C, H] that BatchNorm, ReLU and max pooling see. */
 export const ACTIVATIONS: readonly [number, number][] = [
   [64, 32],
@@ -595,16 +661,18 @@ export const ACTIVATIONS: readonly [number, number][] = [
   [512, 2],
 ];
 
-export const ALL_OPS: readonly Op[] = ['conv', 'bn', 'pool', 'linear', 'relu'];
-export const DEFAULT_OPS: readonly Op[] = ['conv', 'bn', 'pool', 'linear'];
+export const ALL_OPS: readonly Op[] = ['conv', 'dwconv', 'bn', 'pool', 'linear', 'relu'];
+export const DEFAULT_OPS: readonly Op[] = ['conv', 'dwconv', 'bn', 'pool', 'linear'];
 
 /** The cases for `ops` at batch N; `quick` keeps one small shape per op. */
 export function buildCases(ops: readonly Op[], N: number, quick: boolean): Case[] {
   const cases: Case[] = [];
   const conv = quick ? [CONV_LAYERS[0]!] : CONV_LAYERS;
   const acts = quick ? [ACTIVATIONS[4]!] : ACTIVATIONS;
+  const dw = quick ? [DWCONV_LAYERS[3]!] : DWCONV_LAYERS;
   for (const op of ops) {
     if (op === 'conv') for (const [ci, co, h] of conv) for (const p of ['forward', 'dgrad', 'wgrad'] as const) cases.push(convCase(N, ci, co, h, p));
+    if (op === 'dwconv') for (const [c, h, st] of dw) cases.push(dwconvCase(N, c, h, st));
     if (op === 'bn') for (const [c, h] of acts) for (const p of ['forward', 'backward'] as const) cases.push(bnCase(N, c, h, p));
     if (op === 'pool') for (const [c, h] of acts) for (const p of ['forward', 'backward'] as const) cases.push(poolCase(N, c, h, p));
     if (op === 'linear') for (const p of ['forward', 'backward'] as const) cases.push(linearCase(N, 512, 10, p));
@@ -615,7 +683,7 @@ export function buildCases(ops: readonly Op[], N: number, quick: boolean): Case[
 
 /** Why our family for `op` is unavailable, or null. */
 export function oursMissing(op: Op): string | null {
-  const fam: Record<Op, FamilyName | null> = { conv: 'conv2d', bn: 'batchnorm2d', pool: 'pool2d', linear: 'linear', relu: null };
+  const fam: Record<Op, FamilyName | null> = { conv: 'conv2d', dwconv: 'conv2d_grouped', bn: 'batchnorm2d', pool: 'pool2d', linear: 'linear', relu: null };
   const f = fam[op];
   return f && !families[f] ? (missing[f] ?? `src/ops/${f}.ts is not available`) : null;
 }

@@ -3,7 +3,7 @@
  * adapter and @tensorflow/tfjs-backend-wasm (SIMD), on the VGG-16 CIFAR layer shapes. Every row is
  * checked against the peer's output before it is timed. See bench/README.md.
  *
- *   npm run bench -- [--quick] [--ops conv,bn,pool,linear] [--peers webgpu,wasm] [--repeats N]
+ *   npm run bench -- [--quick] [--ops conv,dwconv,bn,pool,linear] [--peers webgpu,wasm] [--repeats N]
  *                    [--warmups N] [--batch N] [--max-row-s S] [--rtol R] [--variant tiled|regblock]
  *                    [--out FILE]
  */
