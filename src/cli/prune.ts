@@ -10,17 +10,24 @@ import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
 import { init } from '../node.js';
-import { saveModel } from '../io/checkpoint.js';
+import { checkpointGraph, saveModel } from '../io/checkpoint.js';
+import { parseSafetensors } from '../io/safetensors.js';
+import { analyseChannels } from '../slim/channels.js';
 import { writeFilesAtomic } from '../io/files.node.js';
 import { parseHTML } from 'linkedom';
-import { prune, type PruneOptions } from '../slim/prune.js';
+import { prune, type PruneAmount, type PruneOptions } from '../slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../slim/report.js';
 import { evaluate } from '../train/trainer.js';
 import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, readModelFile } from './common.js';
 
 interface PruneFlags {
   model: string;
-  percent: number;
+  percent?: number;
+  targetFlops?: number;
+  targetParams?: number;
+  coupled: 'keep' | 'prune';
+  groupImportance: 'mean' | 'sum' | 'max';
+  ignore?: string;
   save: string;
   data?: string;
   dataset?: DatasetKind;
@@ -38,7 +45,12 @@ export function registerPrune(program: Command): void {
     .command('prune')
     .description('prune the channels with the smallest BatchNorm |γ| (one global threshold) into a smaller model')
     .requiredOption('--model <ckpt>', 'trained model checkpoint (.safetensors)')
-    .requiredOption('--percent <f>', 'fraction of all BatchNorm channels to prune, in [0, 1)', floatOption('--percent', 0, 0.999999))
+    .option('--percent <f>', 'fraction of the ranked BatchNorm channels to prune, in [0, 1)', floatOption('--percent', 0, 0.999999))
+    .option('--target-flops <f>', 'instead of --percent: prune until at most this fraction of the FLOPs is left, in (0, 1]', floatOption('--target-flops', 1e-9, 1))
+    .option('--target-params <f>', 'instead of --percent: prune until at most this fraction of the parameters is left, in (0, 1]', floatOption('--target-params', 1e-9, 1))
+    .option('--coupled <mode>', "channels tied across BatchNorms (residual streams, shared concatenations): keep (never removed, the reference) | prune (scored as a group, removed everywhere at once)", 'keep')
+    .option('--group-importance <r>', "with --coupled prune, how a group's |γ| are reduced: mean | sum | max", 'mean')
+    .option('--ignore <names>', 'comma-separated layer names whose channels are never removed')
     .requiredOption('--save <dir>', 'output directory')
     .option('--data <path>', 'dataset to report test accuracy before and after')
     .option('--dataset <name>', `${DATASETS.join(' | ')} (default: detected from --data)`)
@@ -50,7 +62,15 @@ export function registerPrune(program: Command): void {
     .option('--mask', 'mask mode: keep the shapes, set the pruned channels\' γ and β to zero (fine-tuning keeps them at zero)')
     .option('--test-batch-size <n>', 'evaluation batch size', intOption('--test-batch-size', 1), 256)
     .action(async (f: PruneFlags) => {
+      const amounts = [f.percent !== undefined, f.targetFlops !== undefined, f.targetParams !== undefined].filter(Boolean).length;
+      if (amounts !== 1) throw new CliError('give exactly one of --percent, --target-flops, --target-params', 2);
+      if (f.coupled !== 'keep' && f.coupled !== 'prune') throw new CliError(`--coupled ${f.coupled}: expected keep or prune`, 2);
+      if (!['mean', 'sum', 'max'].includes(f.groupImportance)) throw new CliError(`--group-importance ${f.groupImportance}: expected mean, sum or max`, 2);
+      const amount: PruneAmount = f.percent !== undefined ? f.percent : f.targetFlops !== undefined ? { flops: f.targetFlops } : { params: f.targetParams! };
       const file = await readModelFile(f.model);
+      const ignore = f.ignore ? f.ignore.split(',').map((x) => x.trim()).filter(Boolean) : [];
+      // Whether the pass can follow the graph (and the ignored names exist), before any GPU work.
+      analyseChannels(checkpointGraph(parseSafetensors(file.bytes, f.model), f.model).graph, ignore);
       const data = f.data ? await loadData(f.data, f.dataset) : null;
       if (data && !data.test) throw new CliError(`--data ${f.data}: no test split to measure accuracy on`);
       const ctx = await init();
@@ -65,16 +85,19 @@ export function registerPrune(program: Command): void {
           ...(f.strict ? { strict: true } : {}),
           ...(f.compensate ? { compensate: true } : {}),
           ...(f.mask ? { mode: 'mask' as const } : {}),
+          coupled: f.coupled,
+          groupImportance: f.groupImportance,
+          ...(ignore.length ? { ignore } : {}),
           inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, 32, 32],
         };
-        const { model: pruned, report } = await prune(model, f.percent, options);
+        const { model: pruned, report } = await prune(model, amount, options);
         models.push(pruned);
         let accuracy: { before: number; after: number; afterWithoutCompensation?: number } | undefined;
         if (data) {
           const acc = async (m: typeof model) => (await evaluate(m, data.test!, { batchSize: f.testBatchSize })).accuracy;
           accuracy = { before: await acc(model), after: await acc(pruned) };
           if (f.compensate) {
-            const plain = await prune(model, f.percent, { ...options, compensate: false });
+            const plain = await prune(model, report.percent, { ...options, compensate: false });
             models.push(plain.model);
             accuracy.afterWithoutCompensation = await acc(plain.model);
           }
@@ -82,7 +105,7 @@ export function registerPrune(program: Command): void {
         const note = accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null;
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(note ? { notes: [note] } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
-        const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${f.percent}` });
+        const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
         mkdirSync(f.save, { recursive: true });
         const files = ['pruned.safetensors', 'prune.json', 'prune.svg'].map((n) => path.join(f.save, n));
         await writeFilesAtomic([
@@ -102,7 +125,8 @@ export function registerPrune(program: Command): void {
               : []),
             ...(note ? [note] : []),
             ...(report.compensation?.skipped.length ? [`not compensated: ${report.compensation.skipped.map((s) => s.through).join(', ')} (their outputs feed no BatchNorm)`] : []),
-            `cfg ${JSON.stringify(report.cfg)}`,
+            ...(report.target ? [`target ${JSON.stringify(amount)}: reached ${report.target.reached.flops.toFixed(4)} of the FLOPs, ${report.target.reached.params.toFixed(4)} of the parameters (percent ${report.percent.toFixed(4)})`] : []),
+            report.cfg ? `cfg ${JSON.stringify(report.cfg)}` : `graph: ${pruned.meta.arch} (the compact model's graph is in the checkpoint metadata)`,
             `wrote ${files.join(', ')}`,
           ].join('\n'),
         );

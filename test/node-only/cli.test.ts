@@ -164,6 +164,38 @@ describe('netslim CLI', () => {
     expect(existsSync(bad)).toBe(false);
   });
 
+  it('prunes the residual stream to a FLOP target (--coupled prune --target-flops); the result loads through its graph; bad amounts write nothing', () => {
+    const dir = tmp();
+    const fx = parseSafetensors(new Uint8Array(readFileSync(path.join(root, 'test/fixtures/models/resnet11.safetensors'))), 'resnet11');
+    const state = new Map<string, SafeTensor>([...fx.tensors].filter(([k]) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k)));
+    const ckpt = path.join(dir, 'model.safetensors');
+    writeFileSync(ckpt, serializeSafetensors(state));
+    const out = path.join(dir, 'pruned');
+    const r = netslim('prune', '--model', ckpt, '--target-flops', '0.6', '--coupled', 'prune', '--save', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/target \{"flops":0\.6\}: reached 0\.\d+ of the FLOPs/);
+    const report = JSON.parse(readFileSync(path.join(out, 'prune.json'), 'utf8'));
+    expect(report.target.reached.flops).toBeLessThanOrEqual(0.6);
+    expect(report.coupled).toBe('prune');
+    const pruned = parseSafetensors(new Uint8Array(readFileSync(path.join(out, 'pruned.safetensors'))), 'pruned');
+    expect(JSON.parse(pruned.metadata.graph!).format).toBe('netslim-graph/1');
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: fx.tensors.get('input')! }));
+    const p = netslim('predict', '--model', path.join(out, 'pruned.safetensors'), '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors'));
+    expect(p.code, p.stderr).toBe(0);
+    const bad = path.join(dir, 'bad');
+    const r2 = netslim('prune', '--model', ckpt, '--save', bad);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr.trim()).toBe('netslim: give exactly one of --percent, --target-flops, --target-params');
+    const r3 = netslim('prune', '--model', ckpt, '--percent', '0.3', '--ignore', 'nope', '--save', bad);
+    expect(r3.code).toBe(1);
+    // One line of ours (Dawn may print its own native warnings before it: issue 15).
+    expect(r3.stderr.trim().split('\n').filter((l) => l.startsWith('netslim'))).toEqual([expect.stringContaining('ignore names "nope", which is no layer of the graph')]);
+    const r4 = netslim('prune', '--model', ckpt, '--target-params', '0.001', '--save', bad);
+    expect(r4.code).toBe(1);
+    expect(r4.stderr).toMatch(/target params 0\.001 cannot be met/);
+    expect(existsSync(bad)).toBe(false);
+  });
+
   for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
     it(`predict gives PyTorch's logits for a PyTorch-made ${name} checkpoint`, () => {
       const dir = tmp();
