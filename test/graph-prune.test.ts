@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from '../src/gpu/context.js';
 import { Graph } from '../src/nn/graph.js';
-import { Add, AvgPool2d, BatchNorm2d, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
+import { Add, AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6 } from '../src/nn/layers.js';
 import { Model } from '../src/nn/model.js';
 import { initialize, resnet, densenet } from '../src/nn/models.js';
 import { PruneError, plan, prune } from '../src/slim/prune.js';
@@ -70,10 +70,40 @@ function concatNet(): Graph {
   return g;
 }
 
+/** MobileNetV2 in miniature: ReLU6 stem, an inverted residual (1×1 expand, depthwise 3×3, linear 1×1 project) with its skip, a biased 1×1 conv, global pooling, dropout. */
+function invertedResidualNet(): Graph {
+  const g = new Graph(3);
+  const stem = g.chain(g.input, new Conv2d('stem.0', { inChannels: 3, outChannels: 8, kernel: 3, padding: 1 }), new BatchNorm2d('stem.1', 8), new ReLU6(''));
+  const h = g.chain(
+    stem,
+    new Conv2d('block.expand', { inChannels: 8, outChannels: 16, kernel: 1 }),
+    new BatchNorm2d('block.bn1', 16),
+    new ReLU6(''),
+    new Conv2d('block.dw', { inChannels: 16, outChannels: 16, kernel: 3, padding: 1, groups: 16 }),
+    new BatchNorm2d('block.bn2', 16),
+    new ReLU6(''),
+    new Conv2d('block.project', { inChannels: 16, outChannels: 8, kernel: 1 }),
+    new BatchNorm2d('block.bn3', 8),
+  );
+  const y = g.add(new Add(''), h, stem);
+  g.chain(
+    y,
+    new Conv2d('head.0', { inChannels: 8, outChannels: 12, kernel: 1, bias: true }),
+    new BatchNorm2d('head.1', 12),
+    new ReLU6(''),
+    new GlobalAvgPool2d(''),
+    new Flatten(''),
+    new Dropout('drop', 0.2),
+    new Linear('fc', 12, 4),
+  );
+  return g;
+}
+
 const NETS: { name: string; make: (ctx: Context) => Model; input: [number, number, number] }[] = [
   { name: 'tv-resnet', make: (ctx) => custom(ctx, tvResnet(), 10), input: [3, 8, 8] },
   { name: 'flatten-linear', make: (ctx) => custom(ctx, flattenNet(), 5), input: [1, 28, 28] },
   { name: 'concat', make: (ctx) => custom(ctx, concatNet(), 3), input: [3, 8, 8] },
+  { name: 'inverted-residual', make: (ctx) => custom(ctx, invertedResidualNet(), 4), input: [3, 7, 5] },
   { name: 'resnet11', make: (ctx) => resnet(ctx, { depth: 11 }), input: [3, 32, 32] },
   { name: 'densenet7', make: (ctx) => densenet(ctx, { depth: 7 }), input: [3, 32, 32] },
 ];

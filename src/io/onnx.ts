@@ -150,7 +150,7 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
   const { opset, batch, inputSize } = checkOptions(model, options);
   const g = model.graph;
   // Refuse unknown layers before any GPU readback.
-  const known = new Set(['Input', 'Conv2d', 'BatchNorm2d', 'ReLU', 'MaxPool2d', 'AvgPool2d', 'Linear', 'ChannelSelection', 'Add', 'Concat', 'Flatten']);
+  const known = new Set(['Input', 'Conv2d', 'BatchNorm2d', 'ReLU', 'ReLU6', 'Dropout', 'GlobalAvgPool2d', 'MaxPool2d', 'AvgPool2d', 'Linear', 'ChannelSelection', 'Add', 'Concat', 'Flatten']);
   for (const n of g.nodes) {
     if (!known.has(n.layer.kind)) throw new OnnxExportError(`exportOnnx: no ONNX mapping for layer ${describe(n.layer)} (node ${n.id})`);
   }
@@ -187,7 +187,7 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
         const [ph, pw] = pair(conv.padding, 0);
         const extra = [f32(stateName(l, 'weight'), conv.slot('weight').shape)];
         if (l.state.some((s) => s.key === 'bias')) extra.push(f32(stateName(l, 'bias')));
-        node('Conv', extra, [ints('kernel_shape', [kh, kw]), ints('strides', [sh, sw]), ints('pads', [ph, pw, ph, pw]), ints('dilations', [1, 1]), int('group', 1)]);
+        node('Conv', extra, [ints('kernel_shape', [kh, kw]), ints('strides', [sh, sw]), ints('pads', [ph, pw, ph, pw]), ints('dilations', [1, 1]), int('group', conv.groups)]);
         break;
       }
       case 'BatchNorm2d': {
@@ -200,6 +200,21 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
       }
       case 'ReLU':
         node('Relu', []);
+        break;
+      case 'ReLU6': {
+        // Clip takes its bounds as inputs from opset 11 on (PyTorch exports ReLU6 this way).
+        if (!initializers.some((t) => t.name === 'clip.min')) {
+          initializers.push({ name: 'clip.min', dims: [], dataType: FLOAT, rawData: bytesOf(Float32Array.of(0)) });
+          initializers.push({ name: 'clip.max', dims: [], dataType: FLOAT, rawData: bytesOf(Float32Array.of(6)) });
+        }
+        node('Clip', ['clip.min', 'clip.max']);
+        break;
+      }
+      case 'Dropout':
+        node('Identity', []); // inference
+        break;
+      case 'GlobalAvgPool2d':
+        node('GlobalAveragePool', []);
         break;
       case 'MaxPool2d':
       case 'AvgPool2d': {

@@ -9,7 +9,7 @@
  */
 import { NetslimError } from '../errors.js';
 import { Graph } from './graph.js';
-import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU, type Layer, type LayerKind } from './layers.js';
+import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6, type Layer, type LayerKind } from './layers.js';
 
 /** The format string of version 1. */
 export const GRAPH_FORMAT = 'netslim-graph/1';
@@ -70,6 +70,13 @@ function real(o: Options, key: string, where: string, fallback: number, lo: numb
   return v;
 }
 
+function bool(o: Options, key: string, where: string): boolean {
+  const v = o[key];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new GraphSpecError(`${where}: ${key} ${JSON.stringify(v)} is not true or false`);
+  return v;
+}
+
 function pool(o: Options, where: string): { kernel: number; stride: number; padding: number } {
   const kernel = int(o, 'kernel', where);
   return { kernel, stride: int(o, 'stride', where, 1, kernel), padding: int(o, 'padding', where, 0, 0) };
@@ -80,10 +87,21 @@ const BUILDERS: Record<Exclude<LayerKind, 'Input'>, { arity: number | null; buil
   Conv2d: {
     arity: 1,
     build: (name, o, w) =>
-      new Conv2d(name, { inChannels: int(o, 'inChannels', w), outChannels: int(o, 'outChannels', w), kernel: int(o, 'kernel', w), stride: int(o, 'stride', w, 1, 1), padding: int(o, 'padding', w, 0, 0) }),
+      new Conv2d(name, {
+        inChannels: int(o, 'inChannels', w),
+        outChannels: int(o, 'outChannels', w),
+        kernel: int(o, 'kernel', w),
+        stride: int(o, 'stride', w, 1, 1),
+        padding: int(o, 'padding', w, 0, 0),
+        groups: int(o, 'groups', w, 1, 1),
+        bias: bool(o, 'bias', w),
+      }),
   },
   BatchNorm2d: { arity: 1, build: (name, o, w) => new BatchNorm2d(name, int(o, 'channels', w), real(o, 'eps', w, 1e-5, 0, 1), real(o, 'momentum', w, 0.1, 0, 1)) },
   ReLU: { arity: 1, build: (name) => new ReLU(name) },
+  ReLU6: { arity: 1, build: (name) => new ReLU6(name) },
+  Dropout: { arity: 1, build: (name, o, w) => new Dropout(name, real(o, 'p', w, 0.5, 0, 0.999999)) },
+  GlobalAvgPool2d: { arity: 1, build: (name) => new GlobalAvgPool2d(name) },
   MaxPool2d: { arity: 1, build: (name, o, w) => new MaxPool2d(name, pool(o, w)) },
   AvgPool2d: { arity: 1, build: (name, o, w) => new AvgPool2d(name, pool(o, w)) },
   Linear: { arity: 1, build: (name, o, w) => new Linear(name, int(o, 'inFeatures', w), int(o, 'outFeatures', w)) },
@@ -175,7 +193,13 @@ export function graphFromSpec(spec: unknown, changeOptions?: (node: GraphNodeSpe
     }
     const options = raw.options ?? {};
     if (!isObject(options)) throw new GraphSpecError(`${where}: options is ${describe(options)}, not an object`);
-    const layer = builder.build(name, changeOptions ? changeOptions({ kind: kind as LayerKind, name, inputs: inputs as number[], options: options as GraphNodeSpec['options'] }, id) : (options as Options), where);
+    let layer: Layer;
+    try {
+      layer = builder.build(name, changeOptions ? changeOptions({ kind: kind as LayerKind, name, inputs: inputs as number[], options: options as GraphNodeSpec['options'] }, id) : (options as Options), where);
+    } catch (e) {
+      if (e instanceof GraphSpecError) throw e;
+      throw new GraphSpecError(`${where}: ${(e as Error).message}`, { cause: e });
+    }
     if (layer.state.length) {
       // A layer's name is the prefix of its state_dict keys: two layers with state may not share it.
       if (seen.has(name)) throw new GraphSpecError(`${where}: another layer with state is named ${JSON.stringify(name)}`);

@@ -10,8 +10,9 @@ import { assertShape } from '../errors.js';
 import { shapeString } from '../gpu/tensor.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape, type ConvBatchNormEpilogue } from '../ops/conv2d.js';
 import { batchNormBackward, batchNormForwardEval, batchNormForwardTrain } from '../ops/batchnorm2d.js';
-import { reluBackward, reluForward, add } from '../ops/elementwise.js';
-import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputShape } from '../ops/pool2d.js';
+import { reluBackward, reluForward, add, relu6Forward, relu6Backward, dropoutForward, dropoutBackward } from '../ops/elementwise.js';
+import { avgPool2dBackward, avgPool2dForward, globalAvgPool2dBackward, globalAvgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dOutputShape } from '../ops/pool2d.js';
+import { conv2dBiasGrad, groupedConv2dBackwardInput, groupedConv2dBackwardWeight, groupedConv2dForward, groupedConv2dOutputShape } from '../ops/conv2d_grouped.js';
 import { linearBackward, linearForward } from '../ops/linear.js';
 import { channelSelectBackward, channelSelectForward, concatBackward, concatForward } from '../ops/channel.js';
 
@@ -21,6 +22,9 @@ export type LayerKind =
   | 'Conv2d'
   | 'BatchNorm2d'
   | 'ReLU'
+  | 'ReLU6'
+  | 'Dropout'
+  | 'GlobalAvgPool2d'
   | 'MaxPool2d'
   | 'AvgPool2d'
   | 'Linear'
@@ -165,17 +169,26 @@ export class Input extends Layer {
   backward(): void {}
 }
 
-/** Shape of a {@link Conv2d}: channels, square kernel, stride (default 1) and zero padding (default 0). */
+/**
+ * Shape of a {@link Conv2d}: channels, square kernel, stride (default 1), zero padding (default
+ * 0), groups (default 1; `groups = inChannels = outChannels` is a depthwise convolution) and
+ * whether it has a bias (default false).
+ */
 export interface Conv2dConfig {
   inChannels: number;
   outChannels: number;
   kernel: number;
   stride?: number;
   padding?: number;
+  groups?: number;
+  bias?: boolean;
 }
 
 /**
- * 2-D convolution without bias (all the reference models use bias=False).
+ * 2-D convolution as PyTorch's nn.Conv2d: weight [out, in/groups, k, k], an optional bias,
+ * grouped and depthwise (`groups = inChannels = outChannels`) convolutions. The reference models
+ * use bias=False and groups 1, which run the dense conv2d kernels (src/ops/conv2d.ts); other
+ * shapes run the grouped family (src/ops/conv2d_grouped.ts).
  *
  * @example
  * ```ts
@@ -183,42 +196,75 @@ export interface Conv2dConfig {
  *
  * const conv = new layers.Conv2d('feature.0', { inChannels: 3, outChannels: 16, kernel: 3, padding: 1 });
  * console.log(conv.outputShape([[8, 3, 32, 32]]), conv.slot('weight').shape); // [8, 16, 32, 32] [16, 3, 3, 3]
+ * const dw = new layers.Conv2d('dw', { inChannels: 16, outChannels: 16, kernel: 3, padding: 1, groups: 16, bias: true });
+ * console.log(dw.depthwise, dw.slot('weight').shape); // true [16, 1, 3, 3]
  * ```
  */
 export class Conv2d extends Layer {
   readonly kind = 'Conv2d';
   readonly stride: number;
   readonly padding: number;
+  readonly groups: number;
   constructor(name: string, readonly config: Conv2dConfig) {
     super(name);
     this.stride = config.stride ?? 1;
     this.padding = config.padding ?? 0;
-    this.state.push(slot('weight', [config.outChannels, config.inChannels, config.kernel, config.kernel], true));
+    this.groups = config.groups ?? 1;
+    const g = this.groups;
+    assertShape(
+      Number.isInteger(g) && g >= 1 && config.inChannels % g === 0 && config.outChannels % g === 0,
+      () => `Conv2d ${name}: groups ${g} must divide inChannels ${config.inChannels} and outChannels ${config.outChannels}`,
+    );
+    this.state.push(slot('weight', [config.outChannels, config.inChannels / g, config.kernel, config.kernel], true));
+    if (config.bias) this.state.push(slot('bias', [config.outChannels], true));
   }
-  override options(): Record<string, number> {
-    return { inChannels: this.inChannels, outChannels: this.outChannels, kernel: this.config.kernel, stride: this.stride, padding: this.padding };
+  override options(): Record<string, number | boolean> {
+    return {
+      inChannels: this.inChannels,
+      outChannels: this.outChannels,
+      kernel: this.config.kernel,
+      stride: this.stride,
+      padding: this.padding,
+      ...(this.groups !== 1 ? { groups: this.groups } : {}),
+      ...(this.hasBias ? { bias: true } : {}),
+    };
   }
-  /** Input channels (the weight's second dimension). */
+  /** Input channels (the weight's second dimension times the groups). */
   get inChannels(): number {
-    return this.slot('weight').shape[1]!;
+    return this.slot('weight').shape[1]! * this.groups;
   }
   /** Output channels (the weight's first dimension). */
   get outChannels(): number {
     return this.slot('weight').shape[0]!;
   }
+  /** Whether the layer has a bias. */
+  get hasBias(): boolean {
+    return this.state.length > 1;
+  }
+  /** One filter per channel: groups = inChannels = outChannels > 1. */
+  get depthwise(): boolean {
+    return this.groups > 1 && this.groups === this.inChannels && this.groups === this.outChannels;
+  }
+  /** Runs the dense kernels with their evaluation epilogues (groups 1, no bias): what evaluation fusions need. */
+  get dense(): boolean {
+    return this.groups === 1 && !this.hasBias;
+  }
   outputShape(inputs: readonly (readonly number[])[]): number[] {
     const x = inputs[0]!;
     expectRank(this, x, 4);
     expectChannels(this, x, this.inChannels);
-    return conv2dOutputShape(x, this.slot('weight').shape, { stride: this.stride, padding: this.padding });
+    return this.groups === 1
+      ? conv2dOutputShape(x, this.slot('weight').shape, { stride: this.stride, padding: this.padding })
+      : groupedConv2dOutputShape(x, this.slot('weight').shape, { stride: this.stride, padding: this.padding, groups: this.groups });
   }
   forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
-    conv2dForward(ctx, inputs[0]!, this.value('weight'), { stride: this.stride, padding: this.padding }, out);
+    if (this.dense) conv2dForward(ctx, inputs[0]!, this.value('weight'), { stride: this.stride, padding: this.padding }, out);
+    else groupedConv2dForward(ctx, inputs[0]!, this.value('weight'), this.hasBias ? this.value('bias') : null, { stride: this.stride, padding: this.padding, groups: this.groups }, out);
   }
   /**
    * Evaluation forward with what follows it in the graph applied before the store: a BatchNorm2d
    * (running statistics) and/or a ReLU, or the residual sum of an Add it feeds; `out` is what the
-   * layers give one by one, in one pass.
+   * layers give one by one, in one pass. Dense convolutions only (see `dense`).
    */
   forwardEvalFused(ctx: Context, x: Tensor, out: Tensor, then: { batchNorm?: BatchNorm2d; relu?: boolean; residual?: Tensor }): void {
     const batchNorm = then.batchNorm?.evalParameters();
@@ -226,10 +272,17 @@ export class Conv2d extends Layer {
   }
   backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
     const x = inputs[0]!;
-    const opts = { stride: this.stride, padding: this.padding };
-    conv2dBackwardWeight(ctx, x, dout, this.slot('weight').shape, opts, this.grad('weight'));
     const dx = dinputs[0];
-    if (dx) conv2dBackwardInput(ctx, dout, this.value('weight'), x.shape, opts, dx);
+    if (this.hasBias) conv2dBiasGrad(ctx, dout, this.grad('bias'));
+    if (this.groups === 1) {
+      const opts = { stride: this.stride, padding: this.padding };
+      conv2dBackwardWeight(ctx, x, dout, this.slot('weight').shape, opts, this.grad('weight'));
+      if (dx) conv2dBackwardInput(ctx, dout, this.value('weight'), x.shape, opts, dx);
+      return;
+    }
+    const opts = { stride: this.stride, padding: this.padding, groups: this.groups };
+    groupedConv2dBackwardWeight(ctx, x, dout, this.slot('weight').shape, opts, this.grad('weight'));
+    if (dx) groupedConv2dBackwardInput(ctx, dout, this.value('weight'), x.shape, opts, dx);
   }
 }
 
@@ -631,4 +684,106 @@ export class Flatten extends Layer {
   }
   forward(): void {}
   backward(): void {}
+}
+
+/**
+ * min(max(x, 0), 6) (MobileNet's activation); the gradient passes where 0 < x < 6, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.ReLU6('').outputShape([[8, 16, 4, 4]])); // [8, 16, 4, 4]
+ * ```
+ */
+export class ReLU6 extends Layer {
+  readonly kind = 'ReLU6';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    return [...inputs[0]!];
+  }
+  override get backwardReadsOutput(): boolean {
+    return true;
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    relu6Forward(ctx, inputs[0]!, out);
+  }
+  backward(ctx: Context, _inputs: readonly Tensor[], out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) relu6Backward(ctx, out, dout, dx);
+  }
+}
+
+/**
+ * Dropout with probability `p`: in training each element is zeroed with probability p and the
+ * rest scaled by 1/(1 − p), the mask drawn from a seed that advances every training forward (so a
+ * run is reproducible); identity in evaluation.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * const drop = new layers.Dropout('classifier.0', 0.2);
+ * console.log(drop.p, drop.outputShape([[8, 512]])); // 0.2 [8, 512]
+ * ```
+ */
+export class Dropout extends Layer {
+  readonly kind = 'Dropout';
+  /** The seed of the next training forward's mask. */
+  seed: number;
+  #used = 0;
+  constructor(
+    name: string,
+    readonly p: number,
+    seed = 1,
+  ) {
+    super(name);
+    assertShape(typeof p === 'number' && p >= 0 && p < 1, () => `Dropout ${name}: p ${p} is outside [0, 1)`);
+    this.seed = seed >>> 0;
+  }
+  override options(): Record<string, number> {
+    return { p: this.p };
+  }
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    return [...inputs[0]!];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor, train: boolean): void {
+    if (!train || this.p === 0) {
+      ctx.copy(inputs[0]!, out, inputs[0]!.size * 4);
+      return;
+    }
+    this.#used = this.seed;
+    this.seed = (this.seed + 0x9e3779b9) >>> 0;
+    dropoutForward(ctx, inputs[0]!, { p: this.p, seed: this.#used }, out);
+  }
+  backward(ctx: Context, _inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) dropoutBackward(ctx, dout, { p: this.p, seed: this.#used }, dx);
+  }
+}
+
+/**
+ * Global average pooling (PyTorch's AdaptiveAvgPool2d(1)): [N, C, H, W] → [N, C, 1, 1] for any
+ * H and W, so a model ending in it takes any input size.
+ *
+ * @example
+ * ```ts
+ * import { layers } from 'netslim';
+ *
+ * console.log(new layers.GlobalAvgPool2d('avgpool').outputShape([[8, 64, 7, 5]])); // [8, 64, 1, 1]
+ * ```
+ */
+export class GlobalAvgPool2d extends Layer {
+  readonly kind = 'GlobalAvgPool2d';
+  outputShape(inputs: readonly (readonly number[])[]): number[] {
+    const x = inputs[0]!;
+    expectRank(this, x, 4);
+    return [x[0]!, x[1]!, 1, 1];
+  }
+  forward(ctx: Context, inputs: readonly Tensor[], out: Tensor): void {
+    globalAvgPool2dForward(ctx, inputs[0]!, out);
+  }
+  backward(ctx: Context, inputs: readonly Tensor[], _out: Tensor, dout: Tensor, dinputs: readonly (Tensor | null)[]): void {
+    const dx = dinputs[0];
+    if (dx) globalAvgPool2dBackward(ctx, dout, inputs[0]!.shape, dx);
+  }
 }

@@ -89,7 +89,7 @@ function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<num
     if (absorbed.has(node.id)) continue;
     const f: EvalFusion = { head: node.id, residual: null, batchNorm: null, select: null, relu: false, last: node.id };
     if (node.layer instanceof Add) {
-      const slot = node.inputs.findIndex((i) => layerAt(i) instanceof Conv2d && only(i) === node.id && !at.has(i));
+      const slot = node.inputs.findIndex((i) => layerAt(i) instanceof Conv2d && (layerAt(i) as Conv2d).dense && only(i) === node.id && !at.has(i));
       if (slot < 0) continue;
       f.head = node.inputs[slot]!;
       f.residual = node.inputs[1 - slot]!;
@@ -99,6 +99,7 @@ function evalFusions(g: Graph): { at: Map<number, EvalFusion>; absorbed: Set<num
       continue;
     }
     if (node.layer instanceof Conv2d) {
+      if (!node.layer.dense) continue;
       const bn = only(node.id);
       const afterBn = only(bn);
       if (!(layerAt(bn) instanceof BatchNorm2d) || layerAt(afterBn) instanceof ChannelSelection) continue;

@@ -22,7 +22,7 @@ import { BatchNorm2d, ChannelSelection, Conv2d, Linear } from '../nn/layers.js';
 import { PruneError } from './errors.js';
 
 /** Layers whose output channels are their input's (and whose state, if any, is per channel). */
-const PASS_THROUGH = new Set(['BatchNorm2d', 'ReLU', 'MaxPool2d', 'AvgPool2d', 'Flatten']);
+const PASS_THROUGH = new Set(['BatchNorm2d', 'ReLU', 'ReLU6', 'Dropout', 'MaxPool2d', 'AvgPool2d', 'GlobalAvgPool2d', 'Flatten']);
 
 /** The channel structure of a graph. */
 export interface ChannelGraph {
@@ -88,7 +88,14 @@ export function analyseChannels(graph: Graph, ignore: readonly string[] = []): C
     if (node.id === 0) chans.push(fresh(graph.inChannels, true));
     else if (l instanceof Conv2d) {
       if (input[0]!.length !== l.inChannels) throw new PruneError(`prune: ${where} takes ${l.inChannels} channels, its input has ${input[0]!.length}`);
-      chans.push(fresh(l.outChannels));
+      if (l.groups === 1) chans.push(fresh(l.outChannels));
+      else if (l.depthwise) chans.push(input[0]!); // one filter per channel: its output channel is its input channel
+      else {
+        // Grouped (or a depthwise channel multiplier): channels are tied within groups in ways the
+        // pass does not follow; its inputs and outputs are kept whole.
+        for (const a of input[0]!) fixedAtom[a] = true;
+        chans.push(fresh(l.outChannels, true));
+      }
     } else if (l instanceof Linear) {
       const c = input[0]!.length;
       if (c === 0 || l.inFeatures % c !== 0) throw new PruneError(`prune: ${where} takes ${l.inFeatures} features, which are not whole channels of its input's ${c}`);

@@ -296,7 +296,8 @@ function compactGraph(sel: Selection): Graph {
     const x = node.inputs[0]!;
     switch (node.kind) {
       case 'Conv2d':
-        return { ...node.options, inChannels: width(x), outChannels: width(id) };
+        // A depthwise convolution keeps one group per channel.
+        return { ...node.options, inChannels: width(x), outChannels: width(id), ...(depthwise(node.options) ? { groups: width(id) } : {}) };
       case 'BatchNorm2d':
       case 'ChannelSelection':
         return { ...node.options, channels: width(x) };
@@ -310,6 +311,11 @@ function compactGraph(sel: Selection): Graph {
     if (n.layer instanceof ChannelSelection) n.layer.setMask(selectionMask(sel, n.id));
   }
   return out;
+}
+
+function depthwise(o: Record<string, unknown>): boolean {
+  const g = (o.groups as number | undefined) ?? 1;
+  return g > 1 && g === o.inChannels && g === o.outChannels;
 }
 
 /** The new `indexes` of the selection at node `id`: over its input's kept channels, 1 where its own atom lives. */
@@ -514,7 +520,9 @@ function gatherInto(src: Model, dst: Model, sel: Selection, t: (shape: number[],
     if (l instanceof Conv2d) {
       const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
       const rows = idxOf(node.id);
-      const cols = idxOf(x);
+      // Grouped weights hold in/groups columns per row: only a dense convolution loses input columns.
+      const cols = l.groups === 1 ? idxOf(x) : null;
+      if (l.hasBias) for (const part of parts) gather(l.slot('bias')[part]!, d.slot('bias')[part]!, 1, o, 1, rows);
       for (const part of parts) {
         const from = l.slot('weight')[part]!;
         const to = d.slot('weight')[part]!;
@@ -633,9 +641,11 @@ function maskInPlace(model: Model, sel: Selection, zeroProducers: boolean, t: (s
     const m = new Float32Array(l.outChannels);
     for (const p of kept) m[p] = 1;
     const mask = t([m.length], 'f32', m);
-    for (const part of ['value', 'momentum'] as const) {
-      const x = l.slot('weight')[part];
-      if (x) multiplyRows(ctx, x, mask);
+    for (const key of l.hasBias ? ['weight', 'bias'] : ['weight']) {
+      for (const part of ['value', 'momentum'] as const) {
+        const x = l.slot(key)[part];
+        if (x) multiplyRows(ctx, x, mask);
+      }
     }
   }
 }
@@ -653,7 +663,7 @@ function feedingBatchNorm(g: Graph, id: number): { bn: number; select: ChannelSe
     if (l instanceof BatchNorm2d) return { bn: cur, select, relu };
     if (l instanceof ChannelSelection) select = l;
     else if (l.kind === 'ReLU') relu = true;
-    else if (!['MaxPool2d', 'AvgPool2d', 'Flatten'].includes(l.kind)) return null;
+    else if (!['MaxPool2d', 'AvgPool2d', 'Flatten', 'Dropout'].includes(l.kind)) return null;
     cur = g.nodes[cur]!.inputs[0];
   }
   return null;
