@@ -43,15 +43,25 @@ export function floatOption(name: string, min = -Infinity, max = Infinity): (v: 
   };
 }
 
+/** Parses `--input-size C,H,W`. */
+export function inputSizeOption(v: string): [number, number, number] {
+  const parts = v.split(',').map((s) => s.trim());
+  const n = parts.map(Number);
+  if (parts.length !== 3 || !parts.every((s) => /^\d+$/.test(s)) || !n.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    throw new InvalidArgumentError('--input-size must be three positive integers C,H,W (e.g. 3,32,32).');
+  }
+  return n as [number, number, number];
+}
+
 export const DATASETS: readonly DatasetKind[] = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist'];
 
 /**
  * Loads `--data`: a dataset directory (CIFAR binaries, IDX files) or a tensor dataset file
  * (safetensors with `x` [N,C,H,W] F32 and `y` [N] integer labels, used as given, no test split).
  */
-export async function loadData(data: string, dataset: DatasetKind | undefined): Promise<{ train: Dataset; test: Dataset | null }> {
+export async function loadData(data: string, dataset: DatasetKind | undefined, padTo?: number): Promise<{ train: Dataset; test: Dataset | null }> {
   if (!existsSync(data)) throw new CliError(`--data ${data}: no such file or directory`);
-  if (statSync(data).isDirectory()) return loadDatasetDir(data, dataset ? { dataset } : {});
+  if (statSync(data).isDirectory()) return loadDatasetDir(data, { ...(dataset ? { dataset } : {}), ...(padTo !== undefined ? { padTo } : {}) });
   const file = parseSafetensors(await readFileBytes(data), data);
   const x = file.tensors.get('x');
   const y = file.tensors.get('y');

@@ -11,22 +11,13 @@ import { writeFileAtomic } from '../io/files.node.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, exportOnnxModel } from '../io/onnx.js';
 import type { Model } from '../nn/model.js';
-import { CliError, intOption, loadModelFile, readModelFile } from './common.js';
+import { CliError, inputSizeOption, intOption, loadModelFile, readModelFile } from './common.js';
 
 interface ExportFlags {
   model: string;
   onnx: string;
   inputSize?: [number, number, number];
   opset: number;
-}
-
-function inputSizeOption(v: string): [number, number, number] {
-  const parts = v.split(',').map((s) => s.trim());
-  const n = parts.map(Number);
-  if (parts.length !== 3 || !parts.every((s) => /^\d+$/.test(s)) || !n.every((d) => Number.isSafeInteger(d) && d >= 1)) {
-    throw new InvalidArgumentError('--input-size must be three positive integers C,H,W (e.g. 3,32,32).');
-  }
-  return n as [number, number, number];
 }
 
 function opsetOption(v: string): number {

@@ -13,7 +13,8 @@ import type { Model } from '../nn/model.js';
 import { Trainer, type EpochResult } from '../train/trainer.js';
 import { loadTrainingState, saveModel, saveTrainingState } from '../io/checkpoint.js';
 import { readFileBytes, writeFilesAtomic } from '../io/files.node.js';
-import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, progressBar, readModelFile } from './common.js';
+import { CliError, DATASETS, floatOption, inputSizeOption, intOption, loadData, loadModelFile, progressBar, readModelFile } from './common.js';
+import { ShapeError } from '../errors.js';
 
 interface TrainFlags {
   arch: string;
@@ -34,6 +35,7 @@ interface TrainFlags {
   weightDecay: number;
   seed: number;
   save: string;
+  inputSize?: [number, number, number];
 }
 
 /** The state file that goes with a checkpoint file. */
@@ -67,7 +69,8 @@ export function registerTrain(program: Command): void {
     .option('--dataset <name>', `${DATASETS.join(' | ')} (default: detected from --data)`)
     .option('--sr', 'train with channel sparsity regularisation (L1 on BatchNorm γ)')
     .option('--s <f>', 'sparsity rate s (default 1e-4)', floatOption('--s', 0, 1), 1e-4)
-    .option('--refine <ckpt>', 'fine-tune this (pruned) model as it is')
+    .option('--refine <ckpt>', 'start from this model file as it is (pruned, custom-graph or imported; with --sr for sparse training)')
+    .option('--input-size <C,H,W>', 'the size the model takes: 28×28 IDX images are zero-padded to it (default 32); other data must have it', inputSizeOption)
     .option('--resume <ckpt>', 'continue from this checkpoint and its .state.safetensors')
     .option('--epochs <n>', 'number of epochs', intOption('--epochs', 1), 160)
     .option('--batch-size <n>', 'training batch size', intOption('--batch-size', 1), 64)
@@ -88,7 +91,13 @@ async function train(f: TrainFlags): Promise<void> {
   if (f.width !== undefined && f.arch !== 'vgg') throw new CliError('--width applies to --arch vgg only', 2);
   const from = f.refine ?? f.resume;
   const modelFile = from ? await readModelFile(from) : null;
-  const { train: trainSet, test } = await loadData(f.data, f.dataset);
+  const size = f.inputSize;
+  if (size && size[1] !== size[2]) throw new CliError(`--input-size ${size.join(',')}: height and width must be equal (IDX images are padded to a square)`, 2);
+  const { train: trainSet, test } = await loadData(f.data, f.dataset, size?.[1]);
+  if (size) {
+    const got = [trainSet.channels, trainSet.height, trainSet.width];
+    if (got.join() !== size.join()) throw new CliError(`--input-size ${size.join(',')}: ${trainSet.name} images are ${got.join(',')} (only 28×28 IDX images are padded)`, 2);
+  }
   const ctx = await init();
   let model: Model | undefined;
   let trainer: Trainer | undefined;
@@ -103,7 +112,7 @@ async function train(f: TrainFlags): Promise<void> {
     if (modelFile) {
       model = loadModelFile(ctx, modelFile);
     } else {
-      const common = { numClasses: trainSet.classes <= 10 ? 10 : 100, inChannels: trainSet.channels, seed: f.seed, dataset: trainSet.name };
+      const common = { numClasses: trainSet.classes <= 10 ? 10 : 100, inChannels: trainSet.channels, seed: f.seed, dataset: trainSet.name, ...(trainSet.height !== 32 ? { inputSize: trainSet.height } : {}) };
       if (f.arch === 'vgg') {
         const depth = f.depth ?? 19;
         let cfg = f.cfg ? parseCfg(f.cfg) : undefined;
@@ -118,6 +127,12 @@ async function train(f: TrainFlags): Promise<void> {
       } else {
         model = densenet(ctx, { ...common, depth: f.depth ?? 40, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
       }
+    }
+    try {
+      model.graph.shapes([1, trainSet.channels, trainSet.height, trainSet.width]);
+    } catch (e) {
+      if (e instanceof ShapeError) throw new CliError(`${trainSet.name} images of ${trainSet.channels}×${trainSet.height}×${trainSet.width} do not fit the model: ${e.message}`, 2);
+      throw e;
     }
     mkdirSync(f.save, { recursive: true });
     const ckpt = path.join(f.save, 'checkpoint.safetensors');
@@ -155,7 +170,7 @@ async function train(f: TrainFlags): Promise<void> {
     });
     if (f.resume) loadTrainingState(trainer, await readFileBytes(stateFileOf(f.resume)), stateFileOf(f.resume));
     console.log(
-      `netslim train: ${m.meta.arch}${m.meta.depth ? `-${m.meta.depth}` : ''} cfg ${JSON.stringify(m.meta.cfg)} · ${m.parameterCount().toLocaleString('en')} params · ` +
+      `netslim train: ${m.meta.arch}${m.meta.depth ? `-${m.meta.depth}` : ''}${m.meta.cfg ? ` cfg ${JSON.stringify(m.meta.cfg)}` : ` (${m.graph.layers().length} layers)`} · ${m.parameterCount().toLocaleString('en')} params · ` +
         `${trainSet.name} ${trainSet.n} train / ${test?.n ?? 0} test · adapter ${ctx.adapter.description || ctx.adapter.architecture}${ctx.adapter.isSwiftShader ? ' (CPU)' : ''}` +
         `${f.sr ? ` · sparsity s=${f.s}` : ''}${trainer.epoch > 0 ? ` · resuming at epoch ${trainer.epoch + 1}` : ''}`,
     );

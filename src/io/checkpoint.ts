@@ -61,6 +61,7 @@ export function metadataOf(meta: ModelMeta, graph?: Graph): Record<string, strin
   if (meta.cfg) md.cfg = JSON.stringify(meta.cfg);
   if (meta.dataset) md.dataset = meta.dataset;
   if (meta.pruning) md.pruning = meta.pruning;
+  if (meta.inputSize !== undefined) md.input_size = String(meta.inputSize);
   if (graph) md.graph = JSON.stringify(graphToSpec(graph));
   return md;
 }
@@ -281,6 +282,11 @@ export function checkpointGraph(file: SafetensorsFile, fileName = 'checkpoint'):
     ...(md.dataset ? { dataset: md.dataset } : {}),
     ...(md.pruning ? { pruning: 'mask' as const } : {}),
   };
+  if (md.input_size !== undefined) {
+    const size = Number(md.input_size);
+    if (!(Number.isInteger(size) && size > 0)) throw new CheckpointError(fileName, undefined, `metadata input_size=${md.input_size} is not a positive integer`);
+    meta.inputSize = size;
+  }
   if (md.depth !== undefined) {
     const depth = Number(md.depth);
     if (!Number.isInteger(depth)) throw new CheckpointError(fileName, undefined, `metadata depth=${md.depth} is not an integer`);

@@ -22,6 +22,8 @@ export interface ModelMeta {
   /** The reference's cfg (`'M'` for VGG pools). */
   cfg?: (number | 'M')[];
   dataset?: string;
+  /** Height = width of the input the reference architectures' builders sized the final pool for, when not 32. */
+  inputSize?: number;
   /**
    * `'mask'`: pruned by masking (γ = β = 0 on the pruned channels, shapes unchanged); training
    * keeps every zero γ and its β at zero. Stored as the checkpoint metadata `pruning`.

@@ -33,6 +33,27 @@ export interface ModelOptions {
   /** Seed of the initialisation (default 1, as the reference's `--seed`). */
   seed?: number;
   dataset?: string;
+  /**
+   * Height = width of the images the model takes (default 32, the reference's CIFAR size): the
+   * final average pool's window is sized so that it leaves one pixel (VGG: side / 2^pools; ResNet
+   * and DenseNet: side / 4). Must divide evenly.
+   */
+  inputSize?: number;
+}
+
+/** The final pool's window for images of `side` after `factor`-fold downsampling, checked. */
+function headPool(arch: string, side: number | undefined, factor: number): number {
+  const s = side ?? 32;
+  const k = s / factor;
+  if (!(Number.isInteger(s) && s >= 1 && Number.isInteger(k) && k >= 1)) {
+    throw new ShapeError(`${arch}: input size ${s} is not a multiple of ${factor} (the network downsamples ${factor}-fold before its final pool)`);
+  }
+  return k;
+}
+
+/** Meta fields every builder records. */
+function commonMeta(opts: ModelOptions): Pick<ModelMeta, 'dataset' | 'inputSize'> {
+  return { ...(opts.dataset ? { dataset: opts.dataset } : {}), ...(opts.inputSize !== undefined && opts.inputSize !== 32 ? { inputSize: opts.inputSize } : {}) };
 }
 
 /** Options of {@link vgg} and {@link vggGraph}. */
@@ -105,8 +126,11 @@ export function vggGraph(opts: VggOptions = {}): { graph: Graph; meta: ModelMeta
     }
   }
   // The reference's forward applies nn.AvgPool2d(2) functionally: it has no state_dict entry.
-  g.chain(cur, new AvgPool2d('', { kernel: 2 }), new Flatten(''), new Linear('classifier', last, numClasses));
-  return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+  // The reference's AvgPool2d(2) at 32×32 (with four max pools, a 2×2 map); with an input size,
+  // a window that pools what the max pools leave to one pixel.
+  const window = opts.inputSize === undefined ? 2 : headPool('vgg', opts.inputSize, 2 ** cfg.filter((v) => v === 'M').length);
+  g.chain(cur, new AvgPool2d('', { kernel: window }), new Flatten(''), new Linear('classifier', last, numClasses));
+  return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
 }
 
 /**
@@ -193,11 +217,11 @@ export function resnetGraph(opts: ResnetOptions = {}): { graph: Graph; meta: Mod
     new BatchNorm2d('bn', inplanes),
     new ChannelSelection('select', inplanes),
     new ReLU('relu'),
-    new AvgPool2d('avgpool', { kernel: 8 }),
+    new AvgPool2d('avgpool', { kernel: headPool('resnet', opts.inputSize, 4) }),
     new Flatten(''),
     new Linear('fc', cfg[cfg.length - 1]!, numClasses),
   );
-  return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+  return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
 }
 
 /**
@@ -275,11 +299,11 @@ export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta:
     new BatchNorm2d('bn', inplanes),
     new ChannelSelection('select', inplanes),
     new ReLU('relu'),
-    new AvgPool2d('avgpool', { kernel: 8 }),
+    new AvgPool2d('avgpool', { kernel: headPool('densenet', opts.inputSize, 4) }),
     new Flatten(''),
     new Linear('fc', cfg[cfg.length - 1]!, numClasses),
   );
-  return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...(opts.dataset ? { dataset: opts.dataset } : {}) } };
+  return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
 }
 
 // ------------------------------------------------------------------------------ initialisation
@@ -420,7 +444,7 @@ export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
  * ```
  */
 export function graphFromMeta(meta: ModelMeta): { graph: Graph; meta: ModelMeta } {
-  const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}) };
+  const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...(meta.inputSize !== undefined ? { inputSize: meta.inputSize } : {}) };
   switch (meta.arch) {
     case 'vgg':
       return vggGraph({ ...common, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), ...(meta.cfg ? { cfg: meta.cfg } : {}) });
@@ -474,6 +498,7 @@ const CFG_OF: Record<string, (g: Graph) => (number | 'M')[]> = {
  */
 export function describeGraph(meta: ModelMeta, graph: Graph): ModelMeta {
   const common: ModelMeta = { arch: 'custom', numClasses: meta.numClasses, inChannels: graph.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...(meta.pruning ? { pruning: meta.pruning } : {}) };
+  if (meta.inputSize !== undefined) common.inputSize = meta.inputSize;
   const cfgOf = Object.hasOwn(CFG_OF, meta.arch) ? CFG_OF[meta.arch] : undefined;
   if (!cfgOf) return common;
   const cfg = cfgOf(graph);

@@ -10,6 +10,38 @@ import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 import { expectClose } from '../util/tolerance.js';
 import { normal, integers } from '../util/random.js';
+import { Graph } from '../../src/nn/graph.js';
+import { graphToSpec } from '../../src/nn/graph-spec.js';
+import { Add, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, ReLU6 } from '../../src/nn/layers.js';
+
+/** A custom-graph model file (an inverted residual with global pooling) with seeded weights, written as netslim writes any graph. */
+function customModelFile(file: string): void {
+  const g = new Graph(3);
+  const stem = g.chain(g.input, new Conv2d('stem.0', { inChannels: 3, outChannels: 8, kernel: 3, padding: 1 }), new BatchNorm2d('stem.1', 8), new ReLU6(''));
+  const h = g.chain(
+    stem,
+    new Conv2d('b.expand', { inChannels: 8, outChannels: 16, kernel: 1 }),
+    new BatchNorm2d('b.bn1', 16),
+    new ReLU6(''),
+    new Conv2d('b.dw', { inChannels: 16, outChannels: 16, kernel: 3, padding: 1, groups: 16 }),
+    new BatchNorm2d('b.bn2', 16),
+    new ReLU6(''),
+    new Conv2d('b.project', { inChannels: 16, outChannels: 8, kernel: 1 }),
+    new BatchNorm2d('b.bn3', 8),
+  );
+  g.chain(g.add(new Add(''), h, stem), new GlobalAvgPool2d(''), new Flatten(''), new Dropout('drop', 0.1), new Linear('fc', 8, 3));
+  const tensors: Record<string, SafeTensor> = {};
+  let seed = 40;
+  for (const l of g.layers()) {
+    for (const s of l.state) {
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      const data =
+        s.dtype === 'I64' ? new Uint8Array(8) : new Uint8Array((s.key === 'running_var' ? new Float32Array(n).fill(1) : Float32Array.from(normal(n, seed++), (v) => (s.key === 'weight' && l.kind === 'BatchNorm2d' ? Math.abs(v) : 0.3 * v))).buffer);
+      tensors[`${l.name}.${s.key}`] = { dtype: s.dtype, shape: s.shape, data };
+    }
+  }
+  writeFileSync(file, serializeSafetensors(tensors, { arch: 'custom', num_classes: '3', in_channels: '3', graph: JSON.stringify(graphToSpec(g)) }));
+}
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = path.join(root, 'dist/cli.js');
@@ -195,6 +227,34 @@ describe('netslim CLI', () => {
     expect(r4.stderr).toMatch(/target params 0\.001 cannot be met/);
     expect(existsSync(bad)).toBe(false);
   });
+
+  it('takes any model file through the loop: train --refine --sr (custom graph) → prune --coupled prune → train --refine → export; --input-size checked', async () => {
+    const dir = tmp();
+    const model = path.join(dir, 'custom.safetensors');
+    customModelFile(model);
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 12, 3, 8, 3, 5);
+    const sparse = path.join(dir, 'sparse');
+    const r1 = netslim('train', '--refine', model, '--sr', '--s', '1e-3', '--data', data, '--epochs', '1', '--batch-size', '4', '--lr', '0.01', '--input-size', '3,8,8', '--save', sparse);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout).toMatch(/netslim train: custom \(\d+ layers\)/);
+    const pruned = path.join(dir, 'pruned');
+    const r2 = netslim('prune', '--model', path.join(sparse, 'checkpoint.safetensors'), '--percent', '0.3', '--coupled', 'prune', '--save', pruned);
+    expect(r2.code, r2.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(pruned, 'prune.json'), 'utf8'));
+    expect(report.prunedChannels).toBeGreaterThan(0);
+    const tuned = path.join(dir, 'tuned');
+    const r3 = netslim('train', '--refine', path.join(pruned, 'pruned.safetensors'), '--data', data, '--epochs', '1', '--batch-size', '4', '--lr', '0.01', '--save', tuned);
+    expect(r3.code, r3.stderr).toBe(0);
+    const r4 = netslim('export', '--model', path.join(tuned, 'checkpoint.safetensors'), '--onnx', path.join(dir, 'm.onnx'));
+    expect(r4.code, r4.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'm.onnx'))).toBe(true);
+    const bad = path.join(dir, 'bad');
+    const r5 = netslim('train', '--refine', model, '--data', data, '--epochs', '1', '--input-size', '3,16,16', '--save', bad);
+    expect(r5.code).toBe(2);
+    expect(r5.stderr.trim()).toBe('netslim: --input-size 3,16,16: data.safetensors images are 3,8,8 (only 28×28 IDX images are padded)');
+    expect(existsSync(bad)).toBe(false);
+  }, 300_000);
 
   for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
     it(`predict gives PyTorch's logits for a PyTorch-made ${name} checkpoint`, () => {
