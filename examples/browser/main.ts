@@ -511,7 +511,7 @@ function updatePreview(): void {
   const input = $('percent') as HTMLInputElement;
   const percent = Number(input.value);
   $('percent-value').textContent = `${Math.round(100 * percent)} %`;
-  const p = previewPrune(r.gammas, r.model.meta, percent, INPUT);
+  const p = previewPrune(r.model, r.gammas, percent, INPUT);
   r.preview = p;
   drawGammas(r.gammas, `|γ| of the trained model; red: the threshold of a ${Math.round(100 * percent)} % prune (${p.threshold.toPrecision(3)})`, p.threshold);
   $('preview-summary').textContent =

@@ -2,6 +2,7 @@
 export {
   prune,
   plan,
+  planFromGammas,
   type PruneAmount,
   pruneIterative,
   cloneModel,

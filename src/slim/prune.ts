@@ -369,7 +369,11 @@ async function planSelection(model: Model, amount: PruneAmount, options: PruneOp
   checkOptions(options);
   const cg = analyseChannels(model.graph, options.ignore ?? []);
   if (!cg.total) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
-  const absGamma = await readAbsGamma(model, cg);
+  return selectFor(model, cg, await readAbsGamma(model, cg), amount, options);
+}
+
+/** Steps 2–5 from |γ| already on the host (a percent, or the search for a target). */
+function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amount: PruneAmount, options: PruneOptions): { sel: Selection; compact: Graph; report: PruneReport } {
   const nonFinite = absGamma.findIndex((v) => !Number.isFinite(v));
   if (nonFinite >= 0) {
     let b = 0;
@@ -418,6 +422,36 @@ async function planSelection(model: Model, amount: PruneAmount, options: PruneOp
   const r = best.report;
   r.target = { [key]: goal, reached: { flops: r.flopsAfter / r.flopsBefore, params: r.paramsAfter / r.paramsBefore } };
   return best;
+}
+
+/**
+ * `plan` from γ already read back (`slim.batchNormGammas`, one entry per BatchNorm in module
+ * order): synchronous, for a preview that follows a slider without touching the GPU.
+ *
+ * @example
+ * ```ts
+ * import { init, models, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.vgg(ctx, { depth: 11 });
+ * const gammas = await slim.batchNormGammas(model); // once
+ * for (const p of [0.2, 0.4, 0.6]) console.log(p, slim.planFromGammas(model, gammas, p, { minChannels: 4 }).flopsAfter);
+ * ctx.destroy();
+ * ```
+ */
+export function planFromGammas(model: Model, gammas: readonly { name: string; gamma: Float32Array }[], amount: PruneAmount, options: PruneOptions = {}): PruneReport {
+  checkOptions(options);
+  const cg = analyseChannels(model.graph, options.ignore ?? []);
+  if (!cg.total) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
+  const abs = new Float32Array(cg.total);
+  if (gammas.length !== cg.bnIds.length) throw new PruneError(`planFromGammas: ${gammas.length} γ vectors for ${cg.bnIds.length} BatchNorms`);
+  cg.bnIds.forEach((id, b) => {
+    const bn = model.graph.nodes[id]!.layer as BatchNorm2d;
+    const g = gammas[b]!;
+    if (g.name !== bn.name || g.gamma.length !== bn.channels) throw new PruneError(`planFromGammas: entry ${b} is ${g.name} [${g.gamma.length}], the model's BatchNorm ${b} is ${bn.name} [${bn.channels}]`);
+    for (let p = 0; p < bn.channels; p++) abs[cg.bnOffset[b]! + p] = Math.abs(g.gamma[p]!);
+  });
+  return selectFor(model, cg, abs, amount, options).report;
 }
 
 /**
