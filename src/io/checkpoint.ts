@@ -8,7 +8,7 @@
 import type { Context } from '../gpu/context.js';
 import { NetslimError } from '../errors.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
-import { VGG_CFG, graphFromMeta } from '../nn/models.js';
+import { ARCH_SIGNATURES, archInfersDepth, graphFromMeta, inferArchMeta } from '../nn/models.js';
 import { GraphSpecError, graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
 import type { Graph } from '../nn/graph.js';
 import { Linear } from '../nn/layers.js';
@@ -72,14 +72,9 @@ function shapeOf(file: SafetensorsFile, key: string, fileName: string): number[]
   return t.shape;
 }
 
-function blockCount(file: SafetensorsFile, prefix: string): number {
-  let n = 0;
-  while (file.tensors.has(`${prefix}.${n}.bn1.weight`)) n++;
-  return n;
-}
-
 /**
- * Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone.
+ * Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone (the
+ * rules of each reference architecture live in src/nn/models.ts).
  *
  * @example
  * ```ts
@@ -93,54 +88,17 @@ function blockCount(file: SafetensorsFile, prefix: string): number {
  * ```
  */
 export function inferMeta(file: SafetensorsFile, fileName = 'checkpoint'): ModelMeta {
-  const has = (k: string) => file.tensors.has(k);
-  if (has('feature.0.weight') && has('classifier.weight')) {
-    const cfg: (number | 'M')[] = [];
-    const maxIndex = Math.max(...[...file.tensors.keys()].filter((k) => k.startsWith('feature.')).map((k) => Number(k.split('.')[1])));
-    let i = 0;
-    while (i <= maxIndex) {
-      const w = file.tensors.get(`feature.${i}.weight`);
-      if (w && w.shape.length === 4) {
-        cfg.push(w.shape[0]!);
-        i += 3;
-      } else {
-        cfg.push('M');
-        i += 1;
-      }
-    }
-    // A trailing max-pool leaves no tensor; the reference cfgs never end in one.
-    const convs = cfg.filter((v) => v !== 'M').length;
-    const std = Object.entries(VGG_CFG).find(([, c]) => JSON.stringify(c) === JSON.stringify(cfg));
-    return {
-      arch: 'vgg',
-      depth: std ? Number(std[0]) : convs + 3,
-      numClasses: shapeOf(file, 'classifier.weight', fileName)[0]!,
-      inChannels: shapeOf(file, 'feature.0.weight', fileName)[1]!,
-      cfg,
-    };
-  }
-  if (has('layer1.0.bn1.weight')) {
-    const n = blockCount(file, 'layer1');
-    const cfg: number[] = [];
-    for (let s = 1; s <= 3; s++) {
-      for (let b = 0; b < n; b++) {
-        const c1 = shapeOf(file, `layer${s}.${b}.conv1.weight`, fileName);
-        cfg.push(c1[1]!, c1[0]!, shapeOf(file, `layer${s}.${b}.conv2.weight`, fileName)[0]!);
-      }
-    }
-    cfg.push(shapeOf(file, 'fc.weight', fileName)[1]!);
-    return { arch: 'resnet', depth: 9 * n + 2, numClasses: shapeOf(file, 'fc.weight', fileName)[0]!, inChannels: shapeOf(file, 'conv1.weight', fileName)[1]!, cfg };
-  }
-  if (has('dense1.0.bn1.weight')) {
-    const n = blockCount(file, 'dense1');
-    const cfg: number[] = [];
-    for (let b = 1; b <= 3; b++) {
-      for (let i = 0; i < n; i++) cfg.push(shapeOf(file, `dense${b}.${i}.conv1.weight`, fileName)[1]!);
-      cfg.push(b < 3 ? shapeOf(file, `trans${b}.conv1.weight`, fileName)[1]! : shapeOf(file, 'fc.weight', fileName)[1]!);
-    }
-    return { arch: 'densenet', depth: 3 * n + 4, numClasses: shapeOf(file, 'fc.weight', fileName)[0]!, inChannels: shapeOf(file, 'conv1.weight', fileName)[1]!, cfg };
-  }
-  throw new CheckpointError(fileName, undefined, 'not a netslim model: no feature.0.weight + classifier.weight (vgg), layer1.0.bn1.weight (resnet) or dense1.0.bn1.weight (densenet)');
+  const meta = inferArchMeta({
+    has: (k) => file.tensors.has(k),
+    keys: () => [...file.tensors.keys()],
+    shape: (k) => {
+      const t = file.tensors.get(k);
+      if (!t) throw new CheckpointError(fileName, k, 'missing');
+      return t.shape;
+    },
+  });
+  if (!meta) throw new CheckpointError(fileName, undefined, `not a netslim model: no graph metadata, and no ${ARCH_SIGNATURES}`);
+  return meta;
 }
 
 /**
@@ -169,7 +127,7 @@ export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): 
   };
   intField('num_classes', inferred.numClasses);
   intField('in_channels', inferred.inChannels);
-  if (inferred.arch !== 'vgg') intField('depth', inferred.depth!);
+  if (archInfersDepth(inferred.arch)) intField('depth', inferred.depth!);
   if (md.cfg !== undefined) {
     let cfg: unknown;
     try {
@@ -179,7 +137,7 @@ export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): 
     }
     if (JSON.stringify(cfg) !== JSON.stringify(inferred.cfg)) contradict('cfg', md.cfg, JSON.stringify(inferred.cfg));
   }
-  const depth = inferred.arch === 'vgg' && md.depth !== undefined ? Number(md.depth) : inferred.depth;
+  const depth = !archInfersDepth(inferred.arch) && md.depth !== undefined ? Number(md.depth) : inferred.depth;
   if (md.pruning !== undefined && md.pruning !== 'mask') throw new CheckpointError(fileName, undefined, `metadata pruning=${md.pruning} is not "mask"`);
   return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}), ...(md.pruning ? { pruning: 'mask' as const } : {}) };
 }

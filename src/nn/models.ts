@@ -511,3 +511,124 @@ export function describeGraph(meta: ModelMeta, graph: Graph): ModelMeta {
   }
   return common;
 }
+
+// ------------------------------------------------------------------------------ files without a graph
+
+/** A checkpoint's tensors as the inference rules see them; `shape` throws where a tensor is missing. */
+export interface TensorShapes {
+  /** Whether the state dict holds `key`. */
+  has(key: string): boolean;
+  /** Every key of the state dict. */
+  keys(): string[];
+  /** The shape of `key`; throws (naming the file and the tensor) where it is missing. */
+  shape(key: string): number[];
+}
+
+function blockCount(t: TensorShapes, prefix: string): number {
+  let n = 0;
+  while (t.has(`${prefix}.${n}.bn1.weight`)) n++;
+  return n;
+}
+
+/** How each reference architecture is recognised from its state_dict names, and its meta read off the shapes. */
+const INFER: { arch: string; signature: string; depthInferred: boolean; infer: (t: TensorShapes) => ModelMeta | null }[] = [
+  {
+    arch: 'vgg',
+    signature: 'feature.0.weight + classifier.weight (vgg)',
+    depthInferred: false,
+    infer: (t) => {
+      if (!(t.has('feature.0.weight') && t.has('classifier.weight'))) return null;
+      const cfg: VggCfg = [];
+      const maxIndex = Math.max(...t.keys().filter((k) => k.startsWith('feature.')).map((k) => Number(k.split('.')[1])));
+      let i = 0;
+      while (i <= maxIndex) {
+        const w = t.has(`feature.${i}.weight`) ? t.shape(`feature.${i}.weight`) : null;
+        if (w && w.length === 4) {
+          cfg.push(w[0]!);
+          i += 3;
+        } else {
+          cfg.push('M');
+          i += 1;
+        }
+      }
+      // A trailing max-pool leaves no tensor; the reference cfgs never end in one.
+      const convs = cfg.filter((v) => v !== 'M').length;
+      const std = Object.entries(VGG_CFG).find(([, c]) => JSON.stringify(c) === JSON.stringify(cfg));
+      return { arch: 'vgg', depth: std ? Number(std[0]) : convs + 3, numClasses: t.shape('classifier.weight')[0]!, inChannels: t.shape('feature.0.weight')[1]!, cfg };
+    },
+  },
+  {
+    arch: 'resnet',
+    signature: 'layer1.0.bn1.weight (resnet)',
+    depthInferred: true,
+    infer: (t) => {
+      if (!t.has('layer1.0.bn1.weight')) return null;
+      const n = blockCount(t, 'layer1');
+      const cfg: number[] = [];
+      for (let s = 1; s <= 3; s++) {
+        for (let b = 0; b < n; b++) {
+          const c1 = t.shape(`layer${s}.${b}.conv1.weight`);
+          cfg.push(c1[1]!, c1[0]!, t.shape(`layer${s}.${b}.conv2.weight`)[0]!);
+        }
+      }
+      cfg.push(t.shape('fc.weight')[1]!);
+      return { arch: 'resnet', depth: 9 * n + 2, numClasses: t.shape('fc.weight')[0]!, inChannels: t.shape('conv1.weight')[1]!, cfg };
+    },
+  },
+  {
+    arch: 'densenet',
+    signature: 'dense1.0.bn1.weight (densenet)',
+    depthInferred: true,
+    infer: (t) => {
+      if (!t.has('dense1.0.bn1.weight')) return null;
+      const n = blockCount(t, 'dense1');
+      const cfg: number[] = [];
+      for (let b = 1; b <= 3; b++) {
+        for (let i = 0; i < n; i++) cfg.push(t.shape(`dense${b}.${i}.conv1.weight`)[1]!);
+        cfg.push(b < 3 ? t.shape(`trans${b}.conv1.weight`)[1]! : t.shape('fc.weight')[1]!);
+      }
+      return { arch: 'densenet', depth: 3 * n + 4, numClasses: t.shape('fc.weight')[0]!, inChannels: t.shape('conv1.weight')[1]!, cfg };
+    },
+  },
+];
+
+/** What marks each reference architecture's state dict, for error messages. */
+export const ARCH_SIGNATURES = INFER.map((r) => r.signature).join(', ');
+
+/**
+ * The reference architecture a state dict without graph metadata (e.g. written by PyTorch's
+ * `save_file(model.state_dict())`) is, with depth, cfg, classes and input channels read off its
+ * tensor shapes; null when its names match none.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph } = models.vggGraph({ cfg: [8, 'M', 16] });
+ * const shapes = new Map<string, number[]>(graph.layers().flatMap((l) => l.state.map((s): [string, number[]] => [`${l.name}.${s.key}`, s.shape])));
+ * const meta = models.inferArchMeta({ has: (k) => shapes.has(k), keys: () => [...shapes.keys()], shape: (k) => shapes.get(k)! });
+ * console.log(meta?.arch, meta?.cfg); // vgg [8, 'M', 16]
+ * ```
+ */
+export function inferArchMeta(t: TensorShapes): ModelMeta | null {
+  for (const r of INFER) {
+    const m = r.infer(t);
+    if (m) return m;
+  }
+  return null;
+}
+
+/**
+ * Whether an architecture's depth follows from its tensors (ResNet, DenseNet) or only names a
+ * starting cfg (VGG, whose pruned cfg keeps the depth it was built with).
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * console.log(models.archInfersDepth('resnet'), models.archInfersDepth('vgg')); // true false
+ * ```
+ */
+export function archInfersDepth(arch: string): boolean {
+  return INFER.find((r) => r.arch === arch)?.depthInferred ?? false;
+}
