@@ -1,6 +1,7 @@
 /**
- * Prune benchmark: the time of the slimming pass (`slim.prune`: global |γ| threshold, kept-count
- * read-back and compaction) on VGG-19 and ResNet-164, and the inference latency of the original
+ * Prune benchmark: the time of the slimming pass (`slim.prune`: |γ| read-back, global threshold over
+ * free channels and coupled groups, compaction) on VGG-19, ResNet-164 (streams kept or pruned),
+ * ResNet-18 and MobileNetV2, and the inference latency of the original
  * against the pruned model, next to the FLOP ratio the pruning promises. The issue's target is a
  * measured speed-up of at least 0.9 × the FLOP ratio. See bench/README.md.
  *
@@ -14,7 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../src/gpu/context.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import type { Model } from '../src/nn/model.js';
+import { Model, type ModelMeta } from '../src/nn/model.js';
+import type { Graph } from '../src/nn/graph.js';
+import * as models from '../src/nn/models.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
 import { openContext, releaseGpu } from './peers.js';
@@ -26,10 +29,27 @@ import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, med
 const PROFILE_RUNS = 3;
 
 /** The networks, with the paper's pruning percent for each (Liu et al. 2017, CIFAR-10). */
+interface NetSpec {
+  label: string;
+  percentFlag: string;
+  percent: number;
+  /** How channels tied across BatchNorms are treated (PruneOptions.coupled). */
+  coupled: 'keep' | 'prune';
+  make: (ctx: Context) => Model;
+}
 const NETS = {
-  vgg19: { label: 'VGG-19', percentFlag: 'vgg-percent', percent: 0.7, make: (ctx: Context) => vgg(ctx, { depth: 19, seed: 1 }) },
-  resnet164: { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
-} as const;
+  vgg19: { label: 'VGG-19', percentFlag: 'vgg-percent', percent: 0.7, coupled: 'keep', make: (ctx: Context) => vgg(ctx, { depth: 19, seed: 1 }) },
+  resnet164: { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, coupled: 'keep', make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
+  'resnet164-coupled': { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
+  resnet18: { label: 'ResNet-18', percentFlag: 'resnet18-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => initialized(ctx, models.resnet18Graph({ seed: 1 })) },
+  mobilenetv2: { label: 'MobileNetV2', percentFlag: 'mobilenet-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => initialized(ctx, models.mobilenetV2Graph({ seed: 1 })) },
+} satisfies Record<string, NetSpec>;
+
+function initialized(ctx: Context, built: { graph: Graph; meta: ModelMeta }): Model {
+  const m = new Model(ctx, built.graph, built.meta);
+  models.initialize(m, 1);
+  return m;
+}
 type NetName = keyof typeof NETS;
 const NET_NAMES = Object.keys(NETS) as NetName[];
 const GAMMAS = ['uniform', 'depth'] as const;
@@ -38,9 +58,11 @@ type Gamma = (typeof GAMMAS)[number];
 const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run bench:prune -- [options])
   --quick              inference at batch 8, 1 timed run of everything; JSON to a temporary file,
                        never bench/results/prune.json (smoke test)
-  --nets LIST          comma list of ${NET_NAMES.join(',')} (default both)
+  --nets LIST          comma list of ${NET_NAMES.join(',')} (default all); resnet164-coupled prunes
+                       the residual streams too (coupled: 'prune'), as resnet18 and mobilenetv2 do
   --vgg-percent P      fraction of VGG-19's BatchNorm channels to prune (default 0.7, the paper's)
-  --resnet-percent P   fraction of ResNet-164's BatchNorm channels to prune (default 0.4, the paper's)
+  --resnet-percent P   fraction of ResNet-164's channels to prune, both rows (default 0.4, the paper's)
+  --resnet18-percent P, --mobilenet-percent P   the same for ResNet-18 and MobileNetV2 (default 0.4)
   --gamma LIST         BatchNorm γ spread to prune: uniform (|γ| iid, every layer thinned alike) and/or
                        depth (|γ| shrinking with depth, late layers thinned most) (default uniform)
   --infer-batch N      inference batch size (default 64; quick 8)
@@ -62,6 +84,8 @@ const flags = parse({
   nets: { type: 'string' },
   'vgg-percent': { type: 'string' },
   'resnet-percent': { type: 'string' },
+  'resnet18-percent': { type: 'string' },
+  'mobilenet-percent': { type: 'string' },
   gamma: { type: 'string' },
   'infer-batch': { type: 'string' },
   runs: { type: 'string' },
@@ -82,10 +106,9 @@ const quick = flags.quick!;
 const settings = {
   quick,
   nets: listFlag<NetName>('nets', flags.nets, NET_NAMES, NET_NAMES),
-  percents: {
-    vgg19: percentFlag('vgg-percent', flags['vgg-percent'], NETS.vgg19.percent),
-    resnet164: percentFlag('resnet-percent', flags['resnet-percent'], NETS.resnet164.percent),
-  } as Record<NetName, number>,
+  percents: Object.fromEntries(
+    NET_NAMES.map((n) => [n, percentFlag(NETS[n].percentFlag, (flags as Record<string, string | undefined>)[NETS[n].percentFlag], NETS[n].percent)]),
+  ) as Record<NetName, number>,
   gammas: listFlag<Gamma>('gamma', flags.gamma, GAMMAS, ['uniform']),
   batch: intFlag('infer-batch', flags['infer-batch'], quick ? 8 : 64, 1),
   runs: intFlag('runs', flags.runs, quick ? 1 : 7, 1),
@@ -122,6 +145,7 @@ const GAMMA_NOTE: Record<Gamma, string> = {
 
 interface Row {
   model: string;
+  coupled: 'keep' | 'prune';
   gamma: Gamma;
   percent: number;
   /** Median wall-clock ms of `prune_runs` whole prune passes (after one warm-up pass). */
@@ -284,9 +308,10 @@ async function checkFinite(ctx: Context, model: Model, x: Tensor, what: string):
 async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
   const spec = NETS[net];
   const percent = settings.percents[net];
-  const tag = `${spec.label} (${gamma} γ) @${percent}`;
+  const tag = `${spec.label} (${gamma} γ, coupled ${spec.coupled}) @${percent}`;
   const row: Row = {
     model: spec.label,
+    coupled: spec.coupled,
     gamma,
     percent,
     prune_ms: null,
@@ -336,7 +361,7 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     let report: PruneReport | null = null;
     for (let i = 0; i <= settings.pruneRuns; i++) {
       const t0 = performance.now();
-      const res = await prune(model, percent);
+      const res = await prune(model, percent, { coupled: spec.coupled });
       const ms = performance.now() - t0;
       if (i === 0) row.prune_first_ms = ms;
       else row.prune_times.push(ms);
@@ -443,8 +468,8 @@ async function main(): Promise<void> {
     const gpu = ctx.timestamps;
     const frac = settings.sleepFrac ?? (gpu ? 1.2 : 0.6);
     const timing =
-      'Prune: wall clock of `await slim.prune(model, percent)` whole — |γ| gather, bitonic sort, threshold, masks, ' +
-      'the read-back of the kept counts (busy-polled by dawn.node, as a user pays it), compaction by gathers and its final sync; ' +
+      'Prune: wall clock of `await slim.prune(model, percent, { coupled })` whole — |γ| gather and its read-back (busy-polled by dawn.node, as a user pays it), ' +
+      'the channel groups, threshold and safeguards on the host, the compact graph, compaction by gathers and its final sync; ' +
       'the new model is destroyed outside the interval. Inference: model.forward(x, false) (eval mode, running statistics) recorded, ' +
       'one submit, ' +
       (gpu
@@ -475,11 +500,12 @@ async function main(): Promise<void> {
     for (const net of settings.nets) for (const gamma of settings.gammas) rows.push(await runRow(ctx, net, gamma));
 
     // ---- table
-    const header = ['model', 'γ', 'percent', 'prune ms (n)', 'prune 1st', 'GFLOP before→after', 'FLOP ratio', 'params before→after', 'batch', 'original ms', 'pruned ms', 'n', 'speed-up', 'speed-up / FLOP ratio', 'wall: original→pruned ms (speed-up)', 'target'];
-    const right = [false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, false];
+    const header = ['model', 'coupled', 'γ', 'percent', 'prune ms (n)', 'prune 1st', 'GFLOP before→after', 'FLOP ratio', 'params before→after', 'batch', 'original ms', 'pruned ms', 'n', 'speed-up', 'speed-up / FLOP ratio', 'wall: original→pruned ms (speed-up)', 'target'];
+    const right = [false, false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, false];
     const mparams = (p: number | null) => (p === null ? '—' : `${(p / 1e6).toFixed(2)} M`);
     const body = rows.map((r) => [
       r.model,
+      r.coupled,
       r.gamma,
       String(r.percent),
       r.prune_ms === null ? '—' : `${fmtMs(r.prune_ms)} (${r.prune_runs})`,

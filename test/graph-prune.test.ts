@@ -11,7 +11,7 @@ import type { Context } from '../src/gpu/context.js';
 import { Graph } from '../src/nn/graph.js';
 import { Add, AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6 } from '../src/nn/layers.js';
 import { Model } from '../src/nn/model.js';
-import { initialize, resnet, densenet } from '../src/nn/models.js';
+import { initialize, resnet, densenet, mobilenetV2Graph, resnet18Graph } from '../src/nn/models.js';
 import { PruneError, plan, prune } from '../src/slim/prune.js';
 import { loadModel, saveModel, checkpointGraph } from '../src/io/checkpoint.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
@@ -104,6 +104,12 @@ const NETS: { name: string; make: (ctx: Context) => Model; input: [number, numbe
   { name: 'flatten-linear', make: (ctx) => custom(ctx, flattenNet(), 5), input: [1, 28, 28] },
   { name: 'concat', make: (ctx) => custom(ctx, concatNet(), 3), input: [3, 8, 8] },
   { name: 'inverted-residual', make: (ctx) => custom(ctx, invertedResidualNet(), 4), input: [3, 7, 5] },
+  { name: 'resnet18 (width 4)', make: (ctx) => custom(ctx, resnet18Graph({ width: 4 }).graph, 10), input: [3, 16, 16] },
+  {
+    name: 'mobilenetV2 (width 0.25, 4 rows)',
+    make: (ctx) => custom(ctx, mobilenetV2Graph({ width: 0.25, settings: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2], [6, 64, 1, 1]] }).graph, 10),
+    input: [3, 16, 16],
+  },
   { name: 'resnet11', make: (ctx) => resnet(ctx, { depth: 11 }), input: [3, 32, 32] },
   { name: 'densenet7', make: (ctx) => densenet(ctx, { depth: 7 }), input: [3, 32, 32] },
 ];

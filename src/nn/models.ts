@@ -9,7 +9,7 @@ import type { Context } from '../gpu/context.js';
 import { ShapeError } from '../errors.js';
 import { Graph } from './graph.js';
 import { graphToSpec } from './graph-spec.js';
-import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from './layers.js';
+import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6 } from './layers.js';
 import { Model, type ModelMeta } from './model.js';
 import { rng } from '../util/random.js';
 
@@ -304,6 +304,145 @@ export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta:
     new Linear('fc', cfg[cfg.length - 1]!, numClasses),
   );
   return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
+}
+
+// ------------------------------------------------------------------------------ torchvision-style networks
+
+/** Options of {@link resnet18Graph}. */
+export interface Resnet18Options extends ModelOptions {
+  /** Channels of the stem and the first stage (default 64, torchvision's; the stages double it). */
+  width?: number;
+  /** Blocks per stage (default [2, 2, 2, 2]: ResNet-18). */
+  blocks?: number[];
+}
+
+/**
+ * A CIFAR ResNet-18 as torchvision writes ResNet (post-activation BasicBlocks, a 1×1 conv + BN
+ * downsample where the shape changes, global average pooling, a biased fc) with a 3×3 stride-1
+ * stem and no max pool, as CIFAR variants do; torchvision's state_dict names. Any input size.
+ *
+ * @example
+ * ```ts
+ * import { models } from 'netslim';
+ *
+ * const { graph } = models.resnet18Graph({ width: 16 });
+ * console.log(graph.shapes([2, 3, 32, 32]).at(-1)); // [2, 10]
+ * ```
+ */
+export function resnet18Graph(opts: Resnet18Options = {}): { graph: Graph; meta: ModelMeta } {
+  const width = opts.width ?? 64;
+  const blocks = opts.blocks ?? [2, 2, 2, 2];
+  if (!(Number.isInteger(width) && width >= 1)) throw new ShapeError(`resnet18: width ${width} is not a positive integer`);
+  if (!blocks.length || !blocks.every((b) => Number.isInteger(b) && b >= 1)) throw new ShapeError(`resnet18: blocks ${JSON.stringify(blocks)} are not positive integers`);
+  const inChannels = opts.inChannels ?? 3;
+  const numClasses = opts.numClasses ?? 10;
+  const g = new Graph(inChannels);
+  let x = g.chain(g.input, new Conv2d('conv1', { inChannels, outChannels: width, kernel: 3, padding: 1 }), new BatchNorm2d('bn1', width), new ReLU('relu'));
+  let cin = width;
+  blocks.forEach((n, s) => {
+    const planes = width * 2 ** s;
+    for (let b = 0; b < n; b++) {
+      const name = `layer${s + 1}.${b}`;
+      const stride = b === 0 && s > 0 ? 2 : 1;
+      const h = g.chain(
+        x,
+        new Conv2d(`${name}.conv1`, { inChannels: cin, outChannels: planes, kernel: 3, stride, padding: 1 }),
+        new BatchNorm2d(`${name}.bn1`, planes),
+        new ReLU(`${name}.relu`),
+        new Conv2d(`${name}.conv2`, { inChannels: planes, outChannels: planes, kernel: 3, padding: 1 }),
+        new BatchNorm2d(`${name}.bn2`, planes),
+      );
+      const skip =
+        stride !== 1 || cin !== planes
+          ? g.chain(x, new Conv2d(`${name}.downsample.0`, { inChannels: cin, outChannels: planes, kernel: 1, stride }), new BatchNorm2d(`${name}.downsample.1`, planes))
+          : x;
+      x = g.chain(g.add(new Add(`${name}.add`), h, skip), new ReLU(`${name}.relu`));
+      cin = planes;
+    }
+  });
+  g.chain(x, new GlobalAvgPool2d('avgpool'), new Flatten(''), new Linear('fc', cin, numClasses));
+  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts) } };
+}
+
+/** torchvision's rounding of channel counts: to the nearest multiple of `d`, never below 90 % of `v`. */
+function makeDivisible(v: number, d = 8): number {
+  const r = Math.max(d, Math.floor((v + d / 2) / d) * d);
+  return r < 0.9 * v ? r + d : r;
+}
+
+/** Options of {@link mobilenetV2Graph}. */
+export interface MobilenetV2Options extends ModelOptions {
+  /** Width multiplier (default 1). */
+  width?: number;
+  /** Inverted-residual settings [t, c, n, s] (default torchvision's, with stride 1 in the second row for 32×32 inputs). */
+  settings?: [number, number, number, number][];
+  /** Dropout before the classifier (default 0.2). */
+  dropout?: number;
+}
+
+/** torchvision's MobileNetV2 settings with the CIFAR change (the second row's stride 2 → 1). */
+export const MOBILENET_V2_CIFAR: [number, number, number, number][] = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 1],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
+];
+
+/**
+ * A CIFAR MobileNetV2 as torchvision writes it (inverted residuals: 1×1 expansion, depthwise 3×3,
+ * ReLU6, linear 1×1 projection, residual where the shape allows; a 1×1 conv to 1280·max(1,
+ * width); global pooling, dropout, linear) with a stride-1 stem; torchvision's state_dict names
+ * (`features.1.conv.0.0.weight`, `classifier.1.weight`). Any input size.
+ *
+ * @example
+ * ```ts
+ * import { layers, models } from 'netslim';
+ *
+ * const { graph } = models.mobilenetV2Graph({ width: 0.25 });
+ * console.log(graph.layers().filter((l) => l instanceof layers.Conv2d && l.depthwise).length); // 17 depthwise convolutions
+ * ```
+ */
+export function mobilenetV2Graph(opts: MobilenetV2Options = {}): { graph: Graph; meta: ModelMeta } {
+  const width = opts.width ?? 1;
+  if (!(width > 0)) throw new ShapeError(`mobilenetV2: width ${width} is not positive`);
+  const settings = opts.settings ?? MOBILENET_V2_CIFAR;
+  const inChannels = opts.inChannels ?? 3;
+  const numClasses = opts.numClasses ?? 10;
+  const g = new Graph(inChannels);
+  let cin = makeDivisible(32 * width);
+  let x = g.chain(g.input, new Conv2d('features.0.0', { inChannels, outChannels: cin, kernel: 3, padding: 1 }), new BatchNorm2d('features.0.1', cin), new ReLU6(''));
+  let i = 1;
+  for (const [t, c, n, s] of settings) {
+    const cout = makeDivisible(c * width);
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 ? s : 1;
+      const name = `features.${i++}.conv`;
+      const hidden = Math.round(cin * t);
+      let h = x;
+      let k = 0;
+      if (t !== 1) {
+        h = g.chain(h, new Conv2d(`${name}.${k}.0`, { inChannels: cin, outChannels: hidden, kernel: 1 }), new BatchNorm2d(`${name}.${k}.1`, hidden), new ReLU6(''));
+        k++;
+      }
+      h = g.chain(
+        h,
+        new Conv2d(`${name}.${k}.0`, { inChannels: hidden, outChannels: hidden, kernel: 3, stride, padding: 1, groups: hidden }),
+        new BatchNorm2d(`${name}.${k}.1`, hidden),
+        new ReLU6(''),
+        new Conv2d(`${name}.${k + 1}`, { inChannels: hidden, outChannels: cout, kernel: 1 }),
+        new BatchNorm2d(`${name}.${k + 2}`, cout),
+      );
+      x = stride === 1 && cin === cout ? g.add(new Add(''), h, x) : h;
+      cin = cout;
+    }
+  }
+  const last = makeDivisible(1280 * Math.max(1, width));
+  x = g.chain(x, new Conv2d(`features.${i}.0`, { inChannels: cin, outChannels: last, kernel: 1 }), new BatchNorm2d(`features.${i}.1`, last), new ReLU6(''));
+  g.chain(x, new GlobalAvgPool2d(''), new Flatten(''), new Dropout('classifier.0', opts.dropout ?? 0.2, opts.seed ?? 1), new Linear('classifier.1', last, numClasses));
+  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts) } };
 }
 
 // ------------------------------------------------------------------------------ initialisation
