@@ -4,6 +4,10 @@
 // dynamic); the logits must match our own eval forward. Also: the ONNX structure (opset, input
 // and output, metadata), every supported opset, refusals with typed errors, and `netslim export`
 // as a user runs it (the built dist/cli.js: run `npm run build` or `npx rollup -c` first).
+// Networks users ship, built with the Graph API (test/util/torch-nets.ts) with PyTorch weights
+// (test/fixtures/graphs): a CIFAR ResNet-18 and torchvision's MobileNetV2 give PyTorch's eval
+// logits through onnxruntime, and after prune at 0.3 and 0.5 in both `coupled` modes give ours
+// (grouped/depthwise Conv, Conv bias, Clip for ReLU6, Identity for Dropout, GlobalAveragePool).
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import onnxProto, { type onnx } from 'onnx-proto';
@@ -15,10 +19,10 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from '../../src/gpu/context.js';
 import { ShapeError } from '../../src/errors.js';
 import { saveModel } from '../../src/io/checkpoint.js';
-import { serializeSafetensors } from '../../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, OnnxExportError, exportOnnx, exportOnnxModel, type OnnxExportOptions } from '../../src/io/onnx.js';
 import { Graph } from '../../src/nn/graph.js';
-import { Layer, type LayerKind } from '../../src/nn/layers.js';
+import { Conv2d, Layer, type LayerKind } from '../../src/nn/layers.js';
 import { Model } from '../../src/nn/model.js';
 import { densenet, resnet, vgg } from '../../src/nn/models.js';
 import { prune } from '../../src/slim/prune.js';
@@ -26,6 +30,7 @@ import { SMALL_MODELS } from '../util/small-models.js';
 import { useContext } from '../util/gpu.js';
 import { normal } from '../util/random.js';
 import { scramble } from '../util/scramble.js';
+import { fixtureModel } from '../util/torch-nets.js';
 
 const getCtx = useContext();
 const ONNX = onnxProto.onnx;
@@ -232,6 +237,63 @@ describe('exportOnnx', () => {
     await expect(exportOnnx(odd)).rejects.toThrow(new OnnxExportError('exportOnnx: no ONNX mapping for layer Mystery head.mystery (node 1)'));
     odd.destroy();
   });
+});
+
+describe('exportOnnx: a ResNet-18 and a MobileNetV2 with PyTorch weights, pruned', () => {
+  const readGraphFixture = (name: string) => {
+    const file = fileURLToPath(new URL(`../fixtures/graphs/${name}.safetensors`, import.meta.url));
+    return parseSafetensors(new Uint8Array(readFileSync(file)), `${name}.safetensors`);
+  };
+  /** The ONNX node of each graph node (one each, in order) maps the layer as documented in src/io/onnx.ts. */
+  const expectMapping = (model: Model, m: OnnxSummary, what: string) => {
+    const layers = model.graph.nodes.slice(1).map((n) => n.layer);
+    const want: Partial<Record<LayerKind, string>> = { Conv2d: 'Conv', ReLU6: 'Clip', Dropout: 'Identity', GlobalAvgPool2d: 'GlobalAveragePool', Add: 'Add', Linear: 'Gemm' };
+    expect(m.ops, what).toHaveLength(layers.length);
+    layers.forEach((l, i) => {
+      if (want[l.kind]) expect(m.ops[i], `${what}: node ${i + 1} (${l.kind} ${l.name})`).toBe(want[l.kind]);
+      if (l instanceof Conv2d) expect(m.attrs[i]!.group, `${what}: ${l.name} group`).toBe(l.groups);
+    });
+  };
+
+  for (const name of ['resnet18_w4', 'mobilenetv2_w025']) {
+    it(`${name}: onnxruntime gives PyTorch's eval logits on the fixture's input`, async () => {
+      const ctx = getCtx();
+      const file = readGraphFixture(name);
+      const model = fixtureModel(ctx, name, file);
+      const xt = file.tensors.get('input')!;
+      const bytes = await exportOnnx(model);
+      expectMapping(model, summary(bytes), name);
+      const session = await ort.InferenceSession.create(bytes);
+      const y = (await session.run({ input: new ort.Tensor('float32', toFloat32(xt, 'input'), xt.shape) })).logits!.data as Float32Array;
+      await session.release();
+      const err = maxAbsDiff(y, toFloat32(file.tensors.get('eval.logits')!, 'eval.logits'));
+      expect(err, `${name}: max |onnxruntime − PyTorch| = ${err.toExponential(2)}`).toBeLessThanOrEqual(ATOL);
+      model.destroy();
+    });
+
+    for (const coupled of ['keep', 'prune'] as const) {
+      for (const percent of [0.3, 0.5]) {
+        it(`${name}, prune ${percent} with coupled '${coupled}': onnxruntime gives our logits`, async () => {
+          const ctx = getCtx();
+          const file = readGraphFixture(name);
+          const model = fixtureModel(ctx, name, file);
+          const input = file.tensors.get('input')!.shape.slice(1) as [number, number, number];
+          const { model: pruned, report } = await prune(model, percent, { coupled, inputSize: input });
+          expect(report.prunedChannels, 'channels removed').toBeGreaterThan(0);
+          const what = `${name} ${coupled}@${percent}`;
+          const m = await checkAgainstOrt(ctx, pruned, input, what, { inputSize: input });
+          expect(m.inputDims).toEqual(['batch', ...input]);
+          expectMapping(pruned, m, what);
+          // Depthwise convolutions stay depthwise at their new width.
+          for (const l of pruned.graph.layers()) {
+            if (l instanceof Conv2d && l.groups > 1) expect(l.depthwise, `${what}: ${l.name} groups ${l.groups}, ${l.inChannels}→${l.outChannels}`).toBe(true);
+          }
+          pruned.destroy();
+          model.destroy();
+        });
+      }
+    }
+  }
 });
 
 // ------------------------------------------------------------------------------ the command
