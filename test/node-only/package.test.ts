@@ -199,7 +199,8 @@ ctx.destroy();
       path.join(browser, 'consumer.ts'),
       `import { init, models, slim, ops, Tensor, NetslimError, parseSafetensors, type Context, type ModelMeta } from 'netslim';
 
-export async function run(): Promise<(number | 'M')[]> {
+// report.cfg is the reference cfg of the compact model, absent for graphs no reference cfg describes.
+export async function run(): Promise<(number | 'M')[] | undefined> {
   const ctx: Context = await init({ powerPreference: 'high-performance' });
   const device: GPUDevice = ctx.device;
   const model = models.vgg(ctx, { cfg: [8, 'M', 16], numClasses: 10 });
