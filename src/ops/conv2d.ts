@@ -19,6 +19,7 @@ import { Tensor, shapeString } from '../gpu/tensor.js';
 import { kernelKey, type KernelSpec } from '../gpu/kernel.js';
 import { assertShape } from '../errors.js';
 import { SUM_PARTIALS_SPEC, sumPartials } from './reduce.js';
+import { expectF32, expectShape, outputSize, pair } from './conv-checks.js';
 
 const SHADER = 'conv2d.wgsl';
 
@@ -70,15 +71,6 @@ interface Geometry {
   sh: number; sw: number; ph: number; pw: number;
 }
 
-function pair(op: string, name: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  assertShape(
-    p.length === 2 && p.every((d) => Number.isInteger(d) && d >= min),
-    () => `${op}: ${name} ${JSON.stringify(v)} should be an integer ≥ ${min} or a pair of them`,
-  );
-  return p;
-}
-
 function checkOptions(op: string, opts: Conv2dOptions): void {
   for (const k of Object.keys(opts)) {
     assertShape(
@@ -104,27 +96,10 @@ function geometry(op: string, xShape: readonly number[], wShape: readonly number
   const [O, Cw, KH, KW] = wShape as [number, number, number, number];
   assertShape(C === Cw, () => `${op}: x ${shapeString(xShape)} has ${C} channels but w ${shapeString(wShape)} expects ${Cw}`);
   assertShape(KH >= 1 && KW >= 1 && O >= 1 && C >= 1, () => `${op}: w ${shapeString(wShape)} has an empty dimension`);
-  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
-  const [ph, pw] = pair(op, 'padding', opts.padding, 0, 0);
-  const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
-  const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
-  assertShape(
-    OH >= 1 && OW >= 1,
-    () => `${op}: kernel ${KH}×${KW} does not fit input ${H}×${W} with padding [${ph}, ${pw}]`,
-  );
+  const [sh, sw] = pair(op, 'stride', opts.stride, 1);
+  const [ph, pw] = pair(op, 'padding', opts.padding, 0);
+  const [OH, OW] = outputSize(op, H, W, KH, KW, [sh, sw], [ph, pw]);
   return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw };
-}
-
-function expectF32(op: string, name: string, t: Tensor): void {
-  assertShape(t.dtype === 'f32', () => `${op}: ${name} has dtype ${t.dtype}, expected f32`);
-}
-
-function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
-  expectF32(op, name, t);
-  assertShape(
-    t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]),
-    () => `${op}: ${name} ${shapeString(t.shape)} should be ${shapeString(shape)}`,
-  );
 }
 
 /**
