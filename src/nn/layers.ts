@@ -540,8 +540,8 @@ export class Linear extends Layer {
  */
 export class ChannelSelection extends Layer {
   readonly kind = 'ChannelSelection';
-  /** Host copy of the mask when it was set from the host (construction, loading); null after a GPU prune. */
-  mask: Float32Array | null;
+  /** The mask (0/1 per input channel), on the host as well: the pruning pass reads it to follow channels. */
+  mask: Float32Array;
   /** Number of kept channels (the width of the output). */
   keptCount: number;
   /** u32 list of kept channels on the GPU. */
@@ -570,9 +570,8 @@ export class ChannelSelection extends Layer {
     this.kept = kept;
     this.keptCount = count;
   }
-  /** The kept channels (mask entries that are not 0), in order; throws after a GPU prune, which keeps no host mask. */
+  /** The kept channels (mask entries that are not 0), in order. */
   keptIndices(): Uint32Array {
-    if (!this.mask) throw new Error(`ChannelSelection ${this.name}: the mask lives on the GPU only`);
     let k = 0;
     for (const v of this.mask) if (v !== 0) k++;
     const out = new Uint32Array(k);

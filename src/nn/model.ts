@@ -199,12 +199,10 @@ export class Model {
   }
 
   #uploadSelection(l: ChannelSelection): void {
-    const hostMask = l.mask ?? new Float32Array(l.channels).fill(1);
-    l.setMask(hostMask);
     const idx = l.keptIndices();
     l.setKept(this.ctx.tensor([idx.length], idx, 'u32', `${l.name}.kept`), idx.length);
     const mask = l.slot('indexes').value;
-    if (mask) this.ctx.device.queue.writeBuffer(mask.buffer, 0, hostMask);
+    if (mask) this.ctx.device.queue.writeBuffer(mask.buffer, 0, l.mask);
   }
 
   // ------------------------------------------------------------------ state dict

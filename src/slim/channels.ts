@@ -105,7 +105,6 @@ export function analyseChannels(graph: Graph, ignore: readonly string[] = []): C
       const x = input[0]!;
       if (x.length !== l.channels) throw new PruneError(`prune: ${where} selects from ${l.channels} channels, its input has ${x.length}`);
       const mask = l.mask;
-      if (!mask) throw new PruneError(`prune: ${where} keeps its mask on the GPU only`);
       const out: number[] = [];
       x.forEach((a, p) => {
         if (mask[p] !== 0) out.push(atom(a));
@@ -187,7 +186,7 @@ export function analyseChannels(graph: Graph, ignore: readonly string[] = []): C
       underUnit[i] = unitOf[x[p]!]!;
       members[underUnit[i]!]!.push(i);
       if (selOut) {
-        const mask = selectionAfter[b]!.mask!;
+        const mask = selectionAfter[b]!.mask;
         if (mask[p] !== 0) {
           posDerivedAtom[i] = selOut[k]!;
           derivedUnit[i] = unitOf[selOut[k++]!]!;
@@ -246,7 +245,7 @@ export function decide(cg: ChannelGraph, absGamma: Float32Array, o: DecideOption
       score[u] = absGamma[m[0]!]!;
     } else {
       if (cg.fixed[u] || !m.length) continue;
-      let s = o.groupImportance === 'max' ? 0 : 0;
+      let s = 0;
       for (const i of m) s = o.groupImportance === 'max' ? Math.max(s, absGamma[i]!) : s + absGamma[i]!;
       score[u] = o.groupImportance === 'mean' ? s / m.length : s;
     }

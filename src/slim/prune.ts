@@ -14,7 +14,7 @@ import type { Context } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { channelSelectForward } from '../ops/channel.js';
 import { compensatePruned, multiplyRows } from '../ops/slim.js';
-import { Model } from '../nn/model.js';
+import { Model, type ModelMeta } from '../nn/model.js';
 import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn/layers.js';
 import { describeGraph } from '../nn/models.js';
 import { graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
@@ -162,6 +162,8 @@ interface Selection {
   alive: Uint8Array;
   threshold: number;
   percent: number;
+  /** How many scores the threshold was taken over. */
+  rankedCount: number;
   layers: LayerReport[];
   /** Per node: positions of its output channels that stay (null: all of them). */
   keptPos: (Uint32Array | null)[];
@@ -284,7 +286,7 @@ function select(cg: ChannelGraph, absGamma: Float32Array, percent: number, optio
     for (let p = 0; p < l.before; p++) if (posAlive(cg.bnOffset[b]! + p)) k++;
     l.after = k;
   }
-  return { cg, removed, alive, threshold: d.threshold, percent, layers, keptPos, bnMasks };
+  return { cg, removed, alive, threshold: d.threshold, percent, rankedCount: d.rankedCount, layers, keptPos, bnMasks };
 }
 
 /** Step 5, the compact graph: every layer rebuilt at its kept widths; selections get their new masks. */
@@ -333,13 +335,20 @@ function selectionMask(sel: Selection, id: number): Float32Array {
   });
 }
 
+/** A selection with its compact graph, that graph's metadata and the report. */
+interface Planned {
+  sel: Selection;
+  compact: Graph;
+  meta: ModelMeta;
+  report: PruneReport;
+}
+
 /** The report of a selection, before anything is built. */
-function makeReport(model: Model, sel: Selection, compact: Graph, options: PruneOptions): PruneReport {
+function makeReport(model: Model, sel: Selection, compact: Graph, meta: ModelMeta, options: PruneOptions): PruneReport {
   const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
   const before = layerCosts(model.graph, inputSize);
   const afterCosts = layerCosts(compact, inputSize);
   const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
-  const meta = describeGraph(model.meta, compact);
   return {
     percent: sel.percent,
     threshold: sel.threshold,
@@ -365,7 +374,7 @@ function makeReport(model: Model, sel: Selection, compact: Graph, options: Prune
  * target, the smallest threshold whose compact model leaves at most that fraction is searched
  * over the ranked scores (bisection on the rank).
  */
-async function planSelection(model: Model, amount: PruneAmount, options: PruneOptions): Promise<{ sel: Selection; compact: Graph; report: PruneReport }> {
+async function planSelection(model: Model, amount: PruneAmount, options: PruneOptions): Promise<Planned> {
   checkOptions(options);
   const cg = analyseChannels(model.graph, options.ignore ?? []);
   if (!cg.total) throw new PruneError(`prune: the ${model.meta.arch} model has no BatchNorm2d to rank`);
@@ -373,7 +382,7 @@ async function planSelection(model: Model, amount: PruneAmount, options: PruneOp
 }
 
 /** Steps 2–5 from |γ| already on the host (a percent, or the search for a target). */
-function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amount: PruneAmount, options: PruneOptions): { sel: Selection; compact: Graph; report: PruneReport } {
+function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amount: PruneAmount, options: PruneOptions): Planned {
   const nonFinite = absGamma.findIndex((v) => !Number.isFinite(v));
   if (nonFinite >= 0) {
     let b = 0;
@@ -383,7 +392,8 @@ function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amoun
   const at = (percent: number) => {
     const sel = select(cg, absGamma, percent, options);
     const compact = compactGraph(sel);
-    return { sel, compact, report: makeReport(model, sel, compact, options) };
+    const meta = describeGraph(model.meta, compact);
+    return { sel, compact, meta, report: makeReport(model, sel, compact, meta, options) };
   };
   if (typeof amount === 'number') {
     if (!(amount >= 0 && amount < 1)) throw new PruneError(`prune: percent ${amount} is outside [0, 1)`);
@@ -396,9 +406,9 @@ function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amoun
   }
   const frac = (r: PruneReport) => (key === 'flops' ? r.flopsAfter / r.flopsBefore : r.paramsAfter / r.paramsBefore);
   // Rank k of the ranked scores ↔ percent (k + 0.5) / n: floor(n·percent) = k exactly.
-  const n = decide(cg, absGamma, { coupled: options.coupled ?? 'keep', groupImportance: options.groupImportance ?? 'mean', percent: 0 }).rankedCount;
-  const pct = (k: number) => (k + 0.5) / n;
   let best = at(0);
+  const n = best.sel.rankedCount;
+  const pct = (k: number) => (k + 0.5) / n;
   if (frac(best.report) > goal) {
     let lo = 0;
     let hi = n - 1;
@@ -496,7 +506,7 @@ export async function plan(model: Model, amount: PruneAmount, options: PruneOpti
  * ```
  */
 export async function prune(model: Model, amount: PruneAmount, options: PruneOptions = {}): Promise<{ model: Model; report: PruneReport }> {
-  const { sel, compact, report } = await planSelection(model, amount, options);
+  const { sel, compact, meta, report } = await planSelection(model, amount, options);
   const ctx = model.ctx;
   const mode = report.mode;
   const tmp: Tensor[] = [];
@@ -505,12 +515,11 @@ export async function prune(model: Model, amount: PruneAmount, options: PruneOpt
     tmp.push(x);
     return x;
   };
-  const meta = describeGraph(model.meta, compact);
   let out: Model;
   if (mode === 'mask') out = cloneModel(model, { ...model.meta, pruning: 'mask' });
   else {
-    delete meta.pruning;
-    out = new Model(ctx, compact, meta);
+    const { pruning: _, ...compactMeta } = meta;
+    out = new Model(ctx, compact, compactMeta);
   }
   try {
     if (mode === 'mask') maskInPlace(out, sel, options.coupled === 'prune', t);
@@ -620,7 +629,7 @@ export function cloneModel(src: Model, meta = src.meta): Model {
   const graph = graphFromSpec(graphToSpec(src.graph));
   src.graph.nodes.forEach((n, i) => {
     const l = n.layer;
-    if (l instanceof ChannelSelection && l.mask) (graph.nodes[i]!.layer as ChannelSelection).setMask(Float32Array.from(l.mask));
+    if (l instanceof ChannelSelection) (graph.nodes[i]!.layer as ChannelSelection).setMask(Float32Array.from(l.mask));
   });
   const out = new Model(ctx, graph, meta);
   try {
@@ -633,13 +642,6 @@ export function cloneModel(src: Model, meta = src.meta): Model {
         const from = slot[part];
         const to = d.slot[part];
         if (from && to && from.size) ctx.copy(from, to, from.size * 4);
-      }
-      if (layer instanceof ChannelSelection && slot.key === 'indexes' && !layer.mask) {
-        const dl = d.layer as ChannelSelection;
-        dl.mask = null;
-        const kept = ctx.tensor([layer.keptCount], undefined, 'u32', `${dl.name}.kept`);
-        if (layer.keptCount) ctx.copy(layer.kept!, kept, layer.keptCount * 4);
-        dl.setKept(kept, layer.keptCount);
       }
     }
   } catch (e) {
