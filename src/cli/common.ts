@@ -15,6 +15,7 @@ import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
 import { checkpointGraph, loadModel } from '../io/checkpoint.js';
 import type { Model } from '../nn/model.js';
+import type { Graph } from '../nn/graph.js';
 import type { StepProgress } from '../train/trainer.js';
 
 /** A failure the user can act on: printed as one line, exit code `code`. */
@@ -76,13 +77,14 @@ export async function loadData(data: string, dataset: DatasetKind | undefined, p
 export interface ModelFile {
   file: string;
   bytes: Uint8Array;
+  /** The graph the file describes (host objects only; checked against its metadata). */
+  graph: Graph;
 }
 
 /** Reads and validates a model checkpoint without touching the GPU, so bad files fail fast. */
 export async function readModelFile(file: string): Promise<ModelFile> {
   const bytes = await readFileBytes(file);
-  checkpointGraph(parseSafetensors(bytes, file), file);
-  return { file, bytes };
+  return { file, bytes, graph: checkpointGraph(parseSafetensors(bytes, file), file).graph };
 }
 
 /** Builds the model of a file read by `readModelFile`. */

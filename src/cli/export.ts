@@ -6,9 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { init } from '../node.js';
 import { ShapeError } from '../errors.js';
-import { checkpointGraph } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/files.node.js';
-import { parseSafetensors } from '../io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, exportOnnxModel } from '../io/onnx.js';
 import type { Model } from '../nn/model.js';
 import { CliError, inputSizeOption, intOption, loadModelFile, readModelFile } from './common.js';
@@ -39,9 +37,9 @@ export function registerExport(program: Command): void {
       const modelFile = await readModelFile(f.model);
       // Size checks on the graph alone, before any GPU work: bad input fails fast.
       if (f.inputSize) {
-        const { meta, graph } = checkpointGraph(parseSafetensors(modelFile.bytes, f.model), f.model);
-        if (f.inputSize[0] !== meta.inChannels) {
-          throw new CliError(`--input-size ${f.inputSize.join(',')}: the model takes ${meta.inChannels} input channels, not ${f.inputSize[0]}`, 2);
+        const graph = modelFile.graph;
+        if (f.inputSize[0] !== graph.inChannels) {
+          throw new CliError(`--input-size ${f.inputSize.join(',')}: the model takes ${graph.inChannels} input channels, not ${f.inputSize[0]}`, 2);
         }
         try {
           graph.shapes([1, ...f.inputSize]);

@@ -10,8 +10,7 @@ import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
 import { init } from '../node.js';
-import { checkpointGraph, saveModel } from '../io/checkpoint.js';
-import { parseSafetensors } from '../io/safetensors.js';
+import { saveModel } from '../io/checkpoint.js';
 import { analyseChannels } from '../slim/channels.js';
 import { writeFilesAtomic } from '../io/files.node.js';
 import { parseHTML } from 'linkedom';
@@ -70,7 +69,7 @@ export function registerPrune(program: Command): void {
       const file = await readModelFile(f.model);
       const ignore = f.ignore ? f.ignore.split(',').map((x) => x.trim()).filter(Boolean) : [];
       // Whether the pass can follow the graph (and the ignored names exist), before any GPU work.
-      analyseChannels(checkpointGraph(parseSafetensors(file.bytes, f.model), f.model).graph, ignore);
+      analyseChannels(file.graph, ignore);
       const data = f.data ? await loadData(f.data, f.dataset) : null;
       if (data && !data.test) throw new CliError(`--data ${f.data}: no test split to measure accuracy on`);
       const ctx = await init();
