@@ -15,8 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../src/gpu/context.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import { Model, type ModelMeta } from '../src/nn/model.js';
-import type { Graph } from '../src/nn/graph.js';
+import type { Model } from '../src/nn/model.js';
 import * as models from '../src/nn/models.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
@@ -41,15 +40,10 @@ const NETS = {
   vgg19: { label: 'VGG-19', percentFlag: 'vgg-percent', percent: 0.7, coupled: 'keep', make: (ctx: Context) => vgg(ctx, { depth: 19, seed: 1 }) },
   resnet164: { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, coupled: 'keep', make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
   'resnet164-coupled': { label: 'ResNet-164', percentFlag: 'resnet-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => resnet(ctx, { depth: 164, seed: 1 }) },
-  resnet18: { label: 'ResNet-18', percentFlag: 'resnet18-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => initialized(ctx, models.resnet18Graph({ seed: 1 })) },
-  mobilenetv2: { label: 'MobileNetV2', percentFlag: 'mobilenet-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => initialized(ctx, models.mobilenetV2Graph({ seed: 1 })) },
+  resnet18: { label: 'ResNet-18', percentFlag: 'resnet18-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => models.resnet18(ctx, { seed: 1 }) },
+  mobilenetv2: { label: 'MobileNetV2', percentFlag: 'mobilenet-percent', percent: 0.4, coupled: 'prune', make: (ctx: Context) => models.mobilenetV2(ctx, { seed: 1 }) },
 } satisfies Record<string, NetSpec>;
 
-function initialized(ctx: Context, built: { graph: Graph; meta: ModelMeta }): Model {
-  const m = new Model(ctx, built.graph, built.meta);
-  models.initialize(m, 1);
-  return m;
-}
 type NetName = keyof typeof NETS;
 const NET_NAMES = Object.keys(NETS) as NetName[];
 const GAMMAS = ['uniform', 'depth'] as const;

@@ -3,7 +3,11 @@
 // augmentation, and evaluation uses running statistics.
 import { describe, expect, it } from 'vitest';
 import { datasetFromTensors, type Dataset } from '../src/data/datasets.js';
-import { vgg } from '../src/nn/models.js';
+import { initialize, vgg } from '../src/nn/models.js';
+import { Graph } from '../src/nn/graph.js';
+import { Model } from '../src/nn/model.js';
+import { BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, ReLU } from '../src/nn/layers.js';
+import { loadModel, loadTrainingState, saveModel, saveTrainingState } from '../src/io/checkpoint.js';
 import { Trainer, evaluate } from '../src/train/trainer.js';
 import { useContext } from './util/gpu.js';
 import { rng } from './util/random.js';
@@ -109,5 +113,51 @@ describe('trainer', () => {
     expect(results[3]!.testAccuracy).toBeGreaterThan(0.9);
     trainer.destroy();
     model.destroy();
+  });
+
+  it('a resumed run redraws the same dropout masks: the training state carries every Dropout seed', async () => {
+    const ctx = getCtx();
+    const make = () => {
+      const g = new Graph(1);
+      g.chain(
+        g.input,
+        new Conv2d('conv', { inChannels: 1, outChannels: 4, kernel: 3, padding: 1 }),
+        new BatchNorm2d('bn', 4),
+        new ReLU(''),
+        new GlobalAvgPool2d(''),
+        new Flatten(''),
+        new Dropout('drop', 0.5, 11),
+        new Linear('fc', 4, 2),
+      );
+      const m = new Model(ctx, g, { arch: 'custom', numClasses: 2, inChannels: 1 });
+      initialize(m, 4);
+      return m;
+    };
+    const opts = { epochs: 2, batchSize: 8, lr: 0.1 };
+    const straight = new Trainer(make(), halves(32, 7, false), null, opts);
+    await straight.fit();
+    const first = new Trainer(make(), halves(32, 7, false), null, opts);
+    await first.trainEpoch();
+    first.epoch += 1;
+    const weights = await saveModel(first.model);
+    const state = await saveTrainingState(first);
+    const seeds = first.state().dropoutSeeds;
+    expect(Object.keys(seeds)).toEqual(['drop']);
+    expect(seeds.drop, 'four training forwards advanced the seed').not.toBe(11);
+    const resumed = new Trainer(loadModel(ctx, weights), halves(32, 7, false), null, opts);
+    expect((resumed.model.graph.layers().find((l) => l.name === 'drop') as Dropout).seed, 'a loaded model starts from the default seed').not.toBe(seeds.drop);
+    loadTrainingState(resumed, state);
+    await resumed.fit();
+    const a = await saveModel(straight.model);
+    const b = await saveModel(resumed.model);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b)), 'resumed weights equal the straight run, bit for bit').toBe(0);
+    // A state whose seeds name a layer the model lacks is refused before anything changes.
+    const other = new Trainer(vgg(ctx, { cfg: [2, 'M', 2, 'M', 2], inChannels: 1, numClasses: 2 }), halves(8, 3, false), null, opts);
+    expect(() => other.restore({ ...first.state(), epoch: 5 })).toThrow(/dropout seed for "drop", which is no Dropout layer/);
+    expect(other.epoch).toBe(0);
+    for (const t of [straight, first, resumed, other]) {
+      t.destroy();
+      t.model.destroy();
+    }
   });
 });

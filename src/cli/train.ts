@@ -8,13 +8,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
 import { init } from '../node.js';
-import { VGG_CFG, densenet, resnet, vgg } from '../nn/models.js';
+import { VGG_CFG, densenet, mobilenetV2, resnet, resnet18, vgg } from '../nn/models.js';
 import type { Model } from '../nn/model.js';
 import { Trainer, type EpochResult } from '../train/trainer.js';
 import { loadTrainingState, saveModel, saveTrainingState } from '../io/checkpoint.js';
 import { readFileBytes, writeFilesAtomic } from '../io/files.node.js';
 import { CliError, DATASETS, floatOption, inputSizeOption, intOption, loadData, loadModelFile, progressBar, readModelFile } from './common.js';
 import { ShapeError } from '../errors.js';
+
+const ARCHS = ['vgg', 'resnet', 'densenet', 'resnet18', 'mobilenetv2'];
 
 interface TrainFlags {
   arch: string;
@@ -62,9 +64,9 @@ export function registerTrain(program: Command): void {
     .description('train a model: baseline, with BatchNorm sparsity (--sr), or fine-tune a pruned one (--refine)')
     .requiredOption('--data <path>', 'dataset directory (CIFAR binaries, IDX files) or tensor file (safetensors x, y)')
     .requiredOption('--save <dir>', 'output directory')
-    .option('--arch <name>', 'vgg | resnet | densenet', 'vgg')
+    .option('--arch <name>', 'vgg | resnet | densenet | resnet18 | mobilenetv2', 'vgg')
     .option('--depth <n>', 'network depth (vgg 11/13/16/19, resnet 9n+2, densenet 3n+4)', intOption('--depth', 1))
-    .option('--width <f>', 'scale every VGG channel count of the default cfg (e.g. 0.25)', floatOption('--width', 0.01, 8))
+    .option('--width <f>', 'scale the channel counts: every VGG count of the default cfg, ResNet-18\'s base 64, MobileNetV2\'s width multiplier (e.g. 0.25)', floatOption('--width', 0.01, 8))
     .option('--cfg <json>', 'explicit cfg (channel counts, "M" for VGG pools)')
     .option('--dataset <name>', `${DATASETS.join(' | ')} (default: detected from --data)`)
     .option('--sr', 'train with channel sparsity regularisation (L1 on BatchNorm γ)')
@@ -86,9 +88,11 @@ export function registerTrain(program: Command): void {
 
 async function train(f: TrainFlags): Promise<void> {
   if (f.dataset !== undefined && !DATASETS.includes(f.dataset)) throw new CliError(`--dataset ${f.dataset}: expected one of ${DATASETS.join(', ')}`, 2);
-  if (!['vgg', 'resnet', 'densenet'].includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected vgg, resnet or densenet`, 2);
+  if (!ARCHS.includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected ${ARCHS.slice(0, -1).join(', ')} or ${ARCHS.at(-1)}`, 2);
   if (f.refine && f.resume) throw new CliError('--refine and --resume cannot be combined', 2);
-  if (f.width !== undefined && f.arch !== 'vgg') throw new CliError('--width applies to --arch vgg only', 2);
+  if (f.width !== undefined && (f.arch === 'resnet' || f.arch === 'densenet')) throw new CliError('--width applies to --arch vgg, resnet18 and mobilenetv2', 2);
+  if (f.depth !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--depth does not apply to --arch ${f.arch} (its depth is fixed)`, 2);
+  if (f.cfg !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--cfg does not apply to --arch ${f.arch} (use --width)`, 2);
   const from = f.refine ?? f.resume;
   const modelFile = from ? await readModelFile(from) : null;
   const size = f.inputSize;
@@ -124,6 +128,10 @@ async function train(f: TrainFlags): Promise<void> {
         model = vgg(ctx, { ...common, depth, ...(cfg ? { cfg } : {}) });
       } else if (f.arch === 'resnet') {
         model = resnet(ctx, { ...common, depth: f.depth ?? 164, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
+      } else if (f.arch === 'resnet18') {
+        model = resnet18(ctx, { ...common, ...(f.width !== undefined ? { width: Math.max(1, Math.round(64 * f.width)) } : {}) });
+      } else if (f.arch === 'mobilenetv2') {
+        model = mobilenetV2(ctx, { ...common, ...(f.width !== undefined ? { width: f.width } : {}) });
       } else {
         model = densenet(ctx, { ...common, depth: f.depth ?? 40, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
       }

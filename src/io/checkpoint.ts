@@ -310,7 +310,25 @@ export async function saveTrainingState(trainer: Trainer): Promise<Uint8Array> {
     optimizer_steps: String(s.optimizerSteps),
     rng: String(s.rng),
     seed: String(s.seed),
+    dropout_seeds: JSON.stringify(s.dropoutSeeds),
   });
+}
+
+/** `dropout_seeds` of a training state: a JSON object of u32 seeds by layer name (absent in files from models without dropout). */
+function dropoutSeedsOf(md: Record<string, string>, fileName: string): Record<string, number> {
+  const raw = md.dropout_seeds;
+  if (raw === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new CheckpointError(fileName, undefined, `metadata dropout_seeds=${JSON.stringify(raw)} is not JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(fileName, undefined, `metadata dropout_seeds=${JSON.stringify(raw)} is not an object of seeds by layer name`);
+  for (const [k, seed] of Object.entries(v)) {
+    if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) throw new CheckpointError(fileName, undefined, `metadata dropout_seeds[${JSON.stringify(k)}]=${JSON.stringify(seed)} is not a u32 seed`);
+  }
+  return v as Record<string, number>;
 }
 
 /**
@@ -343,7 +361,10 @@ export function loadTrainingState(trainer: Trainer, bytes: Uint8Array, fileName 
     if (md[k] === undefined || !Number.isFinite(v)) throw new CheckpointError(fileName, undefined, `metadata ${k}=${JSON.stringify(md[k])} is not a number`);
     return v;
   };
-  const state: TrainingState = { epoch: num('epoch'), lr: num('lr'), best: num('best_prec1'), optimizerSteps: num('optimizer_steps'), rng: num('rng'), seed: num('seed') };
+  const state: TrainingState = { epoch: num('epoch'), lr: num('lr'), best: num('best_prec1'), optimizerSteps: num('optimizer_steps'), rng: num('rng'), seed: num('seed'), dropoutSeeds: dropoutSeedsOf(md, fileName) };
+  const dropouts = new Set(trainer.model.graph.layers().filter((l) => l.kind === 'Dropout').map((l) => l.name));
+  for (const name of dropouts) if (!(name in state.dropoutSeeds)) throw new CheckpointError(fileName, undefined, `metadata dropout_seeds has no seed for the Dropout layer ${JSON.stringify(name)}`);
+  for (const name of Object.keys(state.dropoutSeeds)) if (!dropouts.has(name)) throw new CheckpointError(fileName, undefined, `metadata dropout_seeds names ${JSON.stringify(name)}, which is no Dropout layer of this model`);
   if (state.seed !== trainer.seed) throw new CheckpointError(fileName, undefined, `was written with --seed ${state.seed}, this run uses ${trainer.seed}`);
   const params = trainer.model.parameters();
   const values = new Map<string, Float32Array>();

@@ -572,6 +572,48 @@ export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
 }
 
 /**
+ * A torchvision-style ResNet-18 for small images (see {@link resnet18Graph}) on `ctx`, initialised.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.resnet18(ctx, { width: 8, numClasses: 10, seed: 3 });
+ * console.log(model.parameterCount()); // 176402 at width 8 (11173962 at the default 64)
+ * await ctx.sync(); // let queued GPU work finish before destroy()
+ * ctx.destroy();
+ * ```
+ */
+export function resnet18(ctx: Context, opts: Resnet18Options = {}): Model {
+  const { graph, meta } = resnet18Graph(opts);
+  const m = new Model(ctx, graph, meta);
+  initialize(m, opts.seed);
+  return m;
+}
+
+/**
+ * A CIFAR MobileNetV2 (see {@link mobilenetV2Graph}) on `ctx`, initialised.
+ *
+ * @example
+ * ```ts
+ * import { init, models } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const model = models.mobilenetV2(ctx, { width: 0.25, numClasses: 10 });
+ * const x = ctx.tensor([1, 3, 32, 32], new Float32Array(3 * 32 * 32).fill(0.1));
+ * console.log(await ctx.readF32(model.forward(x, false))); // 10 logits
+ * ctx.destroy();
+ * ```
+ */
+export function mobilenetV2(ctx: Context, opts: MobilenetV2Options = {}): Model {
+  const { graph, meta } = mobilenetV2Graph(opts);
+  const m = new Model(ctx, graph, meta);
+  initialize(m, opts.seed);
+  return m;
+}
+
+/**
  * The graph for checkpoint metadata (arch, depth, cfg, classes, input channels).
  *
  * @example

@@ -12,6 +12,7 @@ import { augmentBatch, uploadImages } from '../ops/augment.js';
 import { channelSelectForward } from '../ops/channel.js';
 import { softmaxCrossEntropy } from '../ops/cross_entropy.js';
 import type { Model } from '../nn/model.js';
+import { Dropout } from '../nn/layers.js';
 import { SGD } from './sgd.js';
 import { Mulberry32 } from '../util/random.js';
 
@@ -89,6 +90,8 @@ export interface TrainingState {
   /** Shuffling generator state. */
   rng: number;
   seed: number;
+  /** The next mask seed of every `Dropout` layer, by layer name (empty for a model without dropout). */
+  dropoutSeeds: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -340,11 +343,23 @@ export class Trainer {
 
   /** Everything `--resume` needs besides the weights and momentum buffers. */
   state(): TrainingState {
-    return { epoch: this.epoch, lr: this.optimizer.lr, best: this.best, optimizerSteps: this.optimizer.steps, rng: this.#rng.state, seed: this.seed };
+    const dropoutSeeds: Record<string, number> = {};
+    for (const l of this.model.graph.layers()) if (l instanceof Dropout) dropoutSeeds[l.name] = l.seed;
+    return { epoch: this.epoch, lr: this.optimizer.lr, best: this.best, optimizerSteps: this.optimizer.steps, rng: this.#rng.state, seed: this.seed, dropoutSeeds };
   }
 
-  /** Continues from `state()`: epoch, learning rate, best accuracy, optimizer steps and shuffling state. */
+  /**
+   * Continues from `state()`: epoch, learning rate, best accuracy, optimizer steps, shuffling state
+   * and the dropout layers' mask seeds. Throws naming a dropout seed that fits no `Dropout` layer of
+   * the model, before changing anything.
+   */
   restore(s: TrainingState): void {
+    const dropouts = new Map<string, Dropout>();
+    for (const l of this.model.graph.layers()) if (l instanceof Dropout) dropouts.set(l.name, l);
+    for (const name of Object.keys(s.dropoutSeeds)) {
+      if (!dropouts.has(name)) throw new Error(`training state: dropout seed for ${JSON.stringify(name)}, which is no Dropout layer of this model`);
+    }
+    for (const [name, seed] of Object.entries(s.dropoutSeeds)) dropouts.get(name)!.seed = seed >>> 0;
     this.epoch = s.epoch;
     this.optimizer.lr = s.lr;
     this.best = s.best;

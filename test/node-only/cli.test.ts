@@ -120,6 +120,30 @@ describe('netslim CLI', () => {
     expect(Buffer.compare(stateA, readFileSync(path.join(dir, 'c', 'checkpoint.state.safetensors')))).toBe(0);
   });
 
+  it('trains --arch resnet18 and mobilenetv2 scaled by --width, at the data\'s size; --depth and --cfg are refused for them', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 8, 3, 8, 3, 9);
+    for (const [arch, width] of [['resnet18', '0.0625'], ['mobilenetv2', '0.1']] as const) {
+      const save = path.join(dir, arch);
+      const r = netslim('train', '--data', data, '--arch', arch, '--width', width, '--epochs', '1', '--batch-size', '4', '--lr', '0.01', '--save', save);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/netslim train: custom \(\d+ layers\)/);
+      const file = parseSafetensors(readFileSync(path.join(save, 'checkpoint.safetensors')), 'checkpoint.safetensors');
+      const firstConv = arch === 'resnet18' ? 'conv1.weight' : 'features.0.0.weight';
+      expect(file.tensors.get(firstConv)!.shape[0], `${arch} stem width`).toBe(arch === 'resnet18' ? 4 : 8);
+      expect(file.metadata.input_size, 'the 8×8 size is recorded').toBe('8');
+    }
+    for (const extra of [['--depth', '34'], ['--cfg', '[4]']]) {
+      const r = netslim('train', '--data', data, '--arch', 'resnet18', ...extra, '--save', path.join(dir, 'no'));
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^netslim: ${extra[0]} does not apply to --arch resnet18`));
+    }
+    const r = netslim('train', '--data', data, '--arch', 'resnet50', '--save', path.join(dir, 'no'));
+    expect(r.stderr.trim()).toBe('netslim: --arch resnet50: expected vgg, resnet, densenet, resnet18 or mobilenetv2');
+    expect(existsSync(path.join(dir, 'no'))).toBe(false);
+  }, 300_000);
+
   it('Ctrl-C stops training after the step in flight, keeps the last epoch\'s checkpoint and exits 130', async () => {
     const dir = tmp();
     const data = path.join(dir, 'data.safetensors');
