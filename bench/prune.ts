@@ -19,6 +19,7 @@ import type { Model } from '../src/nn/model.js';
 import * as models from '../src/nn/models.js';
 import { resnet, vgg } from '../src/nn/models.js';
 import { prune, type PruneReport } from '../src/slim/prune.js';
+import { analyseChannels } from '../src/slim/channels.js';
 import { openContext, releaseGpu } from './peers.js';
 import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, submitAndWait, table, uniform } from './util.js';
 
@@ -46,7 +47,7 @@ const NETS = {
 
 type NetName = keyof typeof NETS;
 const NET_NAMES = Object.keys(NETS) as NetName[];
-const GAMMAS = ['uniform', 'depth'] as const;
+const GAMMAS = ['uniform', 'depth', 'grouped'] as const;
 type Gamma = (typeof GAMMAS)[number];
 
 const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run bench:prune -- [options])
@@ -57,8 +58,10 @@ const USAGE = `usage: npm run bench -- --only prune [options]   (or: npm run ben
   --vgg-percent P      fraction of VGG-19's BatchNorm channels to prune (default 0.7, the paper's)
   --resnet-percent P   fraction of ResNet-164's channels to prune, both rows (default 0.4, the paper's)
   --resnet18-percent P, --mobilenet-percent P   the same for ResNet-18 and MobileNetV2 (default 0.4)
-  --gamma LIST         BatchNorm γ spread to prune: uniform (|γ| iid, every layer thinned alike) and/or
-                       depth (|γ| shrinking with depth, late layers thinned most) (default uniform)
+  --gamma LIST         BatchNorm γ spread to prune: uniform (|γ| iid, every layer thinned alike),
+                       depth (|γ| shrinking with depth, late layers thinned most) and/or grouped (one
+                       draw per channel group, so residual streams thin like free channels)
+                       (default uniform)
   --infer-batch N      inference batch size (default 64; quick 8)
   --runs N             timed inference runs per model, after one warm-up run (default 7; quick 1)
   --prune-runs N       timed prune passes, after one warm-up pass (default 5; quick 1)
@@ -123,6 +126,8 @@ const TARGET = 0.9;
 const MIN_SLEEP_MS = 10;
 /** `depth` spread: the scale of |γ| falls as exp(−DEPTH_DECAY · l / (L − 1)) over the L BatchNorms. */
 const DEPTH_DECAY = 3;
+/** `grouped` spread: each BatchNorm channel of a group gets the group's draw × U(1 − J, 1 + J). */
+const GROUP_JITTER = 0.1;
 const DATA_SEED = 20252;
 const GAMMA_SEED = 7;
 const SIZE = 32;
@@ -133,6 +138,10 @@ const GAMMA_NOTE: Record<Gamma, string> = {
   depth:
     `|γ| ~ Exp(1) × exp(−${DEPTH_DECAY}·l/(L−1)) for the l-th of L BatchNorms in module order: later layers lose most channels, ` +
     'roughly the shape of a sparsity-trained VGG (a synthetic spread, not trained weights)',
+  grouped:
+    '|γ| ~ U(0.05, 1) drawn once per channel group (slim.analyseChannels: a residual stream\'s channel, a concatenated slice) and ' +
+    `given to every BatchNorm channel of the group × U(${1 - GROUP_JITTER}, ${1 + GROUP_JITTER}): coupled channels rank like free ones, ` +
+    'as when sparsity training drives a whole stream channel to zero (a synthetic spread, not trained weights)',
 };
 
 // ------------------------------------------------------------------ rows
@@ -214,6 +223,16 @@ async function spreadGamma(model: Model, gamma: Gamma): Promise<void> {
   const r = rng(GAMMA_SEED);
   const state = await model.stateDict();
   const bns = model.batchNorms();
+  if (gamma === 'grouped') {
+    const cg = analyseChannels(model.graph);
+    const draw = Float32Array.from({ length: cg.units }, () => 0.05 + 0.95 * r());
+    cg.bnIds.forEach((id, l) => {
+      const g = state.get(`${model.graph.nodes[id]!.layer.name}.weight`)!.data as Float32Array;
+      for (let c = 0; c < g.length; c++) g[c] = draw[cg.underUnit[cg.bnOffset[l]! + c]!]! * (1 + GROUP_JITTER * (2 * r() - 1));
+    });
+    model.loadStateDict(state, `${model.meta.arch} with a grouped γ spread`);
+    return;
+  }
   bns.forEach((bn, l) => {
     const g = state.get(`${bn.name}.weight`)!.data as Float32Array;
     const scale = gamma === 'depth' ? Math.exp((-DEPTH_DECAY * l) / Math.max(1, bns.length - 1)) : 1;
