@@ -10,6 +10,18 @@ export { gunzip, isGzip } from './data/gunzip.js';
 export * from './io/safetensors.js';
 export { saveModel, loadModel, inferMeta, checkpointMeta, checkpointGraph, metadataOf, saveTrainingState, loadTrainingState } from './io/checkpoint.js';
 export { exportOnnx, OnnxExportError, ONNX_MIN_OPSET, ONNX_MAX_OPSET, type OnnxExportOptions } from './io/onnx.js';
+export {
+  importOnnx,
+  readOnnx,
+  OnnxImportError,
+  ONNX_IMPORT_MIN_OPSET,
+  ONNX_IMPORT_MAX_OPSET,
+  ONNX_IMPORT_OPS,
+  type OnnxImportOptions,
+  type OnnxImport,
+  type OnnxRenamed,
+  type OnnxNodeRef,
+} from './io/onnx-import.js';
 export { Model, type ModelMeta, type NamedSlot, type StateValues } from './nn/model.js';
 export { Graph, type GraphNode } from './nn/graph.js';
 export { graphToSpec, graphFromSpec, GraphSpecError, GRAPH_FORMAT, GRAPH_KINDS, type GraphSpec, type GraphNodeSpec } from './nn/graph-spec.js';
