@@ -122,3 +122,10 @@ export function progressBar(label: string): { update: (p: StepProgress) => void;
     },
   };
 }
+
+/** Aligned text table: numbers right, the first column and `left` ones left; a rule under the header. */
+export function textTable(rows: string[][], left: number[] = []): string {
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((v, j) => (j === 0 || left.includes(j) ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}

@@ -39,7 +39,7 @@ import { writeFileAtomic, writeFilesAtomic } from '../io/files.node.js';
 import { cloneModel, countFlops, prune, type PruneReport } from '../slim/prune.js';
 import { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, type LayerGammas } from '../slim/report.js';
 import { Mulberry32 } from '../util/random.js';
-import { CliError, DATASETS, floatOption, intOption, loadData, progressBar } from './common.js';
+import { CliError, DATASETS, floatOption, intOption, loadData, progressBar, textTable } from './common.js';
 
 interface DemoFlags {
   data?: string;
@@ -301,12 +301,6 @@ const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' 
 const mflops = (n: number): string => `${(n / 1e6).toFixed(2)} M`;
 const secs = (s: number): string => (s >= 60 ? `${Math.floor(s / 60)} min ${(s % 60).toFixed(0).padStart(2, '0')} s` : `${s.toFixed(1)} s`);
 
-/** Aligned text table: numbers right, the first column and `left` ones left; a rule under the header. */
-function textTable(rows: string[][], left: number[] = []): string {
-  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
-  const line = (r: string[]) => r.map((v, j) => (j === 0 || left.includes(j) ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join('  ').trimEnd();
-  return [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
 
 function stageRows(stages: Stage[], batch: number): string[][] {
   const base = stages[0]!;

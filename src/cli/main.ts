@@ -9,6 +9,7 @@ import { NetslimError } from '../errors.js';
 import { CliError } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerExport } from './export.js';
+import { registerImport } from './import.js';
 import { registerPredict } from './predict.js';
 import { registerPrune } from './prune.js';
 import { registerTrain } from './train.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   registerTrain(program);
   registerPrune(program);
   registerPredict(program);
+  registerImport(program);
   registerExport(program);
   registerDemo(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(`netslim ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`) });

@@ -353,6 +353,8 @@ export async function readOnnx(bytes: Uint8Array, options: OnnxImportOptions = {
     }
     const ready = [...needed].filter((i) => indegree.get(i) === 0).sort((a, b) => a - b);
     while (ready.length) {
+      // The lowest file position first: the layers keep the file's order wherever it is valid.
+      ready.sort((a, b) => a - b);
       const i = ready.shift()!;
       order.push(i);
       for (const d of dependents.get(i) ?? []) {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 import { expectClose } from '../util/tolerance.js';
+import * as ort from 'onnxruntime-node';
 import { normal, integers } from '../util/random.js';
 import { Graph } from '../../src/nn/graph.js';
 import { graphToSpec } from '../../src/nn/graph-spec.js';
@@ -279,6 +280,70 @@ describe('netslim CLI', () => {
     expect(r5.stderr.trim()).toBe('netslim: --input-size 3,16,16: data.safetensors images are 3,8,8 (only 28×28 IDX images are padded)');
     expect(existsSync(bad)).toBe(false);
   }, 300_000);
+
+  it("import: a PyTorch ONNX file becomes model.safetensors, which predict runs to PyTorch's logits; bad files write nothing", () => {
+    const dir = tmp();
+    const save = path.join(dir, 'imported');
+    const r = netslim('import', '--onnx', path.join(root, 'test/fixtures/onnx/mobilenetv2_w025_op13.onnx'), '--save', save);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^layer +kind +output +params\n/);
+    expect(r.stdout).toMatch(/features\.1\.conv\.0\.0 +Conv2d +8×16×16 +72\n/); // the t=1 block's depthwise 3×3: 8 filters of 3×3
+    expect(r.stdout).toMatch(/netslim import: wrote .*model\.safetensors — \d+ layers, [\d,]+ params, [\d.]+ MFLOPs per 3×16×16 image \(fixed input size\), opset 13, from pytorch 1\.13/);
+    const fx = parseSafetensors(new Uint8Array(readFileSync(path.join(root, 'test/fixtures/graphs/mobilenetv2_w025.safetensors'))), 'fixture');
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: fx.tensors.get('input')! }));
+    const p = netslim('predict', '--model', path.join(save, 'model.safetensors'), '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors'));
+    expect(p.code, p.stderr).toBe(0);
+    const logits = new Float32Array(parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'y.safetensors'))), 'y').tensors.get('logits')!.data.slice().buffer);
+    expectClose(logits, new Float32Array(fx.tensors.get('eval.logits')!.data.slice().buffer), { atol: 1e-4, rtol: 1e-4 }, 'imported MobileNetV2 predict');
+    // The imported file's names are PyTorch's: the state dict keys of the fixture, exactly.
+    const saved = parseSafetensors(new Uint8Array(readFileSync(path.join(save, 'model.safetensors'))), 'model');
+    const keys = [...fx.tensors.keys()].filter((k) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k));
+    expect([...saved.tensors.keys()].sort()).toEqual(keys.sort());
+    // A folded export, a truncated file, a missing file: one line, exit 1, nothing written.
+    const bad = path.join(dir, 'bad.onnx');
+    writeFileSync(bad, readFileSync(path.join(root, 'test/fixtures/onnx/fire_net_op13.onnx')).subarray(0, 5000));
+    for (const [file, re] of [
+      [path.join(root, 'test/fixtures/onnx/resnet18_w4_eval_default.onnx'), /^netslim: resnet18_w4_eval_default\.onnx: no BatchNormalization, .*TrainingMode\.PRESERVE/],
+      [bad, /^netslim: bad\.onnx: not an ONNX model/],
+      [path.join(dir, 'missing.onnx'), /^netslim: .*missing\.onnx/],
+    ] as const) {
+      const out = path.join(dir, 'never');
+      const e = netslim('import', '--onnx', file, '--save', out);
+      expect(e.code, e.stderr).toBe(1);
+      expect(e.stderr.trim().split('\n').filter((l) => l.startsWith('netslim'))).toHaveLength(1);
+      expect(e.stderr.trim()).toMatch(re);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('takes an imported MobileNetV2 through the loop: import → train --refine --sr → prune --coupled prune --target-flops 0.5 → train --refine → export, and onnxruntime agrees with predict', async () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 8, 3, 16, 10, 21);
+    const step = (args: string[]) => {
+      const r = netslim(...args);
+      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
+      return r;
+    };
+    step(['import', '--onnx', path.join(root, 'test/fixtures/onnx/mobilenetv2_w025_op17.onnx'), '--save', path.join(dir, 'imported')]);
+    const common = ['--data', data, '--epochs', '1', '--batch-size', '4', '--lr', '0.01'];
+    step(['train', '--refine', path.join(dir, 'imported', 'model.safetensors'), '--sr', '--s', '1e-3', ...common, '--save', path.join(dir, 'sparse')]);
+    const pr = step(['prune', '--model', path.join(dir, 'sparse', 'checkpoint.safetensors'), '--coupled', 'prune', '--target-flops', '0.5', '--save', path.join(dir, 'pruned')]);
+    const report = JSON.parse(readFileSync(path.join(dir, 'pruned', 'prune.json'), 'utf8'));
+    expect(report.target.reached.flops, pr.stdout).toBeLessThanOrEqual(0.5);
+    step(['train', '--refine', path.join(dir, 'pruned', 'pruned.safetensors'), ...common, '--save', path.join(dir, 'tuned')]);
+    const tuned = path.join(dir, 'tuned', 'checkpoint.safetensors');
+    step(['export', '--model', tuned, '--onnx', path.join(dir, 'slim.onnx')]);
+    const n = 3;
+    const x = normal(n * 3 * 16 * 16, 5);
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: { dtype: 'F32', shape: [n, 3, 16, 16], data: new Uint8Array(x.buffer) } }));
+    step(['predict', '--model', tuned, '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors')]);
+    const ours = new Float32Array(parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'y.safetensors'))), 'y').tensors.get('logits')!.data.slice().buffer);
+    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(path.join(dir, 'slim.onnx'))));
+    const theirs = (await session.run({ input: new ort.Tensor('float32', x, [n, 3, 16, 16]) })).logits!.data as Float32Array;
+    await session.release();
+    expectClose(theirs, ours, { atol: 1e-4, rtol: 1e-4 }, 'onnxruntime vs predict on the slimmed import');
+  }, 600_000);
 
   for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
     it(`predict gives PyTorch's logits for a PyTorch-made ${name} checkpoint`, () => {

@@ -21,6 +21,7 @@ import { ShapeError } from '../../src/errors.js';
 import { saveModel } from '../../src/io/checkpoint.js';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/io/safetensors.js';
 import { ONNX_MAX_OPSET, ONNX_MIN_OPSET, OnnxExportError, exportOnnx, exportOnnxModel, type OnnxExportOptions } from '../../src/io/onnx.js';
+import { importOnnx } from '../../src/io/onnx-import.js';
 import { Graph } from '../../src/nn/graph.js';
 import { Conv2d, Layer, type LayerKind } from '../../src/nn/layers.js';
 import { Model } from '../../src/nn/model.js';
@@ -297,6 +298,40 @@ describe('exportOnnx: a ResNet-18 and a MobileNetV2 with PyTorch weights, pruned
 });
 
 // ------------------------------------------------------------------------------ the command
+
+// Import ↔ export: a PyTorch-made ONNX file (test/fixtures/onnx, make_onnx_fixtures.py) imported
+// and exported again must run in onnxruntime to the logits of the original file, within 1e-5
+// (the same float32 ops in the same order but for BatchNormalization, which onnxruntime folds
+// into the convolution from the same constants either way; measured ≤ 1e-6), and pruned after
+// import it must still give our own logits through onnxruntime (1e-4, as above).
+describe('importOnnx ↔ exportOnnx through onnxruntime', () => {
+  for (const name of ['resnet18_w4_op13', 'mobilenetv2_w025_op17', 'fire_net_op13']) {
+    it(`${name}: import → export runs to the original's logits; pruned after import, to ours`, async () => {
+      const ctx = getCtx();
+      const original = new Uint8Array(readFileSync(path.join(root, `test/fixtures/onnx/${name}.onnx`)));
+      const model = await importOnnx(ctx, original, { fileName: `${name}.onnx` });
+      const shape = [3, 3, 16, 16];
+      const x = normal(shape.reduce((a, b) => a * b, 1), 77);
+      const run = async (bytes: Uint8Array) => {
+        const session = await ort.InferenceSession.create(bytes);
+        try {
+          return (await session.run({ input: new ort.Tensor('float32', x, shape) })).logits!.data as Float32Array;
+        } finally {
+          await session.release();
+        }
+      };
+      const reference = await run(original);
+      expect(maxAbs(reference), 'logits are O(0.1) or more').toBeGreaterThan(0.05);
+      const err = maxAbsDiff(await run(await exportOnnx(model)), reference);
+      expect(err, `${name}: max |re-exported − original| through onnxruntime = ${err.toExponential(2)}`).toBeLessThanOrEqual(1e-5);
+      const { model: pruned, report } = await prune(model, 0.5, { coupled: 'prune' });
+      expect(report.prunedChannels).toBeGreaterThan(0);
+      await checkAgainstOrt(ctx, pruned, [3, 16, 16], `${name} imported, pruned at 0.5`);
+      pruned.destroy();
+      model.destroy();
+    });
+  }
+});
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = path.join(root, 'dist/cli.js');
