@@ -9,6 +9,8 @@
  *    checks that its report says the same.
  * 3. Fine-tunes the pruned network, then compares test accuracy and measured inference latency.
  * 4. Downloads the pruned model as safetensors (`saveModel`) or ONNX (`exportOnnx`).
+ * 5. Imports the user's own ONNX model (drag and drop), prunes it to a FLOP target and offers it
+ *    for download (import-onnx.ts).
  *
  * Training does not freeze the page: the trainer submits one step at a time and awaits the GPU
  * between steps, so the event loop (input, painting) runs while the GPU works; loss, accuracy and
@@ -38,6 +40,7 @@ import {
   type StepProgress,
 } from '../../src/index.js';
 import { previewMismatches, previewPrune, type Preview } from './preview.js';
+import { setupOnnxImport } from './import-onnx.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -767,6 +770,7 @@ async function main(): Promise<void> {
   $('finetune').addEventListener('click', finetune);
   $('download-safetensors').addEventListener('click', downloadSafetensors);
   $('download-onnx').addEventListener('click', downloadOnnx);
+  setupOnnxImport(ctx, download);
   enable();
   status('ready', 'Ready: press Train.');
 }

@@ -59,7 +59,7 @@ export function registerImport(program: Command): void {
         ctx.destroy();
       }
       console.log(
-        `netslim import: wrote ${save} — ${read.graph.layers().length - 1} layers, ${params.toLocaleString('en')} params, ` +
+        `netslim import: wrote ${save} — ${read.graph.layers().length} layers, ${params.toLocaleString('en')} params, ` +
           `${(flops / 1e6).toFixed(2)} MFLOPs per ${read.inputSize.join('×')} image (${read.fixed ? 'fixed' : 'dynamic'} input size), ` +
           `opset ${read.opset}${read.producer ? `, from ${read.producer}` : ''}${read.renamed.length ? `; ${read.renamed.length} parameter name${read.renamed.length === 1 ? '' : 's'} derived` : ''}`,
       );

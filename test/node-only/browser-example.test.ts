@@ -9,6 +9,10 @@
 //   channels, parameters and FLOPs), fine-tuning gives numeric accuracies and latencies, and
 //   both downloads are well-formed: the safetensors file parses, its metadata cfg is the pruned
 //   cfg and its weights count the pruned parameters; onnxruntime runs the ONNX file.
+// - an ONNX file dropped on the page (PyTorch's MobileNetV2 fixture) is imported — layer count,
+//   parameters, FLOPs as readOnnx counts them, logits on a probe image as onnxruntime runs the
+//   file — pruned to half its FLOPs, and its ONNX download runs in onnxruntime to the page's
+//   logits; PyTorch's folded export gets the importer's message.
 // Screenshots: test/artifacts/browser-example.png and browser-example-no-webgpu.png.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -19,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright';
 import * as ort from 'onnxruntime-node';
 import { parseSafetensors } from '../../src/io/safetensors.js';
-import { checkpointMeta } from '../../src/io/checkpoint.js';
+import { checkpointGraph, checkpointMeta } from '../../src/io/checkpoint.js';
+import { readOnnx } from '../../src/io/onnx-import.js';
+import { layerCosts } from '../../src/slim/prune.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = path.join(root, 'test/artifacts');
@@ -240,6 +246,84 @@ describe('browser example (examples/browser)', () => {
     expect(await page.locator('#stop').isDisabled()).toBe(true);
     expect(await page.locator('#train').isEnabled()).toBe(true);
     expect(await page.locator('#percent').isEnabled()).toBe(true);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 300_000);
+
+  it('imports an ONNX model dropped on the page (a MobileNetV2 from PyTorch), prunes it to half its FLOPs and downloads it; a folded export is refused', async () => {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const errors = watch(page);
+    await page.goto(url + QUERY);
+    await waitState(page, 'ready', 60_000);
+    const fixture = (name: string) => new Uint8Array(readFileSync(path.join(root, 'test/fixtures/onnx', name)));
+    /** Drops the file on #drop-zone as a user's drag and drop delivers it (a DataTransfer holding a File). */
+    const drop = (name: string) =>
+      page.evaluate(
+        ([file, data]) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], file, { type: 'application/octet-stream' }));
+          document.getElementById('drop-zone')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        },
+        [name, Buffer.from(fixture(name)).toString('base64')] as const,
+      );
+    const waitImport = async (state: string) => {
+      const got = await (
+        await page.waitForFunction(
+          (s) => {
+            const d = document.getElementById('import-summary')?.dataset.state;
+            return d === s || d === 'error' ? d : null;
+          },
+          state,
+          { timeout: 180_000, polling: 100 },
+        )
+      ).jsonValue();
+      if (got !== state) throw new Error(`import state ${got}: ${await page.locator('#import-summary').innerText()}`);
+    };
+    const probeLogits = async (bytes: Uint8Array, size: number[]) => {
+      const session = await ort.InferenceSession.create(bytes);
+      const n = size.reduce((a, b) => a * b, 1);
+      const out = await session.run({ input: new ort.Tensor('float32', new Float32Array(n).fill(0.5), [1, ...size]) });
+      await session.release();
+      return Array.from(out.logits!.data as Float32Array);
+    };
+    const close = (a: number[], b: number[], what: string) => {
+      expect(a.length, what).toBe(b.length);
+      const err = Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      expect(err, `${what}: max difference ${err.toExponential(2)}`).toBeLessThanOrEqual(1e-4);
+    };
+
+    // PyTorch's default (folded) export: the importer's message, on the import section only.
+    await drop('resnet18_w4_eval_default.onnx');
+    await page.waitForFunction(() => document.getElementById('import-summary')?.dataset.state === 'error', undefined, { timeout: 60_000 });
+    expect(await page.locator('#import-summary').innerText()).toContain('training=torch.onnx.TrainingMode.PRESERVE');
+    expect(await page.locator('#import-prune').isDisabled()).toBe(true);
+
+    const name = 'mobilenetv2_w025_op13.onnx';
+    await drop(name);
+    await waitImport('imported');
+    const read = await readOnnx(fixture(name));
+    const costs = layerCosts(read.graph, read.inputSize);
+    const got = await dataset(page, 'import-summary');
+    expect(Number(got.layers)).toBe(read.graph.layers().length);
+    expect(Number(got.params)).toBe(costs.reduce((a, c) => a + c.params, 0));
+    expect(Number(got.flops)).toBe(costs.reduce((a, c) => a + c.flops, 0));
+    expect(await page.locator('#import-table tbody tr').count()).toBe(read.graph.layers().length);
+    close(JSON.parse(got.logits!) as number[], await probeLogits(fixture(name), read.inputSize), 'imported logits vs onnxruntime on the file');
+
+    await page.click('#import-prune');
+    await waitImport('pruned');
+    const pruned = await dataset(page, 'import-summary');
+    expect(Number(pruned.flopsReached)).toBeLessThanOrEqual(0.5);
+    expect(Number(pruned.paramsAfter)).toBeLessThan(Number(got.params));
+    const [ox] = await Promise.all([page.waitForEvent('download'), page.click('#import-download-onnx')]);
+    expect(ox.suggestedFilename()).toBe('mobilenetv2_w025_op13-slim.onnx');
+    close(JSON.parse(pruned.prunedLogits!) as number[], await probeLogits(new Uint8Array(readFileSync(await ox.path())), read.inputSize), 'pruned logits vs onnxruntime on the download');
+    const [st] = await Promise.all([page.waitForEvent('download'), page.click('#import-download-safetensors')]);
+    const file = parseSafetensors(new Uint8Array(readFileSync(await st.path())), st.suggestedFilename());
+    const { graph } = checkpointGraph(file, st.suggestedFilename());
+    expect(layerCosts(graph, read.inputSize).reduce((a, c) => a + c.params, 0)).toBe(Number(pruned.paramsAfter));
     expect(errors).toEqual([]);
     await context.close();
   }, 300_000);
