@@ -133,6 +133,23 @@ describe('ONNX import from PyTorch', () => {
     expect(read.state.has('layer2.0.conv1.weight')).toBe(true);
   });
 
+  it('gives every tensor its state_dict name when the exporter merged equal initializers (a freshly built MobileNetV2)', async () => {
+    const file = await truth('fixtures/graphs/mobilenetv2_w025.safetensors');
+    const read = await readOnnx(await readFixture('fixtures/onnx/mobilenetv2_w025_fresh_op17.onnx'));
+    const stateKeys = [...file.tensors.keys()].filter((k) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k));
+    expect([...read.state.keys()].sort()).toEqual(stateKeys.sort());
+    // Most BatchNorm tensors were stored under another layer's name (ones and zeros merged).
+    expect(read.renamed.length).toBeGreaterThan(20);
+    expect(read.renamed.every((r) => r.onnx !== r.name)).toBe(true);
+    for (const [k, v] of read.state) {
+      if (k.endsWith('.running_var') || (k.endsWith('.weight') && v.shape.length === 1)) expect((v.data as Float32Array).every((x) => x === 1), k).toBe(true);
+      if (k.endsWith('.running_mean') || (k.endsWith('.bias') && !k.startsWith('classifier'))) expect((v.data as Float32Array).every((x) => x === 0), k).toBe(true);
+    }
+    // Each tensor is its own copy: training one BatchNorm must not move another.
+    const arrays = [...read.state.values()].map((v) => v.data);
+    expect(new Set(arrays).size).toBe(arrays.length);
+  });
+
   it("refuses PyTorch's default eval-mode export (BatchNorm folded into the convs) and says how to export", async () => {
     const bytes = await readFixture('fixtures/onnx/resnet18_w4_eval_default.onnx');
     const err = await readOnnx(bytes, { fileName: 'resnet18_w4_eval_default.onnx' }).catch((e: unknown) => e);

@@ -44,7 +44,9 @@ export function registerImport(program: Command): void {
       const params = costs.reduce((a, c) => a + c.params, 0);
       const flops = costs.reduce((a, c) => a + c.flops, 0);
       console.log(textTable(rows, [1, 2]));
-      for (const r of read.renamed) console.log(`named ${r.name} (ONNX ${JSON.stringify(r.onnx)}, from the ${r.from})`);
+      // Names the file did not carry (merged or unnamed initializers): each, up to a screenful.
+      for (const r of read.renamed.slice(0, 20)) console.log(`named ${r.name} (ONNX ${JSON.stringify(r.onnx)}, from the ${r.from})`);
+      if (read.renamed.length > 20) console.log(`… and ${read.renamed.length - 20} more parameters named the same way`);
       const save = path.join(f.save, 'model.safetensors');
       const ctx = await init();
       let model: Model | undefined;

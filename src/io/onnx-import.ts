@@ -443,7 +443,7 @@ class GraphReader {
   readonly renamed: OnnxRenamed[] = [];
   folded = 0;
   #names = new Set<string>();
-  #usedConsts = new Map<string, string>();
+  #used = new Set<string>();
   #counters = new Map<string, number>();
   #shapeCache: number[][] | null = null;
 
@@ -483,18 +483,42 @@ class GraphReader {
   }
 
   /**
-   * A name for a layer whose parameters do not name it: the module path of the node's scope as
-   * PyTorch's exporter writes node names (`/classifier/classifier.0/Dropout` → `classifier.0`,
-   * `/layer2/layer2.0/conv1/Conv` → `layer2.0.conv1`),
-   * else the op and a counter (`dropout_0`).
+   * The module path of a node's scope as PyTorch's exporter writes node names: each module by its
+   * attribute, or by its path from the enclosing Sequential's attribute (`/layer2/layer2.0/conv1/Conv`
+   * → `layer2.0.conv1`, `/features/features.1/conv/conv.0/conv.0.1/BatchNormalization` →
+   * `features.1.conv.0.1`); '' for other names.
    */
-  #nodeName(ref: OnnxNodeRef, source: (s: string) => void): string {
-    // PyTorch's scopes name each module by its attribute, or by its qualified path under a
-    // Sequential: `/layer2/layer2.0/conv1/Conv` is the module layer2.0.conv1.
-    const parts = ref.name.startsWith('/') ? ref.name.split('/').filter(Boolean).slice(0, -1) : [];
-    let scope = '';
-    for (const seg of parts) scope = scope && !seg.startsWith(`${scope}.`) ? `${scope}.${seg}` : seg;
-    if (/^[A-Za-z_][\w.]*$/.test(scope) && !this.#names.has(scope)) {
+  static scopePath(nodeName: string): string {
+    const parts = nodeName.startsWith('/') ? nodeName.split('/').filter(Boolean).slice(0, -1) : [];
+    // A segment that extends the previous one (`conv` → `conv.0`) is that module's child under a
+    // Sequential and replaces it; any other segment is an attribute of the module before it.
+    const path: string[] = [];
+    for (const seg of parts) {
+      if (path.length && seg.startsWith(`${path[path.length - 1]}.`)) path[path.length - 1] = seg;
+      else path.push(seg);
+    }
+    const scope = path.join('.');
+    return /^[A-Za-z_][\w.]*$/.test(scope) ? scope : '';
+  }
+
+  /**
+   * A layer's name: the module path its parameters' initializers name (`layer1.0.conv1.weight` →
+   * `layer1.0.conv1`) unless another layer has it already — PyTorch's exporter merges
+   * initializers of equal values, so a fresh BatchNorm's running_var may be stored under another
+   * layer's weight — preferring the one that agrees with the node's scope; else the node's scope;
+   * else the op and a counter (`dropout_0`). `source` says which.
+   */
+  #layerName(ref: OnnxNodeRef, candidates: [Const | null, string][], source: (s: string) => void): string {
+    const scope = GraphReader.scopePath(ref.name);
+    const named = candidates
+      .map(([c, key]) => ({ c, p: c ? modulePrefix(c.name, key) : null }))
+      .filter((x): x is { c: Const; p: string } => x.p !== null && !this.#names.has(x.p));
+    const pick = named.find((x) => x.p === scope) ?? named[0];
+    if (pick) {
+      source(`initializer ${pick.c.name}`);
+      return pick.p;
+    }
+    if (scope && !this.#names.has(scope)) {
       source(`node name ${ref.name}`);
       return scope;
     }
@@ -560,10 +584,10 @@ class GraphReader {
     };
     const param = (layerName: string, key: string, c: Const, shape: number[], data?: Float32Array): void => {
       const full = `${layerName}.${key}`;
-      const prev = this.#usedConsts.get(c.name);
-      if (prev) fail(`weight ${JSON.stringify(c.name)} is also ${prev}'s: shared weights are not supported`);
-      this.#usedConsts.set(c.name, full);
-      const values = data ?? c.f32;
+      // An initializer read by several layers (tied weights, or equal values the exporter merged)
+      // gives each its own copy, as PyTorch's state_dict lists a tied parameter under each name.
+      const values = data ?? (this.#used.has(c.name) ? c.f32?.slice() : c.f32);
+      this.#used.add(c.name);
       if (!values) fail(`${key} ${JSON.stringify(c.name)} is an integer tensor, not FLOAT`);
       const count = shape.reduce((x, y) => x * y, 1);
       if (values!.length !== count) fail(`${key} ${JSON.stringify(c.name)} has dims [${c.dims.join(', ')}], expected ${count} values as [${shape.join(', ')}]`);
@@ -573,16 +597,7 @@ class GraphReader {
     // Where the current layer's name came from (for `renamed`).
     let nameSource = '';
     /** A layer's name from its parameters' initializer names in order of preference, else the node's scope, else op and position. */
-    const nameFrom = (candidates: [Const | null, string][]): string => {
-      for (const [c, key] of candidates) {
-        const p = c ? modulePrefix(c.name, key) : null;
-        if (p) {
-          nameSource = `initializer ${c!.name}`;
-          return p;
-        }
-      }
-      return this.#nodeName(ref, (src) => (nameSource = src));
-    };
+    const nameFrom = (candidates: [Const | null, string][]): string => this.#layerName(ref, candidates, (src) => (nameSource = src));
     const square = (name: string, v: number[] | null, fallback: number, len = 2): number => {
       if (!v) return fallback;
       if (v.length !== len || v.some((x) => x !== v[0])) fail(`${name} [${v.join(', ')}] is not supported (netslim takes equal values on every side)`);
@@ -627,7 +642,7 @@ class GraphReader {
         const round = (v: number) => Number(Math.fround(v).toPrecision(6));
         const eps = round(a.float('epsilon', 1e-5));
         const momentum = round(1 - a.float('momentum', 0.9));
-        const name = nameFrom([[scale!, 'weight'], [bias!, 'bias'], [mean!, 'running_mean']]);
+        const name = nameFrom([[scale!, 'weight'], [bias!, 'bias'], [mean!, 'running_mean'], [vr!, 'running_var']]);
         const layer = new BatchNorm2d(name, c, eps, momentum);
         param(name, 'weight', scale!, [c]);
         param(name, 'bias', bias!, [c]);
@@ -766,7 +781,7 @@ class GraphReader {
           alias(0);
           return;
         }
-        emit(new Dropout(this.#nodeName(ref, () => {}), ratio), act(0));
+        emit(new Dropout(this.#layerName(ref, [], () => {}), ratio), act(0));
         return;
       }
       case 'Constant': {
