@@ -7,6 +7,9 @@
 //  - a Fire-module net (Concat branches) whose pooling is a ReduceMean, whose flatten is a
 //    Shape/Gather/Unsqueeze/Concat/Reshape chain and whose head is MatMul + Add, against
 //    onnx/fire_net.safetensors (same recording);
+//  - the ResNet-18 exported in training mode (BatchNormalization with training_mode 1), which
+//    imports as the same model;
+//  - a fresh MobileNetV2, whose equal-valued initializers the exporter merged;
 //  - the ResNet-18 exported the default way (BatchNorm folded into the convs), which must be refused.
 // Malformed files (truncated, wrong types, cycles, a missing tensor, absurd dims, unsupported
 // ops and attributes, a second input, a weight that is not a constant) are built by editing a
@@ -41,9 +44,9 @@ async function truth(path: string): Promise<SafetensorsFile> {
 }
 
 const CASES = [
-  { net: 'resnet18_w4', truth: 'fixtures/graphs/resnet18_w4.safetensors' },
-  { net: 'mobilenetv2_w025', truth: 'fixtures/graphs/mobilenetv2_w025.safetensors' },
-  { net: 'fire_net', truth: 'fixtures/onnx/fire_net.safetensors' },
+  { net: 'resnet18_w4', truth: 'fixtures/graphs/resnet18_w4.safetensors', files: ['resnet18_w4_op13', 'resnet18_w4_op17', 'resnet18_w4_train_op17'] },
+  { net: 'mobilenetv2_w025', truth: 'fixtures/graphs/mobilenetv2_w025.safetensors', files: ['mobilenetv2_w025_op13', 'mobilenetv2_w025_op17'] },
+  { net: 'fire_net', truth: 'fixtures/onnx/fire_net.safetensors', files: ['fire_net_op13', 'fire_net_op17'] },
 ];
 
 /** Eval logits and every first-step gradient of `model` against the recording; returns the worst differences. */
@@ -75,12 +78,19 @@ async function checkAgainst(model: Model, file: SafetensorsFile, what: string): 
 
 describe('ONNX import from PyTorch', () => {
   for (const c of CASES) {
-    for (const opset of [13, 17]) {
-      it(`${c.net} (opset ${opset}): the state_dict names and values, eval logits and first-step gradients of PyTorch`, async () => {
+    for (const name of c.files) {
+      const opset = Number(/_op(\d+)$/.exec(name)![1]);
+      it(`${name}: the state_dict names and values, eval logits and first-step gradients of PyTorch`, async () => {
         const ctx = getCtx();
         const file = await truth(c.truth);
-        const bytes = await readFixture(`fixtures/onnx/${c.net}_op${opset}.onnx`);
-        const read = await readOnnx(bytes, { fileName: `${c.net}_op${opset}.onnx`, inputSize: [3, 16, 16] });
+        const bytes = await readFixture(`fixtures/onnx/${name}.onnx`);
+        if (name.includes('_train_')) {
+          // The training-mode export: every BatchNormalization has training_mode 1 and statistics outputs.
+          const m = (await onnxProto()).ModelProto.decode(bytes);
+          const bns = m.graph!.node!.filter((n) => n.opType === 'BatchNormalization');
+          expect(bns.every((n) => n.attribute!.some((a) => a.name === 'training_mode' && Number(a.i) === 1) && n.output!.length === 3)).toBe(true);
+        }
+        const read = await readOnnx(bytes, { fileName: `${name}.onnx`, inputSize: [3, 16, 16] });
         expect(read.opset).toBe(opset);
         expect(read.producer).toMatch(/^pytorch /);
         // The imported state is the recording's initial state, name for name, value for value
@@ -91,15 +101,15 @@ describe('ONNX import from PyTorch', () => {
           const t = file.tensors.get(k)!;
           expect(v.shape, k).toEqual(t.shape);
           if (k.endsWith('num_batches_tracked')) expect(v.data[0], k).toBe(0n);
-          else expectBitExact(v.data as Float32Array, toFloat32(t, k), `${c.net} opset ${opset}: ${k}`);
+          else expectBitExact(v.data as Float32Array, toFloat32(t, k), `${name}: ${k}`);
         }
         expect(read.renamed).toEqual([]);
         if (c.net === 'fire_net') expect(read.graph.layers().filter((l) => l.kind === 'Concat')).toHaveLength(2);
-        const model = await importOnnx(ctx, bytes, { fileName: `${c.net}.onnx`, inputSize: [3, 16, 16] });
+        const model = await importOnnx(ctx, bytes, { fileName: `${name}.onnx`, inputSize: [3, 16, 16] });
         // The recording trains without dropout (train_dropout 0); an eval-mode export carries none.
         expect(model.graph.layers().filter((l) => l instanceof Dropout)).toEqual([]);
-        const worst = await checkAgainst(model, file, `${c.net} opset ${opset}`);
-        console.log(`${c.net} opset ${opset} (${lane}): max |imported − PyTorch| ` + Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
+        const worst = await checkAgainst(model, file, name);
+        console.log(`${name} (${lane}): max |imported − PyTorch| ` + Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
         // Saved, it loads back through its graph with the same names.
         const again = loadModel(ctx, await saveModel(model), `${c.net}.safetensors`);
         expect(again.namedSlots().map((s) => s.name)).toEqual(model.namedSlots().map((s) => s.name));
