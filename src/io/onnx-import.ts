@@ -12,6 +12,8 @@
  *   GlobalAvgPool2d (then Flatten when keepdims = 0);
  * - Gemm (transA 0, alpha = beta = 1) → Linear; MatMul by a constant followed by Add of a
  *   constant → Linear (weight transposed back to PyTorch's [out, in]);
+ * - Gather of channels (axis 1) by constant increasing indices → ChannelSelection (what netslim
+ *   exports for the reference ResNet and DenseNet);
  * - Flatten(axis 1), and Reshape to [N, −1] → Flatten; Add → Add; Concat(axis 1) → Concat;
  *   Dropout → Dropout (ratio > 0) or nothing; Identity → nothing;
  * - Constant, Transpose of a constant matrix (what `x @ W.t()` exports), and Shape / Gather /
@@ -28,7 +30,7 @@ import type { onnx } from 'onnx-proto';
 import type { Context } from '../gpu/context.js';
 import { NetslimError, ShapeError } from '../errors.js';
 import { Graph } from '../nn/graph.js';
-import { Add, AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6, type Layer } from '../nn/layers.js';
+import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6, type Layer } from '../nn/layers.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
 
 /** Where in the ONNX graph an import error is: the node's name, op type and position. */
@@ -821,8 +823,30 @@ class GraphReader {
       }
       case 'Gather': {
         const data = value(0);
+        if (data?.kind === 'node') {
+          // Channels picked by constant indices (a ChannelSelection, as netslim exports it).
+          const x = data.id;
+          const shape = this.shapes()[x]!;
+          const axis = a.int('axis', 0);
+          if (shape.length !== 4 || (axis !== 1 && axis !== -3)) fail(`Gather over axis ${axis} of a rank-${shape.length} tensor is not supported (channels of [N, C, H, W] only)`);
+          const idx = constant(1, 'indices');
+          const c = shape[1]!;
+          if (!idx.ints || idx.dims.length !== 1) fail(`indices ${JSON.stringify(idx.name)} must be a 1-D integer constant`);
+          const mask = new Float32Array(c);
+          idx.ints!.forEach((v, i) => {
+            if (!(v >= 0 && v < c) || (i > 0 && v <= idx.ints![i - 1]!)) fail(`indices ${JSON.stringify(idx.name)} must increase strictly within [0, ${c}) (index ${i} is ${v})`);
+            mask[v] = 1;
+          });
+          if (!idx.ints!.length) fail(`indices ${JSON.stringify(idx.name)} keep no channel`);
+          const name = nameFrom([[idx, 'kept']]);
+          const layer = new ChannelSelection(name, c);
+          layer.setMask(mask);
+          this.state.set(`${name}.indexes`, { shape: [c], data: mask });
+          emit(layer, x);
+          return;
+        }
         if (!data || (data.kind !== 'ints' && !(data.kind === 'const' && data.c.ints))) {
-          fail('Gather is supported on shapes and integer constants only (a Reshape target); to select channels use a ChannelSelection');
+          fail('Gather is supported on shapes, integer constants and channels (axis 1, constant indices) only');
         }
         if (a.int('axis', 0) !== 0) fail('axis must be 0 on a shape');
         this.folded++;
