@@ -170,3 +170,33 @@ export class DeviceLostError extends NetslimError {
 export function assertShape(cond: boolean, message: () => string): asserts cond {
   if (!cond) throw new ShapeError(message());
 }
+
+/**
+ * Training produced a non-finite loss (NaN or ±Inf): the weights after `step` are not usable.
+ * `epoch` (0-based) and `step` (1-based, within the epoch) name the first such step.
+ *
+ * @example
+ * ```ts
+ * import { init, models, datasetFromTensors, Trainer, TrainingDivergedError } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const data = datasetFromTensors(new Float32Array(8 * 64).fill(1e30), [8, 1, 8, 8], Int32Array.from({ length: 8 }, (_, i) => i % 2));
+ * const trainer = new Trainer(models.vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2 }), data, null, { epochs: 1, batchSize: 8, lr: 1e30 });
+ * try {
+ *   await trainer.fit();
+ * } catch (e) {
+ *   if (e instanceof TrainingDivergedError) console.log(e.epoch, e.step, e.loss); // 0 1 NaN
+ * }
+ * ctx.destroy();
+ * ```
+ */
+export class TrainingDivergedError extends NetslimError {
+  override name = 'TrainingDivergedError';
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+    readonly loss: number,
+  ) {
+    super(`the training loss became ${loss} in epoch ${epoch + 1}, step ${step}: the weights from that step on are not usable (lower the learning rate or check the data)`);
+  }
+}

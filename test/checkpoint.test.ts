@@ -6,6 +6,8 @@ import { readFixture } from '#lane';
 import { CheckpointError } from '../src/io/errors.js';
 import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
 import { checkpointMeta, loadModel, saveModel } from '../src/io/checkpoint.js';
+import { exportOnnx } from '../src/io/onnx.js';
+import { prune } from '../src/slim/prune.js';
 import { densenet, resnet, vgg } from '../src/nn/models.js';
 import { useContext } from './util/gpu.js';
 import { expectBitExact, expectClose } from './util/tolerance.js';
@@ -95,5 +97,32 @@ describe('checkpoints', () => {
     expect(() => loadModel(ctx, new Uint8Array(5), 'short.safetensors')).toThrow(CheckpointError);
     await ctx.sync();
     expect(ctx.liveBuffers).toBe(live);
+  });
+
+  it('refuses weights holding NaN or ±Inf, naming the tensors; allowNonFinite loads them, and export then refuses', async () => {
+    const ctx = getCtx();
+    const bytes = await saveModel(vgg(ctx, { cfg: [4, 'M', 8], numClasses: 3 }));
+    const file = parseSafetensors(bytes, 'm');
+    const state = new Map<string, SafeTensor>(file.tensors);
+    const poison = (k: string, at: number[], v: number) => {
+      const t = state.get(k)!;
+      const f = new Float32Array(t.data.slice().buffer);
+      for (const i of at) f[i] = v;
+      state.set(k, { ...t, data: new Uint8Array(f.buffer) });
+    };
+    poison('feature.1.weight', [1, 2], NaN);
+    poison('classifier.weight', [0], -Infinity);
+    const bad = serializeSafetensors(state, file.metadata);
+    await ctx.sync();
+    const live = ctx.liveBuffers;
+    expect(() => loadModel(ctx, bad, 'diverged.safetensors')).toThrow(
+      /^diverged\.safetensors: tensor "feature\.1\.weight": 2 tensors hold NaN or ±Inf: feature\.1\.weight \(2 of 4\), classifier\.weight \(1 of 24\) \(a damaged file/,
+    );
+    expect(() => loadModel(ctx, bad, 'diverged.safetensors')).toThrow(CheckpointError);
+    expect(ctx.liveBuffers, 'nothing left allocated').toBe(live);
+    const model = loadModel(ctx, bad, 'diverged.safetensors', { allowNonFinite: true });
+    await expect(exportOnnx(model)).rejects.toThrow('exportOnnx: 2 tensors hold NaN or ±Inf: feature.1.weight (2 of 4), classifier.weight (1 of 24)');
+    await expect(prune(model, 0.5)).rejects.toThrow('prune: BatchNorm2d feature.1 has a non-finite γ (NaN) at channel 1');
+    model.destroy();
   });
 });

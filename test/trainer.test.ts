@@ -9,6 +9,7 @@ import { Model } from '../src/nn/model.js';
 import { BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, ReLU } from '../src/nn/layers.js';
 import { loadModel, loadTrainingState, saveModel, saveTrainingState } from '../src/io/checkpoint.js';
 import { Trainer, evaluate } from '../src/train/trainer.js';
+import { TrainingDivergedError } from '../src/errors.js';
 import { useContext } from './util/gpu.js';
 import { rng } from './util/random.js';
 
@@ -160,5 +161,22 @@ describe('trainer', () => {
       t.destroy();
       t.model.destroy();
     }
+  });
+
+  it('stops on a non-finite loss with a TrainingDivergedError naming the epoch and step', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [2, 'M', 2, 'M', 2], inChannels: 1, numClasses: 2, seed: 3 });
+    // A NaN learning rate: step 1's loss is computed before the update and is finite, then every
+    // weight is NaN and step 2's loss is NaN.
+    const trainer = new Trainer(model, halves(16, 9, false), null, { epochs: 2, batchSize: 8, lr: 0.1 });
+    trainer.epoch = 1;
+    trainer.optimizer.lr = NaN;
+    const err = await trainer.fit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    const d = err as TrainingDivergedError;
+    expect([d.epoch, d.step, Number.isNaN(d.loss)]).toEqual([1, 2, true]);
+    expect(d.message).toBe('the training loss became NaN in epoch 2, step 2: the weights from that step on are not usable (lower the learning rate or check the data)');
+    trainer.destroy();
+    model.destroy();
   });
 });

@@ -3,20 +3,44 @@
  * line and exit code 2), dataset and model loading, atomic output, and the progress display.
  */
 import { InvalidArgumentError } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Context } from '../gpu/context.js';
 import type { Dataset } from '../data/datasets.js';
 import { datasetFromTensors } from '../data/datasets.js';
 import { loadDatasetDir, type DatasetKind } from '../data/files.node.js';
-import { readFileBytes } from '../io/files.node.js';
+import { fsReason, readFileBytes } from '../io/files.node.js';
 import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
-import { checkpointGraph, loadModel } from '../io/checkpoint.js';
+import { checkpointGraph, expectFinite, loadModel } from '../io/checkpoint.js';
 import type { Model } from '../nn/model.js';
 import type { Graph } from '../nn/graph.js';
 import type { StepProgress } from '../train/trainer.js';
+
+/**
+ * Checks, before any work, that `dir` (the value of `flag`) can be an output directory: absent,
+ * or a directory. A file there fails with one line and nothing written.
+ */
+export function checkOutputDir(dir: string, flag: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // absent: made when the results are written
+    throw new CliError(`${flag} ${dir}: cannot create the directory: ${fsReason(e)}`, 1);
+  }
+  if (!st.isDirectory()) throw new CliError(`${flag} ${dir} exists and is not a directory`, 1);
+}
+
+/** Creates the output directory `dir` (the value of `flag`); a failure is one line naming it. */
+export function makeOutputDir(dir: string, flag: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`${flag} ${dir}: cannot create the directory: ${fsReason(e)}`, 1);
+  }
+}
 
 /** A failure the user can act on: printed as one line, exit code `code`. */
 export class CliError extends Error {
@@ -81,10 +105,14 @@ export interface ModelFile {
   graph: Graph;
 }
 
-/** Reads and validates a model checkpoint without touching the GPU, so bad files fail fast. */
+/** Reads and validates a model checkpoint (graph, metadata, finite values) without touching the GPU, so bad files fail fast. */
 export async function readModelFile(file: string): Promise<ModelFile> {
   const bytes = await readFileBytes(file);
-  return { file, bytes, graph: checkpointGraph(parseSafetensors(bytes, file), file).graph };
+  const parsed = parseSafetensors(bytes, file);
+  const graph = checkpointGraph(parsed, file).graph;
+  // Non-finite weights fail here, on the host, before a GPU is set up.
+  expectFinite(new Map([...parsed.tensors].filter(([, t]) => t.dtype === 'F32').map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t, k, file) }])), file);
+  return { file, bytes, graph };
 }
 
 /** Builds the model of a file read by `readModelFile`. */

@@ -19,7 +19,6 @@
  * epochs to recover. The network is VGG-11 at 1/8 width (145 410 parameters); 1/4 width trains
  * ~2.4× slower per image and does not fit 10 minutes on 2 CPU cores.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -39,7 +38,7 @@ import { writeFileAtomic, writeFilesAtomic } from '../io/files.node.js';
 import { cloneModel, countFlops, prune, type PruneReport } from '../slim/prune.js';
 import { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, type LayerGammas } from '../slim/report.js';
 import { Mulberry32 } from '../util/random.js';
-import { CliError, DATASETS, floatOption, intOption, loadData, progressBar, textTable } from './common.js';
+import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, makeOutputDir, progressBar, textTable } from './common.js';
 
 interface DemoFlags {
   data?: string;
@@ -438,6 +437,7 @@ ${svgs}
 // The command
 
 async function demo(f: DemoFlags): Promise<void> {
+  checkOutputDir(f.save, '--save');
   const t0 = performance.now();
   if (f.dataset !== undefined && !DATASETS.includes(f.dataset)) throw new CliError(`--dataset ${f.dataset}: expected one of ${DATASETS.join(', ')}`, 2);
   if (!VGG_CFG[f.depth]) throw new CliError(`--depth ${f.depth}: vgg depth must be 11, 13, 16 or 19`, 2);
@@ -478,7 +478,7 @@ async function demo(f: DemoFlags): Promise<void> {
       `plan: baseline ${plural(epochs, 'epoch')} → sparse ${plural(epochs, 'epoch')} (s = ${f.sparsity}, from ${f.scratch ? 'scratch' : 'the baseline'}) → prune ${(100 * f.percent).toFixed(0)} % of channels → ` +
         `fine-tune ${plural(finetuneEpochs, 'epoch')} (lr ${f.finetuneLr}) → latency at batch ${f.latencyBatch}${f.quick ? ' (--quick)' : ''}`,
     );
-    mkdirSync(f.save, { recursive: true });
+    makeOutputDir(f.save, '--save');
     const write = async (path: string, m: Model) => writeFileAtomic(path, await saveModel(m));
     const phase = { epochs, lr: f.lr, batchSize: f.batchSize, seed: f.seed };
 

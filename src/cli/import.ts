@@ -5,7 +5,6 @@
  * nothing is written when it cannot be imported.
  */
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { init } from '../node.js';
 import { saveModel } from '../io/checkpoint.js';
@@ -13,7 +12,7 @@ import { readFileBytes, writeFileAtomic } from '../io/files.node.js';
 import { readOnnx } from '../io/onnx-import.js';
 import { Model } from '../nn/model.js';
 import { layerCosts } from '../slim/prune.js';
-import { CliError, inputSizeOption, textTable } from './common.js';
+import { checkOutputDir, CliError, inputSizeOption, makeOutputDir, textTable } from './common.js';
 
 interface ImportFlags {
   onnx: string;
@@ -31,6 +30,7 @@ export function registerImport(program: Command): void {
     .option('--input-size <C,H,W>', 'the image size, when the ONNX input leaves H and W dynamic (default C,32,32)', inputSizeOption)
     .option('--dataset <name>', 'dataset name to record in the metadata')
     .action(async (f: ImportFlags) => {
+      checkOutputDir(f.save, '--save');
       const bytes = await readFileBytes(f.onnx);
       const read = await readOnnx(bytes, { fileName: path.basename(f.onnx), ...(f.inputSize ? { inputSize: f.inputSize } : {}), ...(f.dataset ? { dataset: f.dataset } : {}) });
       const costs = layerCosts(read.graph, read.inputSize);
@@ -54,7 +54,7 @@ export function registerImport(program: Command): void {
         model = new Model(ctx, read.graph, read.meta);
         model.loadStateDict(read.state, f.onnx);
         const out = await saveModel(model);
-        mkdirSync(f.save, { recursive: true });
+        makeOutputDir(f.save, '--save');
         await writeFileAtomic(save, out);
       } finally {
         model?.destroy();

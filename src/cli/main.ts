@@ -52,6 +52,12 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`netslim: ${e.message.split('\n')[0]}`);
       return 1;
     }
+    // A system error (a path that cannot be read or written) is the user's to fix: its message, one line.
+    const sys = e as NodeJS.ErrnoException;
+    if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+      console.error(`netslim: ${sys.message}`);
+      return 1;
+    }
     console.error(`netslim: ${(e as Error).stack ?? String(e)}`);
     return 1;
   }

@@ -6,7 +6,6 @@
  * The files are written together, atomically, or not at all.
  */
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
 import { init } from '../node.js';
@@ -17,7 +16,7 @@ import { parseHTML } from 'linkedom';
 import { prune, type PruneAmount, type PruneOptions } from '../slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../slim/report.js';
 import { evaluate } from '../train/trainer.js';
-import { CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, readModelFile } from './common.js';
+import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, makeOutputDir, readModelFile } from './common.js';
 
 interface PruneFlags {
   model: string;
@@ -65,6 +64,7 @@ export function registerPrune(program: Command): void {
       if (amounts !== 1) throw new CliError('give exactly one of --percent, --target-flops, --target-params', 2);
       if (f.coupled !== 'keep' && f.coupled !== 'prune') throw new CliError(`--coupled ${f.coupled}: expected keep or prune`, 2);
       if (!['mean', 'sum', 'max'].includes(f.groupImportance)) throw new CliError(`--group-importance ${f.groupImportance}: expected mean, sum or max`, 2);
+      checkOutputDir(f.save, '--save');
       const amount: PruneAmount = f.percent !== undefined ? f.percent : f.targetFlops !== undefined ? { flops: f.targetFlops } : { params: f.targetParams! };
       const file = await readModelFile(f.model);
       const ignore = f.ignore ? f.ignore.split(',').map((x) => x.trim()).filter(Boolean) : [];
@@ -105,7 +105,7 @@ export function registerPrune(program: Command): void {
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(note ? { notes: [note] } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
         const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
-        mkdirSync(f.save, { recursive: true });
+        makeOutputDir(f.save, '--save');
         const files = ['pruned.safetensors', 'prune.json', 'prune.svg'].map((n) => path.join(f.save, n));
         await writeFilesAtomic([
           { path: files[0]!, bytes: await saveModel(pruned) },

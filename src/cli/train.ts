@@ -3,7 +3,7 @@
  * (`--refine PRUNED`) — writing DIR/checkpoint.safetensors (+ .state.safetensors for --resume),
  * DIR/model_best.safetensors and DIR/train.log (one JSON line per epoch).
  */
-import { mkdirSync, appendFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
@@ -13,8 +13,8 @@ import type { Model } from '../nn/model.js';
 import { Trainer, type EpochResult } from '../train/trainer.js';
 import { loadTrainingState, saveModel, saveTrainingState } from '../io/checkpoint.js';
 import { readFileBytes, writeFilesAtomic } from '../io/files.node.js';
-import { CliError, DATASETS, floatOption, inputSizeOption, intOption, loadData, loadModelFile, progressBar, readModelFile } from './common.js';
-import { ShapeError } from '../errors.js';
+import { checkOutputDir, CliError, DATASETS, floatOption, inputSizeOption, intOption, loadData, loadModelFile, makeOutputDir, progressBar, readModelFile } from './common.js';
+import { ShapeError, TrainingDivergedError } from '../errors.js';
 
 const ARCHS = ['vgg', 'resnet', 'densenet', 'resnet18', 'mobilenetv2'];
 
@@ -90,6 +90,7 @@ async function train(f: TrainFlags): Promise<void> {
   if (f.dataset !== undefined && !DATASETS.includes(f.dataset)) throw new CliError(`--dataset ${f.dataset}: expected one of ${DATASETS.join(', ')}`, 2);
   if (!ARCHS.includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected ${ARCHS.slice(0, -1).join(', ')} or ${ARCHS.at(-1)}`, 2);
   if (f.refine && f.resume) throw new CliError('--refine and --resume cannot be combined', 2);
+  checkOutputDir(f.save, '--save');
   if (f.width !== undefined && (f.arch === 'resnet' || f.arch === 'densenet')) throw new CliError('--width applies to --arch vgg, resnet18 and mobilenetv2', 2);
   if (f.depth !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--depth does not apply to --arch ${f.arch} (its depth is fixed)`, 2);
   if (f.cfg !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--cfg does not apply to --arch ${f.arch} (use --width)`, 2);
@@ -142,7 +143,7 @@ async function train(f: TrainFlags): Promise<void> {
       if (e instanceof ShapeError) throw new CliError(`${trainSet.name} images of ${trainSet.channels}×${trainSet.height}×${trainSet.width} do not fit the model: ${e.message}`, 2);
       throw e;
     }
-    mkdirSync(f.save, { recursive: true });
+    makeOutputDir(f.save, '--save');
     const ckpt = path.join(f.save, 'checkpoint.safetensors');
     const best = path.join(f.save, 'model_best.safetensors');
     const log = path.join(f.save, 'train.log');
@@ -186,6 +187,10 @@ async function train(f: TrainFlags): Promise<void> {
       await trainer.fit();
     } catch (e) {
       if (abort.signal.aborted) throw new CliError(interrupted(trainer.epoch, ckpt, saved, f.resume), 130);
+      if (e instanceof TrainingDivergedError) {
+        const kept = saved !== null ? `${ckpt} holds epoch ${saved + 1}, the last good one` : `this run wrote no checkpoint${f.resume ? ` (${f.resume} is unchanged)` : ''}`;
+        throw new CliError(`train: ${e.message}; ${kept}`, 1);
+      }
       throw e;
     }
     console.log(`best test accuracy ${(100 * trainer.best).toFixed(2)}% · wrote ${ckpt}, ${best}, ${log}`);

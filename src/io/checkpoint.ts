@@ -7,6 +7,7 @@
  */
 import type { Context } from '../gpu/context.js';
 import { NetslimError } from '../errors.js';
+import { nonFiniteMessage } from '../util/finite.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
 import { ARCH_SIGNATURES, archInfersDepth, graphFromMeta, inferArchMeta } from '../nn/models.js';
 import { GraphSpecError, graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
@@ -143,7 +144,13 @@ export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): 
 }
 
 /** The state values of a parsed checkpoint, converted to F32 / I64 as the model wants them. */
-function stateValues(model: Model, file: SafetensorsFile, fileName: string): StateValues {
+/** Throws a CheckpointError naming the tensors of `values` that hold NaN or ±Inf. */
+export function expectFinite(values: StateValues, fileName: string): void {
+  const bad = nonFiniteMessage(values);
+  if (bad) throw new CheckpointError(fileName, bad.first, `${bad.message} (a damaged file, or training that diverged; loadModel(..., { allowNonFinite: true }) loads it anyway)`);
+}
+
+function stateValues(model: Model, file: SafetensorsFile, fileName: string, allowNonFinite = false): StateValues {
   const values: StateValues = new Map();
   const names = new Set(model.namedSlots().map((s) => s.name));
   for (const [key, t] of file.tensors) {
@@ -156,13 +163,21 @@ function stateValues(model: Model, file: SafetensorsFile, fileName: string): Sta
     if (!same) throw new CheckpointError(fileName, name, `shape [${t.shape.join(', ')}] does not match the model's [${slot.shape.join(', ')}] (${model.meta.cfg ? `cfg ${JSON.stringify(model.meta.cfg)}` : `graph layer ${name.slice(0, name.lastIndexOf('.'))}`})`);
     values.set(name, { shape: t.shape, data: slot.dtype === 'I64' ? toInt64(t, name, fileName) : toFloat32(t, name, fileName) });
   }
+  if (!allowNonFinite) expectFinite(values, fileName);
   return values;
+}
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Load tensors that hold NaN or ±Inf instead of refusing the file (to inspect a diverged run). */
+  allowNonFinite?: boolean;
 }
 
 /**
  * Builds the model a checkpoint describes and loads its weights. Everything is validated before
  * the model is returned; on any problem nothing stays allocated and a CheckpointError names the
- * file and the tensor.
+ * file and the tensor. A file whose weights or statistics hold NaN or ±Inf is refused, naming
+ * those tensors, unless `options.allowNonFinite`.
  *
  * @example
  * ```ts
@@ -176,12 +191,12 @@ function stateValues(model: Model, file: SafetensorsFile, fileName: string): Sta
  * ctx.destroy();
  * ```
  */
-export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint'): Model {
+export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint', options: LoadModelOptions = {}): Model {
   const file = parseSafetensors(bytes, fileName);
   const { meta, graph } = checkpointGraph(file, fileName);
   const model = new Model(ctx, graph, meta);
   try {
-    model.loadStateDict(stateValues(model, file, fileName), fileName);
+    model.loadStateDict(stateValues(model, file, fileName, options.allowNonFinite), fileName);
   } catch (e) {
     model.destroy();
     if (e instanceof CheckpointError) throw e;

@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { CheckpointError } from './errors.js';
 
 /** A short reason for a Node fs error, e.g. `no such file or directory (ENOENT)`. */
-function reason(e: unknown): string {
+export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   const known: Record<string, string> = {
     ENOENT: 'no such file or directory',
@@ -116,7 +116,7 @@ export async function writeFilesAtomic(files: { path: string; bytes: Uint8Array 
       try {
         await writeTemp(temp, f.bytes);
       } catch (e) {
-        throw new CheckpointError(f.path, undefined, `cannot write ${temp}: ${reason(e)}`, { cause: e });
+        throw new CheckpointError(f.path, undefined, `cannot write ${temp}: ${fsReason(e)}`, { cause: e });
       }
     }
     for (const { path } of temps) {
@@ -141,7 +141,7 @@ export async function writeFilesAtomic(files: { path: string; bytes: Uint8Array 
     } catch (e) {
       await Promise.all(temps.slice(i).map(({ temp: t }) => removeQuietly(t)));
       const partial = replaced.length ? `; already replaced: ${replaced.join(', ')}` : '';
-      throw new CheckpointError(path, undefined, `cannot rename ${temp} onto it: ${reason(e)}${partial}`, { cause: e });
+      throw new CheckpointError(path, undefined, `cannot rename ${temp} onto it: ${fsReason(e)}${partial}`, { cause: e });
     }
     replaced.push(path);
   }
@@ -168,6 +168,6 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
     const buf = await readFile(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
-    throw new CheckpointError(path, undefined, `cannot read: ${reason(e)}`, { cause: e });
+    throw new CheckpointError(path, undefined, `cannot read: ${fsReason(e)}`, { cause: e });
   }
 }

@@ -29,6 +29,7 @@
 import type { onnx } from 'onnx-proto';
 import type { Context } from '../gpu/context.js';
 import { NetslimError, ShapeError } from '../errors.js';
+import { nonFiniteMessage } from '../util/finite.js';
 import { Graph } from '../nn/graph.js';
 import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6, type Layer } from '../nn/layers.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
@@ -396,6 +397,9 @@ export async function readOnnx(bytes: Uint8Array, options: OnnxImportOptions = {
         'torch.onnx.export(model, x, path, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False), which keeps BatchNormalization and the names',
     );
   }
+
+  const bad = nonFiniteMessage(reader.state);
+  if (bad) throw new OnnxImportError(`${file}: ${bad.message}`);
 
   const numClasses = outShape[1]!;
   const meta: ModelMeta = {

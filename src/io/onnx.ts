@@ -16,6 +16,7 @@
  */
 import type { onnx } from 'onnx-proto';
 import { NetslimError } from '../errors.js';
+import { nonFiniteMessage } from '../util/finite.js';
 import type { AvgPool2d, BatchNorm2d, ChannelSelection, Conv2d, Layer, Linear, MaxPool2d } from '../nn/layers.js';
 import type { Model, StateValues } from '../nn/model.js';
 
@@ -156,6 +157,8 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
   }
   const proto = await loadOnnxProto();
   const state: StateValues = await model.stateDict();
+  const bad = nonFiniteMessage(state);
+  if (bad) throw new OnnxExportError(`exportOnnx: ${bad.message}`);
 
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];

@@ -6,7 +6,7 @@
  */
 import type { Context } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { ShapeError } from '../errors.js';
+import { ShapeError, TrainingDivergedError } from '../errors.js';
 import { normalization, type Dataset } from '../data/datasets.js';
 import { augmentBatch, uploadImages } from '../ops/augment.js';
 import { channelSelectForward } from '../ops/channel.js';
@@ -367,7 +367,11 @@ export class Trainer {
     this.#rng.state = s.rng >>> 0;
   }
 
-  /** One epoch of training; returns the epoch's mean loss, accuracy and throughput. */
+  /**
+   * One epoch of training; returns the epoch's mean loss, accuracy and throughput. Throws a
+   * TrainingDivergedError naming the first step whose loss is NaN or ±Inf (checked whenever the
+   * losses are read: at each progress report and at the end of the epoch).
+   */
   async trainEpoch(onStep?: (p: StepProgress) => void): Promise<{ loss: number; accuracy: number; imagesPerSec: number; seconds: number }> {
     const ctx = this.ctx;
     const n = this.train.n;
@@ -388,6 +392,7 @@ export class Trainer {
       let cs = 0;
       let ns = 0;
       for (let s = 0; s < upto; s++) {
+        if (!Number.isFinite(l[s]!)) throw new TrainingDivergedError(this.epoch, s + 1, l[s]!);
         const bs = Math.min(B, n - s * B);
         ls += l[s]! * bs;
         cs += c[s]!;

@@ -54,6 +54,9 @@ function netslim(...args: string[]): { code: number | null; stdout: string; stde
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'netslim-cli-'));
 
+/** netslim's own stderr lines, without the notice that SwiftShader stands in for a GPU. */
+const errorLines = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('netslim') && !l.includes('no GPU adapter found'));
+
 function tensorDataset(file: string, n: number, c: number, hw: number, classes: number, seed: number): void {
   const x = normal(n * c * hw * hw, seed);
   const y = BigInt64Array.from(integers(n, classes, seed + 1), (v) => BigInt(v));
@@ -96,6 +99,71 @@ describe('netslim CLI', () => {
     expect(r.stderr).toContain('missing.safetensors');
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('an output path that cannot be written fails every command with one line, exit 1, nothing written', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const model = path.join(dir, 'custom.safetensors');
+    customModelFile(model);
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 8, 3, 8, 3, 4);
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: { dtype: 'F32', shape: [1, 3, 8, 8], data: new Uint8Array(3 * 8 * 8 * 4) } }));
+    const before = readdirSync(dir).sort();
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', data, '--refine', model, '--epochs', '1', '--save', file], /^netslim: --save .*a-file exists and is not a directory$/],
+      [['prune', '--model', model, '--percent', '0.3', '--save', file], /^netslim: --save .*a-file exists and is not a directory$/],
+      [['import', '--onnx', path.join(root, 'test/fixtures/onnx/fire_net_op13.onnx'), '--save', file], /^netslim: --save .*a-file exists and is not a directory$/],
+      [['demo', '--save', file], /^netslim: --save .*a-file exists and is not a directory$/],
+      [['train', '--data', data, '--refine', model, '--epochs', '1', '--save', path.join(file, 'sub')], /^netslim: --save .*a-file\/sub: cannot create the directory: .*\(ENOTDIR\)$/],
+      [['export', '--model', model, '--onnx', path.join(file, 'm.onnx')], /^netslim: .*a-file\/m\.onnx: cannot write .*ENOTDIR/],
+      [['predict', '--model', model, '--input', path.join(dir, 'x.safetensors'), '--output', path.join(file, 'y.safetensors')], /^netslim: .*a-file\/y\.safetensors: cannot write .*ENOTDIR/],
+    ];
+    for (const [args, re] of cases) {
+      const r = netslim(...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      const lines = errorLines(r.stderr);
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0], args.join(' ')).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at .*\.[jt]s:\d+/); // no JavaScript stack trace
+      expect(readdirSync(dir).sort(), `${args[0]} wrote nothing`).toEqual(before);
+      expect(readFileSync(file, 'utf8')).toBe('not a directory');
+    }
+  }, 300_000);
+
+  it('a checkpoint holding NaN or ±Inf is refused by predict, prune and export in one line; a diverging run stops naming the step', () => {
+    const dir = tmp();
+    const good = path.join(dir, 'custom.safetensors');
+    customModelFile(good);
+    const file = parseSafetensors(new Uint8Array(readFileSync(good)), 'custom');
+    const state = new Map<string, SafeTensor>(file.tensors);
+    const t = state.get('b.bn2.weight')!;
+    const f = new Float32Array(t.data.slice().buffer).fill(NaN);
+    state.set('b.bn2.weight', { ...t, data: new Uint8Array(f.buffer) });
+    const bad = path.join(dir, 'nan.safetensors');
+    writeFileSync(bad, serializeSafetensors(state, file.metadata));
+    writeFileSync(path.join(dir, 'x.safetensors'), serializeSafetensors({ input: { dtype: 'F32', shape: [1, 3, 8, 8], data: new Uint8Array(3 * 8 * 8 * 4) } }));
+    const before = readdirSync(dir).sort();
+    for (const args of [
+      ['predict', '--model', bad, '--input', path.join(dir, 'x.safetensors'), '--output', path.join(dir, 'y.safetensors')],
+      ['prune', '--model', bad, '--percent', '0.3', '--save', path.join(dir, 'p')],
+      ['export', '--model', bad, '--onnx', path.join(dir, 'm.onnx')],
+    ]) {
+      const r = netslim(...args);
+      expect(r.code, r.stderr).toBe(1);
+      expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^netslim: .*nan\.safetensors: tensor "b\.bn2\.weight": 1 tensor holds NaN or ±Inf: b\.bn2\.weight \(16 of 16\)/)]);
+      expect(readdirSync(dir).sort(), `${args[0]} wrote nothing`).toEqual(before);
+    }
+    // A learning rate that blows the weights up: the run stops at the first non-finite loss.
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 16, 3, 8, 3, 8);
+    const save = path.join(dir, 'diverged');
+    const r = netslim('train', '--refine', good, '--data', data, '--epochs', '2', '--batch-size', '8', '--lr', '1e30', '--save', save);
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(/^netslim: train: the training loss became (NaN|Infinity|-Infinity) in epoch 1, step 2: .*; this run wrote no checkpoint$/),
+    ]);
+  }, 300_000);
 
   it('trains on a tensor dataset, and --resume continues exactly', () => {
     const dir = tmp();
