@@ -269,7 +269,7 @@ describe('prune report', () => {
   it('draws the γ histogram with the threshold and one bar pair per BatchNorm as a standalone SVG', async () => {
     const { report, model, pruned } = await sample();
     const doc = (globalThis as { document?: Document }).document ?? ((await import('linkedom')).parseHTML('<!doctype html><html><body></body></html>').document as unknown as Document);
-    const svg = pruneReportSvg(report, await batchNormGammas(model), { document: doc, title: 'test' });
+    const svg = await pruneReportSvg(report, await batchNormGammas(model), { document: doc, title: 'test' });
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
     // Histogram bins + 2 bars per BatchNorm.

@@ -538,12 +538,18 @@ function updatePreview(): void {
   enable();
 }
 
+let channelsDrawn = 0;
+
+/** Draws the channel bars; the chart loads asynchronously, so only the latest call's chart lands. */
 function drawChannels(layers: { name: string; before: number; after: number }[]): void {
   const bars = layers.map((l, i) => ({ layer: `conv ${i + 1}`, before: l.before, after: l.after }));
-  $('preview-chart').replaceChildren(
-    el('figcaption', {}, 'Channels per layer: before (grey) and kept (blue)'),
-    slim.channelBarsPlot(bars, { width: 380, marginLeft: 60 }),
-  );
+  const ticket = ++channelsDrawn;
+  void slim
+    .channelBarsPlot(bars, { width: 380, marginLeft: 60 })
+    .then((chart) => {
+      if (ticket === channelsDrawn) $('preview-chart').replaceChildren(el('figcaption', {}, 'Channels per layer: before (grey) and kept (blue)'), chart);
+    })
+    .catch(showError);
 }
 
 /** One row per conv (with its BatchNorm's channels, parameters of both) and the classifier, then the total. */

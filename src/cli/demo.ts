@@ -36,7 +36,8 @@ import { Trainer, evaluate, type EpochResult } from '../train/trainer.js';
 import { saveModel } from '../io/checkpoint.js';
 import { writeFileAtomic, writeFilesAtomic } from '../io/files.node.js';
 import { cloneModel, countFlops, prune, type PruneReport } from '../slim/prune.js';
-import { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, type LayerGammas } from '../slim/report.js';
+import { batchNormGammas, formatPruneTable, type LayerGammas } from '../slim/report.js';
+import { drawChannelBars, drawGammaHistogram } from '../slim/charts.js';
 import { Mulberry32 } from '../util/random.js';
 import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, makeOutputDir, progressBar, textTable } from './common.js';
 
@@ -348,9 +349,9 @@ function reportHtml(r: ReportInput): string {
   // The same 50 bins for both histograms, so that they compare.
   const bins = Array.from({ length: 51 }, (_, i) => (i * xMax) / 50);
   const histogram = (values: number[], title: string, fill: string, threshold?: number) =>
-    gammaHistogramPlot(values, { document: doc, width, height: 220, title, fill, bins, xMax, ...(threshold !== undefined ? { threshold } : {}) });
+    drawGammaHistogram(values, { document: doc, width, height: 220, title, fill, bins, xMax, ...(threshold !== undefined ? { threshold } : {}) });
   const bars = r.report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after }));
-  const channels = channelBarsPlot(bars, {
+  const channels = drawChannelBars(bars, {
     document: doc,
     width,
     marginLeft: 130,

@@ -104,7 +104,7 @@ export function registerPrune(program: Command): void {
         const note = accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null;
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(note ? { notes: [note] } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
-        const svg = pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
+        const svg = await pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
         makeOutputDir(f.save, '--save');
         const files = ['pruned.safetensors', 'prune.json', 'prune.svg'].map((n) => path.join(f.save, n));
         await writeFilesAtomic([

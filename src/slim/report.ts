@@ -1,9 +1,10 @@
 /**
  * Presenting a prune report: a plain-text table for terminals and an SVG (γ histogram with the
  * threshold, channels kept per BatchNorm) drawn with Observable Plot. The SVG needs a DOM
- * `document`: the browser's by default; in Node pass one (e.g. linkedom's `parseHTML`).
+ * `document`: the browser's by default; in Node pass one (e.g. linkedom's `parseHTML`). The chart
+ * functions are async: they load Plot (charts.ts) on first use, so a page that trains and prunes
+ * without drawing never downloads it.
  */
-import * as Plot from '@observablehq/plot';
 import { BatchNorm2d } from '../nn/layers.js';
 import type { Model } from '../nn/model.js';
 import type { PruneReport } from './prune.js';
@@ -127,6 +128,7 @@ export interface ReportSvgOptions {
  * the channels each BatchNorm had and keeps. `gammas` is what {@link batchNormGammas} read from
  * the model that was pruned. `options`: `document` to draw with (default `globalThis.document`;
  * in Node pass one, e.g. linkedom's), `width` in pixels (default 720), `title` above the charts.
+ * Loads Observable Plot on first use.
  *
  * @example
  * ```ts
@@ -139,28 +141,14 @@ export interface ReportSvgOptions {
  * const { report } = await slim.prune(model, 0.3);
  * // In a browser the page's document is used; in Node pass one (linkedom is a netslim dependency).
  * const { document } = parseHTML('<!doctype html><html><body></body></html>');
- * const svg = slim.pruneReportSvg(report, gammas, { document: document as unknown as Document, title: 'VGG-11, 30 %', width: 720 });
+ * const svg = await slim.pruneReportSvg(report, gammas, { document: document as unknown as Document, title: 'VGG-11, 30 %', width: 720 });
  * await writeFileAtomic('prune.svg', new TextEncoder().encode(svg));
  * await ctx.sync(); // let queued GPU work finish before destroy()
  * ctx.destroy();
  * ```
  */
-export function pruneReportSvg(report: PruneReport, gammas: LayerGammas[], options: ReportSvgOptions = {}): string {
-  const document = options.document ?? (globalThis as { document?: Document }).document;
-  if (!document) throw new Error('pruneReportSvg: no DOM document; in Node pass { document } (e.g. from linkedom parseHTML)');
-  const width = options.width ?? 720;
-  const values = gammas.flatMap((g) => Array.from(g.gamma, (v) => Math.abs(v)));
-  const histogram = gammaHistogramPlot(values, {
-    document,
-    width,
-    threshold: report.threshold,
-    title: `|γ| of ${values.length} BatchNorm channels; red: threshold ${report.threshold.toPrecision(3)}`,
-  });
-  const channels = channelBarsPlot(
-    report.layers.map((l, i) => ({ layer: `${i + 1}. ${l.name}`, before: l.before, after: l.after })),
-    { document, width, title: 'channels per BatchNorm: before (grey) and kept (blue)' },
-  );
-  return stack(document, [histogram, channels], width, options.title);
+export async function pruneReportSvg(report: PruneReport, gammas: LayerGammas[], options: ReportSvgOptions = {}): Promise<string> {
+  return (await import('./charts.js')).drawPruneReportSvg(report, gammas, options);
 }
 
 /** Common options of the chart builders below. */
@@ -174,101 +162,36 @@ export interface ChartOptions {
 }
 
 /**
- * A histogram of |γ| values (Observable Plot), with the threshold as a red rule when given.
+ * A histogram of |γ| values (Observable Plot, loaded on first use), with the threshold as a red
+ * rule when given.
  *
  * @example
  * ```ts
  * import { slim } from 'netslim';
  *
- * const figure = slim.gammaHistogramPlot([0.01, 0.02, 0.5, 0.7, 0.9], { threshold: 0.3, width: 400 });
+ * const figure = await slim.gammaHistogramPlot([0.01, 0.02, 0.5, 0.7, 0.9], { threshold: 0.3, width: 400 });
  * document.body.append(figure);
  * ```
  */
-export function gammaHistogramPlot(values: number[], options: ChartOptions & { threshold?: number; bins?: number | number[]; xMax?: number; fill?: string; height?: number } = {}): SVGSVGElement | HTMLElement {
-  return Plot.plot({
-    ...(options.document ? { document: options.document } : {}),
-    width: options.width ?? 720,
-    height: options.height ?? 260,
-    marginLeft: 50,
-    ...(options.title ? { title: options.title } : {}),
-    x: { label: '|γ|', ...(options.xMax !== undefined ? { domain: [0, options.xMax] } : {}) },
-    y: { label: 'channels', grid: true },
-    marks: [
-      Plot.rectY(values, { fill: options.fill ?? 'steelblue', ...Plot.binX({ y: 'count' }, { x: (d: number) => d, thresholds: options.bins ?? 60 }) }),
-      ...(options.threshold !== undefined ? [Plot.ruleX([options.threshold], { stroke: 'red', strokeWidth: 2 })] : []),
-      Plot.ruleY([0]),
-    ],
-  });
+export async function gammaHistogramPlot(
+  values: number[],
+  options: ChartOptions & { threshold?: number; bins?: number | number[]; xMax?: number; fill?: string; height?: number } = {},
+): Promise<SVGSVGElement | HTMLElement> {
+  return (await import('./charts.js')).drawGammaHistogram(values, options);
 }
 
 /**
- * Channels per layer before (grey) and kept (blue), one bar pair per layer, labelled `kept/before`.
+ * Channels per layer before (grey) and kept (blue), one bar pair per layer, labelled
+ * `kept/before` (Observable Plot, loaded on first use).
  *
  * @example
  * ```ts
  * import { slim } from 'netslim';
  *
- * const figure = slim.channelBarsPlot([{ layer: 'feature.1', before: 64, after: 20 }], { width: 400 });
+ * const figure = await slim.channelBarsPlot([{ layer: 'feature.1', before: 64, after: 20 }], { width: 400 });
  * document.body.append(figure);
  * ```
  */
-export function channelBarsPlot(bars: { layer: string; before: number; after: number }[], options: ChartOptions = {}): SVGSVGElement | HTMLElement {
-  return Plot.plot({
-    ...(options.document ? { document: options.document } : {}),
-    width: options.width ?? 720,
-    height: 50 + 18 * bars.length,
-    marginLeft: options.marginLeft ?? 140,
-    marginRight: 50,
-    ...(options.title ? { title: options.title } : {}),
-    x: { label: 'channels', grid: true },
-    y: { label: null, domain: bars.map((b) => b.layer) },
-    marks: [
-      Plot.barX(bars, { y: 'layer', x: 'before', fill: '#ddd' }),
-      Plot.barX(bars, { y: 'layer', x: 'after', fill: 'steelblue' }),
-      Plot.text(bars, { y: 'layer', x: 'before', text: (b: { before: number; after: number }) => `${b.after}/${b.before}`, dx: 4, textAnchor: 'start' }),
-      Plot.ruleX([0]),
-    ],
-  });
-}
-
-/** Stacks Plot figures vertically in one standalone SVG document (string). */
-export function stack(document: Document, figures: (SVGElement | HTMLElement)[], width: number, title?: string): string {
-  const NS = 'http://www.w3.org/2000/svg';
-  const root = document.createElementNS(NS, 'svg');
-  let y = 0;
-  if (title) {
-    const t = document.createElementNS(NS, 'text');
-    t.setAttribute('x', '8');
-    t.setAttribute('y', '20');
-    t.setAttribute('font-family', 'system-ui, sans-serif');
-    t.setAttribute('font-size', '14');
-    t.textContent = title;
-    root.appendChild(t);
-    y = 30;
-  }
-  for (const f of figures) {
-    // A figure with a title is an HTML <figure> holding the <svg>; keep the svg, draw the title as text.
-    const svg = f.tagName.toLowerCase() === 'svg' ? f : f.querySelector('svg');
-    const caption = f.tagName.toLowerCase() === 'svg' ? null : f.querySelector('h2, figcaption');
-    if (!svg) continue;
-    if (caption?.textContent) {
-      const t = document.createElementNS(NS, 'text');
-      t.setAttribute('x', '8');
-      t.setAttribute('y', String(y + 16));
-      t.setAttribute('font-family', 'system-ui, sans-serif');
-      t.setAttribute('font-size', '12');
-      t.textContent = caption.textContent;
-      root.appendChild(t);
-      y += 24;
-    }
-    const h = Number(svg.getAttribute('height'));
-    svg.setAttribute('y', String(y));
-    root.appendChild(svg);
-    y += h + 10;
-  }
-  root.setAttribute('xmlns', NS);
-  root.setAttribute('width', String(width));
-  root.setAttribute('height', String(y));
-  root.setAttribute('viewBox', `0 0 ${width} ${y}`);
-  return root.outerHTML;
+export async function channelBarsPlot(bars: { layer: string; before: number; after: number }[], options: ChartOptions = {}): Promise<SVGSVGElement | HTMLElement> {
+  return (await import('./charts.js')).drawChannelBars(bars, options);
 }
