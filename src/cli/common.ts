@@ -87,14 +87,19 @@ export const DATASETS: readonly DatasetKind[] = ['cifar10', 'cifar100', 'fashion
 export async function loadData(data: string, dataset: DatasetKind | undefined, padTo?: number): Promise<{ train: Dataset; test: Dataset | null }> {
   if (!existsSync(data)) throw new CliError(`--data ${data}: no such file or directory`);
   if (statSync(data).isDirectory()) return loadDatasetDir(data, { ...(dataset ? { dataset } : {}), ...(padTo !== undefined ? { padTo } : {}) });
-  const file = parseSafetensors(await readFileBytes(data), data);
+  return { train: parseTensorDataset(await readFileBytes(data), data), test: null };
+}
+
+/** A tensor dataset file's bytes (safetensors: `x` [N, C, H, W] F32, `y` [N] integer labels) as a Dataset; errors name `data` and the tensor. */
+export function parseTensorDataset(bytes: Uint8Array, data: string): Dataset {
+  const file = parseSafetensors(bytes, data);
   const x = file.tensors.get('x');
   const y = file.tensors.get('y');
   if (!x) throw new CheckpointError(data, 'x', 'missing: a tensor dataset holds x [N, C, H, W] (F32) and y [N] (integer labels)');
   if (!y) throw new CheckpointError(data, 'y', 'missing: a tensor dataset holds x [N, C, H, W] (F32) and y [N] (integer labels)');
   if (x.shape.length !== 4) throw new CheckpointError(data, 'x', `shape [${x.shape.join(', ')}] should be [N, C, H, W]`);
   const shape = x.shape as [number, number, number, number];
-  return { train: datasetFromTensors(toFloat32(x, 'x', data), shape, toInt64(y, 'y', data), { name: path.basename(data) }), test: null };
+  return datasetFromTensors(toFloat32(x, 'x', data), shape, toInt64(y, 'y', data), { name: path.basename(data) });
 }
 
 /** A model file read and checked (format, metadata against tensors) before any GPU work. */

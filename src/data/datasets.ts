@@ -306,6 +306,9 @@ export async function parseIdxAsync(images: Uint8Array, labels: Uint8Array, opts
   return parseIdx(i, l, opts);
 }
 
+/** The most classes a dataset may have (labels 0 to MAX_CLASSES − 1): more is a damaged label, not a classifier. */
+const MAX_CLASSES = 100_000;
+
 /**
  * A dataset from tensors (the safetensors `x` [N, C, H, W] float32 and `y` [N] integer labels),
  * used as given: no normalisation is applied or known. `classes` defaults to max(y) + 1.
@@ -325,22 +328,23 @@ export function datasetFromTensors(
   y: Int32Array | BigInt64Array,
   opts: { classes?: number; name?: string } = {},
 ): Dataset {
+  const where = opts.name ?? 'datasetFromTensors';
   if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new DatasetError(`datasetFromTensors: x shape [${shape.join(', ')}] should be [N, C, H, W] of non-negative integers`);
+    throw new DatasetError(`${where}: x shape [${shape.join(', ')}] should be [N, C, H, W] of non-negative integers`);
   }
   const [n, c, h, w] = shape;
-  if (x.length !== n * c * h * w) throw new DatasetError(`datasetFromTensors: x has ${x.length} values, shape [${shape.join(', ')}] needs ${n * c * h * w}`);
-  if (y.length !== n) throw new DatasetError(`datasetFromTensors: y has ${y.length} labels but x has ${n} samples`);
+  if (x.length !== n * c * h * w) throw new DatasetError(`${where}: x has ${x.length} values, shape [${shape.join(', ')}] needs ${n * c * h * w}`);
+  if (y.length !== n) throw new DatasetError(`${where}: y has ${y.length} labels but x has ${n} samples`);
   const labels = new Int32Array(n);
   let max = -1;
   for (let i = 0; i < n; i++) {
     const v = typeof y[i] === 'bigint' ? Number(y[i] as bigint) : (y[i] as number);
-    if (!(v >= 0 && v <= 0x7fffffff)) throw new DatasetError(`datasetFromTensors: y[${i}] = ${String(y[i])} is not a class index (≥ 0)`);
+    if (!(v >= 0 && v < MAX_CLASSES)) throw new DatasetError(`${where}: y[${i}] = ${String(y[i])} is not a class index (0 to ${MAX_CLASSES - 1})`);
     labels[i] = v;
     max = Math.max(max, v);
   }
   const classes = opts.classes ?? max + 1;
-  if (!(Number.isInteger(classes) && classes >= 1)) throw new DatasetError(`datasetFromTensors: classes ${classes} is not a positive integer (no labels?)`);
-  if (max >= classes) throw new DatasetError(`datasetFromTensors: label ${max} is not below ${classes} classes`);
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new DatasetError(`${where}: classes ${classes} is not a positive integer (no labels?)`);
+  if (max >= classes) throw new DatasetError(`${where}: label ${max} is not below ${classes} classes`);
   return { images: x, labels, n, channels: c, height: h, width: w, classes, name: opts.name ?? 'tensors' };
 }

@@ -58,7 +58,7 @@ function int(o: Options, key: string, where: string, min = 1, fallback?: number)
   const v = o[key];
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 2 ** 31) {
-    throw new GraphSpecError(`${where}: ${key} ${JSON.stringify(v)} is not ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}`);
+    throw new GraphSpecError(`${where}: ${key} ${v === undefined ? 'is missing: it must be' : `${JSON.stringify(v)?.slice(0, 40)} is not`} ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}`);
   }
   return v;
 }
@@ -168,7 +168,7 @@ export function graphFromSpec(spec: unknown, changeOptions?: (node: GraphNodeSpe
     }
   }
   if (!isObject(s)) throw new GraphSpecError(`graph: expected an object, got ${describe(s)}`);
-  if (s.format !== GRAPH_FORMAT) throw new GraphSpecError(`graph: format ${JSON.stringify(s.format)} is not ${JSON.stringify(GRAPH_FORMAT)}`);
+  if (s.format !== GRAPH_FORMAT) throw new GraphSpecError(`graph: format ${s.format === undefined ? 'is missing: it must be' : `${JSON.stringify(s.format)?.slice(0, 40)} is not`} ${JSON.stringify(GRAPH_FORMAT)}`);
   const inChannels = int(s, 'inChannels', 'graph');
   if (!Array.isArray(s.nodes)) throw new GraphSpecError(`graph: nodes is ${describe(s.nodes)}, not an array`);
   if (s.nodes.length === 0) throw new GraphSpecError('graph: nodes is empty');
@@ -182,11 +182,11 @@ export function graphFromSpec(spec: unknown, changeOptions?: (node: GraphNodeSpe
     const name = raw.name ?? '';
     if (typeof name !== 'string' || name.length > 1000) throw new GraphSpecError(`graph node ${id}: name is ${describe(name)}, not a string`);
     const builder = typeof kind === 'string' && Object.hasOwn(BUILDERS, kind) ? BUILDERS[kind as keyof typeof BUILDERS] : undefined;
-    if (!builder) throw new GraphSpecError(`graph node ${id} (${name || 'unnamed'}): kind ${JSON.stringify(kind)} is not one of ${GRAPH_KINDS.join(', ')}`);
+    if (!builder) throw new GraphSpecError(`graph node ${id} (${name || 'unnamed'}): kind ${kind === undefined ? 'is missing: it must be' : `${JSON.stringify(kind)?.slice(0, 40)} is not`} one of ${GRAPH_KINDS.join(', ')}`);
     const where = `graph node ${id} (${String(kind)}${name ? ` ${name}` : ''})`;
     const inputs = raw.inputs;
     if (!Array.isArray(inputs) || inputs.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= id)) {
-      throw new GraphSpecError(`${where}: inputs ${JSON.stringify(inputs)?.slice(0, 80)} must be ids of earlier nodes (0 to ${id - 1})`);
+      throw new GraphSpecError(`${where}: inputs ${inputs === undefined ? 'are missing: they' : JSON.stringify(inputs)?.slice(0, 80)} must be ids of earlier nodes (0 to ${id - 1})`);
     }
     if (builder.arity === null ? inputs.length < 2 : inputs.length !== builder.arity) {
       throw new GraphSpecError(`${where}: takes ${builder.arity ?? 'two or more'} input${builder.arity === 1 ? '' : 's'}, got ${inputs.length}`);
@@ -215,6 +215,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 function describe(x: unknown): string {
+  if (x === undefined) return 'missing';
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   return typeof x === 'string' ? `the string ${JSON.stringify(x.slice(0, 40))}` : typeof x;
