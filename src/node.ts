@@ -6,7 +6,7 @@
  *
  * @module netslim/node
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { contextFromAdapter, contextFromDevice, type InitOptions } from './device.js';
 import { NoAdapterError } from './errors.js';
@@ -103,11 +103,16 @@ export async function requestNodeAdapter(options: NodeInitOptions = {}): Promise
   installGlobals();
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   const flags = options.dawnFlags ?? [];
-  let gpu = create(flags);
-  let adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
-  const keepAlive: unknown[] = [gpu];
+  const canFallBack = options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES;
+  // With no Vulkan driver installed at all, Dawn's first look finds nothing and prints native
+  // "vkCreateInstance: Found no drivers!" warnings (with a path from its build machine) that
+  // cannot be silenced from here: skip that look and go to SwiftShader directly.
+  const skipFirst = canFallBack && process.platform === 'linux' && vulkanDriverManifests().length === 0;
+  let gpu = skipFirst ? null : create(flags);
+  let adapter = gpu ? await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined) : null;
+  const keepAlive: unknown[] = gpu ? [gpu] : [];
   let fellBack = false;
-  if (!adapter && options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES) {
+  if (!adapter && canFallBack) {
     // The Vulkan loader reads this when Dawn creates its next instance (checked with webgpu 0.6.2:
     // a second create() after setting it finds SwiftShader).
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -122,8 +127,32 @@ export async function requestNodeAdapter(options: NodeInitOptions = {}): Promise
       );
     }
   }
-  if (!adapter) throw new NoAdapterError(noAdapterMessage());
+  if (!adapter || !gpu) throw new NoAdapterError(noAdapterMessage());
   return { gpu, adapter, fellBack, keepAlive };
+}
+
+/**
+ * The Vulkan driver manifests (ICD JSON files) the Vulkan loader would find on Linux: in
+ * `vulkan/icd.d` under $XDG_CONFIG_DIRS (default /etc/xdg), /etc, $XDG_DATA_HOME (default
+ * ~/.local/share) and $XDG_DATA_DIRS (default /usr/local/share:/usr/share).
+ */
+function vulkanDriverManifests(env: Record<string, string | undefined> = process.env): string[] {
+  const home = env.HOME ?? '';
+  const dirs = [
+    ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':'),
+    '/etc',
+    env.XDG_DATA_HOME || `${home}/.local/share`,
+    ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':'),
+  ].filter(Boolean);
+  const out: string[] = [];
+  for (const d of dirs) {
+    try {
+      for (const f of readdirSync(`${d}/vulkan/icd.d`)) if (f.endsWith('.json')) out.push(`${d}/vulkan/icd.d/${f}`);
+    } catch {
+      // no such directory
+    }
+  }
+  return out;
 }
 
 /**
