@@ -127,3 +127,92 @@ describe('writeFilesAtomic', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 });
+
+describe('faults', () => {
+  it('a commit interrupted after its journal is finished by the next read in the directory', async () => {
+    const dir = await freshDir();
+    const [a, b] = [join(dir, 'checkpoint.safetensors'), join(dir, 'checkpoint.state.safetensors')];
+    await writeFilesAtomic([{ path: a, bytes: Uint8Array.of(1) }, { path: b, bytes: Uint8Array.of(1) }]);
+    // What a process killed between the two renames leaves: a renamed, b's temp and the journal.
+    const dead = 2 ** 22 + 12345; // above Linux's default pid_max: no such process
+    await writeFile(a, Uint8Array.of(2));
+    await writeFile(`${b}.tmp-${dead}-abc`, Uint8Array.of(2));
+    await writeFile(join(dir, `.netslim-commit-${dead}-0a1b.json`), JSON.stringify({ renames: [{ temp: `${a}.tmp-${dead}-aaa`, path: a }, { temp: `${b}.tmp-${dead}-abc`, path: b }] }));
+    expect([...(await readFileBytes(b))]).toEqual([2]); // rolled forward before reading
+    expect([...(await readFileBytes(a))]).toEqual([2]);
+    expect((await readdir(dir)).sort()).toEqual(['checkpoint.safetensors', 'checkpoint.state.safetensors']);
+  });
+
+  it('SIGKILL at random points of writing a checkpoint set leaves the old set or the new one, never a mix', async () => {
+    const dir = await freshDir();
+    const names = ['checkpoint.safetensors', 'checkpoint.state.safetensors', 'model_best.safetensors'].map((f) => join(dir, f));
+    // A writer (the built dist/node.js, as users run it) that commits generation after generation
+    // of the three files (each 256 kB of its number).
+    const script = join(dir, 'writer.mjs');
+    await writeFile(
+      script,
+      `import { writeFilesAtomic } from ${JSON.stringify(new URL('../../dist/node.js', import.meta.url).pathname)};\n` +
+        `const names = ${JSON.stringify(names)};\n` +
+        `for (let g = 1; ; g++) { await writeFilesAtomic(names.map((path) => ({ path, bytes: new Uint8Array(262144).fill(g % 251) }))); process.stdout.write(g + '\\n'); }\n`,
+    );
+    const { spawn } = await import('node:child_process');
+    const rand = (() => {
+      let x = 12345;
+      return () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    })();
+    let commits = 0;
+    let midCommit = 0;
+    let beforeCommit = 0;
+    const KILLS = 24;
+    for (let k = 0; k < KILLS; k++) {
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      // Kill once it has committed a few sets, at a random moment of the next ones.
+      await new Promise<void>((res, rej) => {
+        child.on('exit', (code) => rej(new Error(`the writer exited by itself (${code}): ${err}`)));
+        const poll = setInterval(() => {
+          if (out.split('\n').length > 2) {
+            clearInterval(poll);
+            setTimeout(() => {
+              child.kill('SIGKILL');
+              res();
+            }, rand() * 40);
+          }
+        }, 2);
+      });
+      await new Promise((res) => child.on('exit', res));
+      commits += out.split('\n').filter(Boolean).length;
+      const left = await readdir(dir);
+      if (left.some((f) => /^\.netslim-commit-\d+-[0-9a-f]+\.json$/.test(f))) midCommit++;
+      if (left.some((f) => f.includes('.tmp-'))) beforeCommit++;
+      const gens = await Promise.all(names.map(async (p) => (await readFileBytes(p))[0]));
+      expect(new Set(gens).size, `kill ${k}: generations ${gens.join(', ')}`).toBe(1);
+      expect((await readdir(dir)).filter((f) => f.startsWith('.netslim-commit-') || f.includes('.tmp-'))).toEqual([]);
+    }
+    console.log(`SIGKILL: ${KILLS} kills over ${commits} commits; ${midCommit} left a journal (killed mid-commit, rolled forward), ${beforeCommit} left temporary files`);
+    expect(commits).toBeGreaterThan(KILLS * 2);
+  }, 120_000);
+
+  it('a full disk leaves the previous checkpoint intact and says so', async () => {
+    // A 1 MiB tmpfs (the test runs as root, as CI does); the new set needs 2 MiB.
+    const mnt = await freshDir();
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    try {
+      const names = ['checkpoint.safetensors', 'checkpoint.state.safetensors'].map((f) => join(mnt, f));
+      await writeFilesAtomic(names.map((path) => ({ path, bytes: new Uint8Array(200_000).fill(1) })));
+      const e = await rejection(writeFilesAtomic(names.map((path) => ({ path, bytes: new Uint8Array(1 << 20).fill(2) }))));
+      expect(e.message).toMatch(/no space left on the device \(ENOSPC\)/);
+      for (const p of names) {
+        const b = await readFileBytes(p);
+        expect([b.length, b[0]]).toEqual([200_000, 1]);
+      }
+      expect((await readdir(mnt)).sort()).toEqual(['checkpoint.safetensors', 'checkpoint.state.safetensors']);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
