@@ -2,7 +2,7 @@
 // (bench/.build/run.js), the training-step benchmark (bench/.build/train.js) and the prune
 // benchmark (bench/.build/prune.js) one after the other.
 //
-//   node bench/bench.mjs [--only kernels|train|prune] [flags]
+//   node bench/bench.mjs [--only kernels|train|prune|soak] [flags]
 //
 // Flags every benchmark knows (--quick, --sleep-frac, --help) go to all of them; --peers goes to
 // the two that have peers (kernels, train). A flag only one benchmark knows selects that one (e.g.
@@ -21,13 +21,15 @@ const BENCHES = {
   kernels: { file: 'run.js', title: 'kernel benchmark', flags: new Set(['peers', 'ops', 'repeats', 'warmups', 'batch', 'max-row-s', 'rtol', 'variant', 'filter']) },
   train: { file: 'train.js', title: 'training-step benchmark', flags: new Set(['peers', 'models', 'batches', 'steps', 'max-peer-s', 'loss-rtol']) },
   prune: { file: 'prune.js', title: 'prune benchmark', flags: new Set(['nets', 'vgg-percent', 'resnet-percent', 'gamma', 'infer-batch', 'runs', 'prune-runs', 'profile']) },
+  soak: { file: 'soak.js', title: 'soak benchmark', flags: new Set(['steps', 'prunes', 'every', 'max-heap-mb']) },
 };
 const NAMES = Object.keys(BENCHES);
-const USAGE = `usage: npm run bench -- [--only kernels|train|prune] [flags]
-  (no --only)     all three benchmarks, kernels, train, prune; shared flags: --quick, --sleep-frac, --peers (kernels and train)
+const USAGE = `usage: npm run bench -- [--only kernels|train|prune|soak] [flags]
+  (no --only)     all four benchmarks, kernels, train, prune, soak; shared flags: --quick, --sleep-frac, --peers (kernels and train)
   --only kernels  the kernel benchmark (bench/run.ts): --peers --ops --repeats --warmups --batch --max-row-s --rtol --variant --filter --out
   --only train    the training-step benchmark (bench/train.ts): --peers --models --batches --steps --max-peer-s --loss-rtol --out
   --only prune    the prune benchmark (bench/prune.ts): --nets --vgg-percent --resnet-percent --gamma --infer-batch --runs --prune-runs --profile --out
+  --only soak     the soak benchmark (bench/soak.ts): --steps --prunes --every --max-heap-mb --out
   A flag of one benchmark implies --only for it. --help with --only shows that benchmark's flags.`;
 
 function die(msg) {
@@ -52,7 +54,7 @@ for (let i = 0; i < argv.length; i++) {
   if (takesValue && !inline && i + 1 >= argv.length) die(`--${name} needs a value`);
   const value = takesValue ? (inline ? m[2].slice(1) : argv[++i]) : undefined;
   if (name === 'only') {
-    if (!NAMES.includes(value)) die(`--only must be kernels, train or prune, got ${value}`);
+    if (!NAMES.includes(value)) die(`--only must be one of ${NAMES.join(', ')}, got ${value}`);
     only = value;
     continue;
   }
@@ -77,7 +79,7 @@ if (only) {
   const foreign = given.map(([name]) => name).filter((name) => !COMMON.has(name) && !BENCHES[only].flags.has(name)).map((name) => `--${name}`);
   if (foreign.length) die(`${foreign.join(', ')} ${foreign.length > 1 ? 'are' : 'is'} not a flag of the ${only} benchmark`);
 }
-if (out && !only) die('--out needs --only kernels, train or prune (the benchmarks write different files)');
+if (out && !only) die(`--out needs --only ${NAMES.join('|')} (the benchmarks write different files)`);
 if (help && !only) {
   console.log(USAGE);
   process.exit(0);

@@ -23,8 +23,8 @@ const VIRTUAL = 'virtual:netslim-bench-ops';
 const RESOLVED = '\0netslim-bench-ops';
 
 const only = parseArgs({ options: { only: { type: 'string' } }, strict: true }).values.only;
-if (only !== undefined && only !== 'kernels' && only !== 'train' && only !== 'prune') {
-  console.error(`bench build: --only must be kernels, train or prune, got ${only}`);
+if (only !== undefined && !['kernels', 'train', 'prune', 'soak'].includes(only)) {
+  console.error(`bench build: --only must be kernels, train, prune or soak, got ${only}`);
   process.exit(2);
 }
 
@@ -76,7 +76,7 @@ async function bundle(excluded, write, entry = 'run') {
       wgsl(),
       typescript({
         tsconfig: path.join(root, 'tsconfig.json'),
-        include: ['bench/**/*.ts', 'src/**/*.ts', 'shaders/*.d.ts'],
+        include: ['bench/**/*.ts', 'src/**/*.ts'],
         compilerOptions: { outDir, rootDir: root, declaration: false, declarationMap: false, sourceMap: true, noEmitOnError: false },
         outputToFilesystem: false,
       }),
@@ -159,6 +159,19 @@ if (only === undefined || only === 'prune') {
     console.error(`bench build: bench/prune.ts did not bundle, so the prune benchmark cannot run: ${firstLine(err)}`);
   }
 }
+// The soak benchmark needs the trainer and src/slim, likewise all or nothing.
+let soakFailed = false;
+if (only === undefined || only === 'soak') {
+  const soakJs = path.join(outDir, 'soak.js');
+  try {
+    diagnostics.push(...(await bundle(new Map(), true, 'soak')));
+  } catch (err) {
+    soakFailed = true;
+    rmSync(soakJs, { force: true });
+    rmSync(`${soakJs}.map`, { force: true });
+    console.error(`bench build: bench/soak.ts did not bundle, so the soak benchmark cannot run: ${firstLine(err)}`);
+  }
+}
 if (diagnostics.length && process.env.BENCH_BUILD_VERBOSE) for (const d of diagnostics) console.warn(d.message);
 if (diagnostics.length) {
   console.warn(`bench build: ${diagnostics.length} TypeScript diagnostic(s) ignored for the bundle; run \`npm run typecheck\` to see them.`);
@@ -166,6 +179,6 @@ if (diagnostics.length) {
 writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
 if (existsSync(path.join(outDir, 'bench'))) rmSync(path.join(outDir, 'bench'), { recursive: true, force: true });
 const wants = (which) => only === undefined || only === which;
-const wrote = [wants('kernels') && 'run.js', wants('train') && !trainFailed && 'train.js', wants('prune') && !pruneFailed && 'prune.js'].filter(Boolean);
+const wrote = [wants('kernels') && 'run.js', wants('train') && !trainFailed && 'train.js', wants('prune') && !pruneFailed && 'prune.js', wants('soak') && !soakFailed && 'soak.js'].filter(Boolean);
 console.log(`bench build: wrote ${wrote.map((f) => path.relative(root, path.join(outDir, f))).join(', ') || 'nothing'}`);
-if ((trainFailed && only === 'train') || (pruneFailed && only === 'prune')) process.exitCode = 1;
+if ((trainFailed && only === 'train') || (pruneFailed && only === 'prune') || (soakFailed && only === 'soak')) process.exitCode = 1;

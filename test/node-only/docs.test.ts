@@ -111,7 +111,7 @@ describe('API reference (typedoc)', () => {
           noUnusedLocals: false,
           paths: { netslim: [path.join(root, 'src/index.ts')], 'netslim/node': [path.join(root, 'src/node.ts')] },
         },
-        files: [...files, path.join(root, 'src/wgsl_reflect.d.ts'), path.join(root, 'shaders/wgsl.d.ts')],
+        files: [...files, path.join(root, 'src/wgsl_reflect.d.ts'), path.join(root, 'src/wgsl-virtual.d.ts')],
       }),
     );
     const r = spawnSync(process.execPath, [tsc, '-p', dir], { cwd: root, encoding: 'utf8', timeout: 600_000 });
