@@ -1,13 +1,12 @@
-// Builds the browser example (examples/browser/main.ts → examples/browser/dist/main.js) from the
-// sources in src/, with every .wgsl file embedded as in the package build and every dependency
-// (Observable Plot, onnx-proto for the ONNX download) bundled for the browser: the page loads
-// one ES module and needs no import map. `npm run build:examples`; `npm run serve` builds and
-// serves it (examples/browser/serve.mjs).
+// Builds the browser example (examples/browser/main.ts → examples/browser/dist/main.js) against
+// the package as users get it: `import … from 'netslim'` resolves to the built dist/index.js (run
+// `npm run build` first; `npm run build:examples` does), and every dependency (Observable Plot,
+// onnx-proto, wgsl_reflect) is bundled for the browser, the charts and ONNX in chunks loaded on
+// demand. `npm run serve` builds and serves it (examples/browser/serve.mjs).
 import typescript from '@rollup/plugin-typescript';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import commonjs from '@rollup/plugin-commonjs';
 import { fileURLToPath } from 'node:url';
-import wgsl from './build/wgsl-plugin.mjs';
 import pruneStale from './build/prune-stale.mjs';
 
 // The TypeScript plugin resolves these against the tsconfig's folder: give them absolute.
@@ -16,7 +15,8 @@ const abs = (p) => fileURLToPath(new URL(p, import.meta.url));
 export default {
   input: { main: 'examples/browser/main.ts' },
   plugins: [
-    wgsl(),
+    // The package's own entry, as a consumer's bundler resolves `netslim` (package.json exports ".").
+    { name: 'netslim-self', resolveId: (id) => (id === 'netslim' ? abs('./dist/index.js') : null) },
     typescript({
       tsconfig: './examples/browser/tsconfig.json',
       noEmit: false,

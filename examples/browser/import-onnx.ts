@@ -10,7 +10,7 @@
  * the probe, an image of 0.5 everywhere) and after pruning `paramsAfter`, `flopsAfter`,
  * `flopsReached`, `prunedLogits`.
  */
-import { Model, readOnnx, saveModel, exportOnnx, slim, type Context } from '../../src/index.js';
+import { Model, readOnnx, saveModel, exportOnnx, slim, type Context } from 'netslim';
 
 interface Imported {
   name: string;

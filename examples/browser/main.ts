@@ -38,7 +38,7 @@ import {
   type Tensor,
   type EpochResult,
   type StepProgress,
-} from '../../src/index.js';
+} from 'netslim';
 import { previewMismatches, previewPrune, type Preview } from './preview.js';
 import { setupOnnxImport } from './import-onnx.js';
 

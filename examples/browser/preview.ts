@@ -4,7 +4,7 @@
  * FLOPs) on the host, for any architecture, so the preview follows the slider without touching
  * the GPU. The page checks that prune's report says the same.
  */
-import { slim, type Model } from '../../src/index.js';
+import { slim, type Model } from 'netslim';
 
 /** A prune report with the number of channels kept, as the page shows it. */
 export type Preview = slim.PruneReport & { keptChannels: number };
