@@ -22,6 +22,7 @@ import { prune, type PruneReport } from '../src/slim/prune.js';
 import { analyseChannels } from '../src/slim/channels.js';
 import { openContext, releaseGpu } from './peers.js';
 import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, rng, submitAndWait, table, uniform } from './util.js';
+import { MIN_SLEEP_MS, sleepBefore } from '../src/gpu/wait.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -122,8 +123,6 @@ const outFile = path.resolve(flags.out ?? (quick ? path.join(tmpdir(), 'netslim-
 
 /** The issue's target: measured speed-up ≥ TARGET × FLOP ratio. */
 const TARGET = 0.9;
-/** Below this, sleeping before the fence costs more (timer granularity) than busy-polling does. */
-const MIN_SLEEP_MS = 10;
 /** `depth` spread: the scale of |γ| falls as exp(−DEPTH_DECAY · l / (L − 1)) over the L BatchNorms. */
 const DEPTH_DECAY = 3;
 /** `grouped` spread: each BatchNorm channel of a group gets the group's draw × U(1 − J, 1 + J). */
@@ -241,11 +240,6 @@ async function spreadGamma(model: Model, gamma: Gamma): Promise<void> {
   model.loadStateDict(state, `${model.meta.arch} with a ${gamma} γ spread`);
 }
 
-function sleepFor(waits: number[], frac: number): number {
-  if (!waits.length || frac === 0) return 0;
-  const est = frac * Math.min(...waits);
-  return est >= MIN_SLEEP_MS ? est : 0;
-}
 
 /**
  * One eval-mode forward of `model` on `x` as one submit, to completion: the wall-clock ms, the
@@ -427,7 +421,7 @@ async function runRow(ctx: Context, net: NetName, gamma: Gamma): Promise<Row> {
     }
     for (let i = 0; i < settings.runs; i++) {
       for (const s of sides) {
-        const t = await inferOnce(ctx, s.m, x, sleepFor(s.waits, frac), gpu);
+        const t = await inferOnce(ctx, s.m, x, sleepBefore(s.waits, frac), gpu);
         s.times.push(t.gpuMs ?? t.ms);
         s.wall.push(t.ms);
         s.waits.push(t.gpuMs ?? t.waitMs);

@@ -15,6 +15,7 @@ import type { Context } from '../src/core.js';
 import { ALL_OPS, DEFAULT_OPS, OursUnavailable, buildCases, oursMissing, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { compare, errText, failures, flagParsers, fmtMs, fmtNum, geomean, loud, median, sleep, table } from './util.js';
+import { MIN_SLEEP_MS, sleepBefore } from '../src/gpu/wait.js';
 
 // ------------------------------------------------------------------ flags
 
@@ -83,8 +84,6 @@ interface Figure {
   times: number[];
 }
 
-/** Below this, sleeping before the fence costs more (timer granularity) than busy-polling does. */
-const MIN_SLEEP_MS = 10;
 
 /**
  * After the first run: `warmups` untimed runs, then up to `repeats` timed runs, stopping early
@@ -99,8 +98,7 @@ async function steady(firstMs: number, once: (sleepMs: number) => Promise<number
   let last = firstMs;
   let fastest = Infinity;
   const step = async () => {
-    const est = Number.isFinite(fastest) ? settings.sleepFrac * fastest : 0;
-    const t = await once(est >= MIN_SLEEP_MS ? est : 0);
+    const t = await once(Number.isFinite(fastest) ? sleepBefore([fastest], settings.sleepFrac) : 0);
     spent += t;
     last = t;
     fastest = Math.min(fastest, t);

@@ -23,6 +23,7 @@ import type { PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { IN_CHANNELS, NETS, NUM_CLASSES, SIZE, WASM_WGRAD_NOTE, buildPeerNet, copyWeights, peerLoss, registerWasmConv2dBackpropFilter, stepFlops, type NetSpec, type PeerNet } from './train_nets.js';
 import { adapterRecord, errText, failures, flagParsers, fmtMs, fmtNum, loud, median, nchwToNhwc, rng, submitAndWait, table, uniform } from './util.js';
+import { MIN_SLEEP_MS, sleepBefore } from '../src/gpu/wait.js';
 
 const require = createRequire(import.meta.url);
 
@@ -85,8 +86,6 @@ const OURS_SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, sparsity: 1e-4 };
 const PEER_SGD = { lr: 0.1, momentum: 0.9 };
 /** Our side, with timestamps: each step sleeps this × the fastest GPU time of our steps so far. */
 const OURS_GPU_SLEEP = 0.95;
-/** Below this, sleeping before the fence costs more (timer granularity) than busy-polling does. */
-const MIN_SLEEP_MS = 10;
 const DATA_SEED = 20251;
 const MODEL_SEED = 1;
 
@@ -160,9 +159,7 @@ interface StepTiming {
 }
 
 function sleepFor(waits: number[]): number {
-  if (!waits.length || settings.sleepFrac === 0) return 0;
-  const est = settings.sleepFrac * Math.min(...waits);
-  return est >= MIN_SLEEP_MS ? est : 0;
+  return sleepBefore(waits, settings.sleepFrac);
 }
 
 // ------------------------------------------------------------------ ours

@@ -139,7 +139,8 @@ export function geomean(xs: readonly number[]): number {
   return Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../src/gpu/wait.js';
+export { sleep };
 
 /**
  * Runs `record()` (which records GPU work on `ctx`) as one submit and waits for it: with `gpu`, the

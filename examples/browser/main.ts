@@ -30,6 +30,7 @@ import {
   evaluate,
   saveModel,
   exportOnnx,
+  measureLatency,
   parseIdxAsync,
   NoAdapterError,
   type Context,
@@ -325,31 +326,8 @@ class GammaTap {
 // ---------------------------------------------------------------------------------------------
 // Latency: median time of one eval-mode forward, submitted and awaited, per model.
 
-async function latencies(ctx: Context, ms: Model[], batch: number, runs: number): Promise<number[]> {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  const x = ctx.tensor([batch, 1, 32, 32], Float32Array.from({ length: batch * 32 * 32 }, rand), 'f32', 'latency input');
-  const once = async (m: Model) => {
-    const t0 = performance.now();
-    m.forward(x, false);
-    await ctx.sync();
-    return performance.now() - t0;
-  };
-  try {
-    for (const m of ms) await once(m); // warm-up: activations, pipelines
-    const times = ms.map(() => [] as number[]);
-    for (let r = 0; r < runs; r++) {
-      for (let i = 0; i < ms.length; i++) times[i]!.push(await once(ms[i]!));
-      await nextFrame();
-    }
-    return times.map((t) => {
-      const s = [...t].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    });
-  } finally {
-    for (const m of ms) m.releaseActivations();
-    x.destroy();
-  }
+function latencies(ctx: Context, ms: Model[], batch: number, runs: number): Promise<number[]> {
+  return measureLatency(ctx, ms, [batch, 1, 32, 32], { runs, onRun: nextFrame });
 }
 
 // ---------------------------------------------------------------------------------------------

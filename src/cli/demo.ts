@@ -39,6 +39,7 @@ import { cloneModel, countFlops, prune, type PruneReport } from '../slim/prune.j
 import { batchNormGammas, formatPruneTable, type LayerGammas } from '../slim/report.js';
 import { drawChannelBars, drawGammaHistogram } from '../slim/charts.js';
 import { Mulberry32 } from '../util/random.js';
+import { measureLatency } from '../gpu/wait.js';
 import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, makeOutputDir, progressBar, textTable } from './common.js';
 
 interface DemoFlags {
@@ -222,48 +223,17 @@ async function trainPhase(
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** One eval-mode forward to completion, in ms. dawn.node busy-polls a core while awaiting: sleep through most of the expected time first. */
-async function forwardMs(ctx: Context, model: Model, x: Tensor, sleepMs: number): Promise<number> {
-  const t0 = performance.now();
-  model.forward(x, false);
-  ctx.flush();
-  if (sleepMs >= 10) await sleep(sleepMs);
-  await ctx.sync();
-  return performance.now() - t0;
-}
 
 /**
- * Median eval-mode forward time (ms) of each model at one batch: a warm-up forward each
- * (activations, pipelines), then `runs` timed forwards interleaved across the models.
+ * Median eval-mode forward time (ms) of each model at one batch (the library's measureLatency:
+ * a warm-up forward each, then `runs` timed forwards interleaved across the models).
  */
-async function measureLatency(ctx: Context, models: Model[], input: [number, number, number], batch: number, runs: number): Promise<number[]> {
-  const r = new Mulberry32(7);
-  const x = ctx.tensor([batch, ...input], Float32Array.from({ length: batch * input[0] * input[1] * input[2] }, () => r.next()), 'f32', 'latency input');
+async function measureLatencyBar(ctx: Context, models: Model[], input: [number, number, number], batch: number, runs: number): Promise<number[]> {
   const bar = countBar('latency', models.length * (runs + 1));
   try {
-    const times = models.map(() => [] as number[]);
-    const warm = [];
-    for (const m of models) {
-      warm.push(await forwardMs(ctx, m, x, 0));
-      bar.tick();
-    }
-    for (let i = 0; i < runs; i++) {
-      for (let k = 0; k < models.length; k++) {
-        times[k]!.push(await forwardMs(ctx, models[k]!, x, 0.6 * Math.min(warm[k]!, ...times[k]!)));
-        bar.tick();
-      }
-    }
-    return times.map(median);
+    return await measureLatency(ctx, models, [batch, ...input], { runs, onRun: () => bar.tick() });
   } finally {
     bar.stop();
-    for (const m of models) m.releaseActivations();
-    x.destroy();
   }
 }
 
@@ -518,7 +488,7 @@ async function demo(f: DemoFlags): Promise<void> {
     // 5. Latency: eval-mode forward at one batch, the original architecture against the pruned one.
     const tl = performance.now();
     console.log(`measuring latency: ${latencyRuns} forwards of ${f.latencyBatch} images per model…`);
-    const [originalMs, prunedMs] = await measureLatency(ctx, [sparse, finetuned], input, f.latencyBatch, latencyRuns);
+    const [originalMs, prunedMs] = await measureLatencyBar(ctx, [sparse, finetuned], input, f.latencyBatch, latencyRuns);
     const latencySeconds = (performance.now() - tl) / 1000;
 
     const last = (p: PhaseResult) => p.history[p.history.length - 1]!.testAccuracy!;

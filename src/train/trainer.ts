@@ -15,6 +15,7 @@ import type { Model } from '../nn/model.js';
 import { Dropout } from '../nn/layers.js';
 import { SGD } from './sgd.js';
 import { Mulberry32 } from '../util/random.js';
+import { GpuWaiter } from '../gpu/wait.js';
 
 /**
  * Options of a {@link Trainer} run (defaults as the reference `main.py`: batch 64, lr 0.1, momentum 0.9, weight decay 1e-4).
@@ -94,35 +95,6 @@ export interface TrainingState {
   dropoutSeeds: Record<string, number>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * Waits for submitted GPU work of `samples` samples. dawn.node busy-polls a CPU core while a promise
- * is pending, and SwiftShader computes on those cores: a VGG-16 step at batch 16 took 7.3–8.1 s
- * when the last 40 % of it was busy-polled and 6.1–6.5 s when it was slept through. So it first
- * sleeps WAIT_FRACTION × the fastest recent time per sample × `samples` (a last, smaller batch sleeps
- * less; the first wait, with pipeline compilation in it, is not counted). A measurement is
- * max(GPU time, sleep), so the estimate stays at or above the GPU time and follows it down by up
- * to 1 − WAIT_FRACTION per call when the work gets faster.
- */
-class GpuWaiter {
-  #msPerSample: number[] = [];
-  #first = true;
-  constructor(private readonly ctx: Context) {}
-
-  async wait(samples: number): Promise<void> {
-    const t0 = performance.now();
-    const fastest = this.#msPerSample.length ? Math.min(...this.#msPerSample) * samples : 0;
-    if (fastest > 5) await sleep(WAIT_FRACTION * fastest);
-    await this.ctx.sync();
-    // the first wait includes compiling the pipelines: not an estimate of the next
-    if (!this.#first) this.#msPerSample.push((performance.now() - t0) / samples);
-    this.#first = false;
-    if (this.#msPerSample.length > 8) this.#msPerSample.shift();
-  }
-}
-/** See GpuWaiter. */
-const WAIT_FRACTION = 0.9;
 
 /** A dataset resident on the GPU, and the batch buffers for one batch size. */
 class DeviceData {
