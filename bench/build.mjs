@@ -132,44 +132,20 @@ for (let attempt = 0; only === undefined || only === 'kernels'; attempt++) {
     }
   }
 }
-// The training benchmark needs the whole model stack (src/nn, src/train and every op family), so
-// there is nothing to leave out: when it does not bundle, it is reported and not run.
-let trainFailed = false;
-if (only === undefined || only === 'train') {
-  const trainJs = path.join(outDir, 'train.js');
+// The training, prune and soak benchmarks need the whole model stack (src/nn, src/train, src/slim
+// and every op family), so there is nothing to leave out: one that does not bundle is reported and
+// not run.
+const failed = new Set();
+for (const [entry, title] of [['train', 'training'], ['prune', 'prune'], ['soak', 'soak']]) {
+  if (only !== undefined && only !== entry) continue;
+  const js = path.join(outDir, `${entry}.js`);
   try {
-    diagnostics.push(...(await bundle(new Map(), true, 'train')));
+    diagnostics.push(...(await bundle(new Map(), true, entry)));
   } catch (err) {
-    trainFailed = true;
-    rmSync(trainJs, { force: true });
-    rmSync(`${trainJs}.map`, { force: true });
-    console.error(`bench build: bench/train.ts did not bundle, so the training benchmark cannot run: ${firstLine(err)}`);
-  }
-}
-// The prune benchmark needs the model stack and src/slim, likewise all or nothing.
-let pruneFailed = false;
-if (only === undefined || only === 'prune') {
-  const pruneJs = path.join(outDir, 'prune.js');
-  try {
-    diagnostics.push(...(await bundle(new Map(), true, 'prune')));
-  } catch (err) {
-    pruneFailed = true;
-    rmSync(pruneJs, { force: true });
-    rmSync(`${pruneJs}.map`, { force: true });
-    console.error(`bench build: bench/prune.ts did not bundle, so the prune benchmark cannot run: ${firstLine(err)}`);
-  }
-}
-// The soak benchmark needs the trainer and src/slim, likewise all or nothing.
-let soakFailed = false;
-if (only === undefined || only === 'soak') {
-  const soakJs = path.join(outDir, 'soak.js');
-  try {
-    diagnostics.push(...(await bundle(new Map(), true, 'soak')));
-  } catch (err) {
-    soakFailed = true;
-    rmSync(soakJs, { force: true });
-    rmSync(`${soakJs}.map`, { force: true });
-    console.error(`bench build: bench/soak.ts did not bundle, so the soak benchmark cannot run: ${firstLine(err)}`);
+    failed.add(entry);
+    rmSync(js, { force: true });
+    rmSync(`${js}.map`, { force: true });
+    console.error(`bench build: bench/${entry}.ts did not bundle, so the ${title} benchmark cannot run: ${firstLine(err)}`);
   }
 }
 if (diagnostics.length && process.env.BENCH_BUILD_VERBOSE) for (const d of diagnostics) console.warn(d.message);
@@ -179,6 +155,6 @@ if (diagnostics.length) {
 writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
 if (existsSync(path.join(outDir, 'bench'))) rmSync(path.join(outDir, 'bench'), { recursive: true, force: true });
 const wants = (which) => only === undefined || only === which;
-const wrote = [wants('kernels') && 'run.js', wants('train') && !trainFailed && 'train.js', wants('prune') && !pruneFailed && 'prune.js', wants('soak') && !soakFailed && 'soak.js'].filter(Boolean);
+const wrote = [wants('kernels') && 'run.js', ...['train', 'prune', 'soak'].map((e) => wants(e) && !failed.has(e) && `${e}.js`)].filter(Boolean);
 console.log(`bench build: wrote ${wrote.map((f) => path.relative(root, path.join(outDir, f))).join(', ') || 'nothing'}`);
-if ((trainFailed && only === 'train') || (pruneFailed && only === 'prune') || (soakFailed && only === 'soak')) process.exitCode = 1;
+if (only !== undefined && failed.has(only)) process.exitCode = 1;

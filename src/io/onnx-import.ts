@@ -27,6 +27,7 @@
  * that, from the op and its position; `OnnxImport.renamed` lists each such case.
  */
 import type { onnx } from 'onnx-proto';
+import { loadOnnxProto } from './onnx-proto.js';
 import type { Context } from '../gpu/context.js';
 import { NetslimError, ShapeError } from '../errors.js';
 import { nonFiniteMessage } from '../util/finite.js';
@@ -126,14 +127,6 @@ const DT_NAME: Record<number, string> = { 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 5: 
 const MAX_ELEMENTS = 2 ** 28;
 
 type Long = { toNumber(): number };
-type OnnxRoot = typeof onnx;
-
-async function loadOnnxProto(): Promise<OnnxRoot> {
-  const mod = (await import('onnx-proto')) as { onnx?: OnnxRoot; default?: { onnx?: OnnxRoot } };
-  const root = mod.onnx ?? mod.default?.onnx;
-  if (!root) throw new OnnxImportError('onnx-proto: the module has no `onnx` namespace (unexpected package layout)');
-  return root;
-}
 
 const num = (v: number | Long | null | undefined): number => (v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber());
 
@@ -264,7 +257,7 @@ function modulePrefix(tensor: string, key: string): string | null {
  */
 export async function readOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): Promise<OnnxImport> {
   const file = options.fileName ?? 'model.onnx';
-  const proto = await loadOnnxProto();
+  const proto = await loadOnnxProto((m) => new OnnxImportError(m));
   let model: onnx.ModelProto;
   try {
     model = proto.ModelProto.decode(bytes);

@@ -15,6 +15,7 @@
  * input size is given), the output `logits`.
  */
 import type { onnx } from 'onnx-proto';
+import { loadOnnxProto } from './onnx-proto.js';
 import { NetslimError } from '../errors.js';
 import { nonFiniteMessage } from '../util/finite.js';
 import type { AvgPool2d, BatchNorm2d, ChannelSelection, Conv2d, Layer, Linear, MaxPool2d } from '../nn/layers.js';
@@ -84,16 +85,6 @@ const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
-type OnnxRoot = typeof onnx;
-
-/** `onnx-proto` is CommonJS: Node's ESM loader gives it as `default`, bundlers may also give named exports. */
-async function loadOnnxProto(): Promise<OnnxRoot> {
-  const mod = (await import('onnx-proto')) as { onnx?: OnnxRoot; default?: { onnx?: OnnxRoot } };
-  const root = mod.onnx ?? mod.default?.onnx;
-  if (!root) throw new OnnxExportError('onnx-proto: the module has no `onnx` namespace (unexpected package layout)');
-  return root;
-}
-
 function pair(v: number | readonly number[] | undefined, fallback: number): [number, number] {
   if (v === undefined) return [fallback, fallback];
   if (typeof v === 'number') return [v, v];
@@ -155,7 +146,7 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
   for (const n of g.nodes) {
     if (!known.has(n.layer.kind)) throw new OnnxExportError(`exportOnnx: no ONNX mapping for layer ${describe(n.layer)} (node ${n.id})`);
   }
-  const proto = await loadOnnxProto();
+  const proto = await loadOnnxProto((m) => new OnnxExportError(m));
   const state: StateValues = await model.stateDict();
   const bad = nonFiniteMessage(state);
   if (bad) throw new OnnxExportError(`exportOnnx: ${bad.message}`);

@@ -508,6 +508,13 @@ export function initialize(model: Model, seed = 1): void {
   // Momentum buffers start empty: the optimizer's first step overwrites them.
 }
 
+/** A model of a built graph on `ctx`, initialised from `seed`. */
+function initialised(ctx: Context, built: { graph: Graph; meta: ModelMeta }, seed?: number): Model {
+  const m = new Model(ctx, built.graph, built.meta);
+  initialize(m, seed);
+  return m;
+}
+
 /**
  * A VGG on `ctx`, initialised.
  *
@@ -523,10 +530,7 @@ export function initialize(model: Model, seed = 1): void {
  * ```
  */
 export function vgg(ctx: Context, opts: VggOptions = {}): Model {
-  const { graph, meta } = vggGraph(opts);
-  const m = new Model(ctx, graph, meta);
-  initialize(m, opts.seed);
-  return m;
+  return initialised(ctx, vggGraph(opts), opts.seed);
 }
 
 /**
@@ -544,10 +548,7 @@ export function vgg(ctx: Context, opts: VggOptions = {}): Model {
  * ```
  */
 export function resnet(ctx: Context, opts: ResnetOptions = {}): Model {
-  const { graph, meta } = resnetGraph(opts);
-  const m = new Model(ctx, graph, meta);
-  initialize(m, opts.seed);
-  return m;
+  return initialised(ctx, resnetGraph(opts), opts.seed);
 }
 
 /**
@@ -565,10 +566,7 @@ export function resnet(ctx: Context, opts: ResnetOptions = {}): Model {
  * ```
  */
 export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
-  const { graph, meta } = densenetGraph(opts);
-  const m = new Model(ctx, graph, meta);
-  initialize(m, opts.seed);
-  return m;
+  return initialised(ctx, densenetGraph(opts), opts.seed);
 }
 
 /**
@@ -586,10 +584,7 @@ export function densenet(ctx: Context, opts: DensenetOptions = {}): Model {
  * ```
  */
 export function resnet18(ctx: Context, opts: Resnet18Options = {}): Model {
-  const { graph, meta } = resnet18Graph(opts);
-  const m = new Model(ctx, graph, meta);
-  initialize(m, opts.seed);
-  return m;
+  return initialised(ctx, resnet18Graph(opts), opts.seed);
 }
 
 /**
@@ -607,10 +602,7 @@ export function resnet18(ctx: Context, opts: Resnet18Options = {}): Model {
  * ```
  */
 export function mobilenetV2(ctx: Context, opts: MobilenetV2Options = {}): Model {
-  const { graph, meta } = mobilenetV2Graph(opts);
-  const m = new Model(ctx, graph, meta);
-  initialize(m, opts.seed);
-  return m;
+  return initialised(ctx, mobilenetV2Graph(opts), opts.seed);
 }
 
 /**
