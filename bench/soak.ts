@@ -45,7 +45,7 @@ const STEPS = intFlag('steps', flags.steps, quick ? 100 : 1000, 10);
 const PRUNES = intFlag('prunes', flags.prunes, quick ? 10 : 100, 1);
 const EVERY = intFlag('every', flags.every, quick ? 10 : 100, 1);
 const MAX_HEAP_MB = numFlag('max-heap-mb', flags['max-heap-mb'], 16);
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url)); // from bench/.build/soak.js
 const out = flags.out ?? (quick ? path.join((await import('node:os')).tmpdir(), 'netslim-soak-quick.json') : path.join(root, 'bench/results/soak.json'));
 
 setFlagsFromString('--expose-gc');
