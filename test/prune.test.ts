@@ -4,8 +4,7 @@
 // tensor of the pruned model must equal the reference bit for bit; the pruned model must compute
 // what the masked model computes; strict mode must refuse to empty a layer.
 import { describe, expect, it } from 'vitest';
-import type { Context } from '../src/gpu/context.js';
-import { densenet, densenetGraph, resnet, resnetGraph, vgg, vggGraph } from '../src/nn/models.js';
+import { densenetGraph, resnetGraph, vggGraph } from '../src/nn/models.js';
 import { PruneError, countFlops, layerCosts, prune } from '../src/slim/prune.js';
 import { referencePrune, type RefModel } from './reference/prune.js';
 import { SMALL_MODELS } from './util/small-models.js';

@@ -25,7 +25,6 @@ import cliProgress from 'cli-progress';
 import * as Plot from '@observablehq/plot';
 import { parseHTML } from 'linkedom';
 import type { Context } from '../gpu/context.js';
-import type { Tensor } from '../gpu/tensor.js';
 import type { Dataset } from '../data/datasets.js';
 import type { DatasetKind } from '../data/files.node.js';
 import { loadBuiltinDataset } from '../data/builtin.node.js';

@@ -12,7 +12,7 @@ import { readFileBytes, writeFileAtomic } from '../io/files.node.js';
 import { readOnnx } from '../io/onnx-import.js';
 import { Model } from '../nn/model.js';
 import { layerCosts } from '../slim/prune.js';
-import { checkOutputDir, CliError, inputSizeOption, makeOutputDir, textTable } from './common.js';
+import { checkOutputDir, inputSizeOption, makeOutputDir, textTable } from './common.js';
 
 interface ImportFlags {
   onnx: string;

@@ -44,6 +44,8 @@ const MAP_MODE_READ = 0x1;
 const TIMER_QUERIES = 1024;
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 const MAX_CACHED_UNIFORMS = 4096;
+/** What each context keeps alive with it (Dawn's GPU instance in Node, which must outlive the device). */
+const KEPT_ALIVE = new WeakMap<object, unknown>();
 
 function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
   const d = {
@@ -93,7 +95,6 @@ export class Context {
   /** Where notices go (`options.log`, default `console.warn`). */
   readonly log: (msg: string) => void;
 
-  #keepAlive: unknown;
   #kernels: Map<string, Kernel>;
   #checks: PendingCheck[] = [];
   #errors: NetslimError[] = [];
@@ -122,7 +123,7 @@ export class Context {
       gemm: options.variants?.gemm ?? (this.adapter.isSwiftShader ? 'regblock' : 'tiled'),
     };
     // dawn.node: the object returned by create() must stay reachable while the device lives.
-    this.#keepAlive = keepAlive;
+    KEPT_ALIVE.set(this, keepAlive);
     device.lost.then((info) => {
       if (!this.#destroyed) this.#lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
     });
@@ -483,7 +484,7 @@ export class Context {
     this.#scratchFree.clear();
     kernelCaches.delete(this.device);
     this.device.destroy();
-    this.#keepAlive = null;
+    KEPT_ALIVE.delete(this);
   }
 }
 

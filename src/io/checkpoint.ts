@@ -67,12 +67,6 @@ export function metadataOf(meta: ModelMeta, graph?: Graph): Record<string, strin
   return md;
 }
 
-function shapeOf(file: SafetensorsFile, key: string, fileName: string): number[] {
-  const t = file.tensors.get(key);
-  if (!t) throw new CheckpointError(fileName, key, 'missing');
-  return t.shape;
-}
-
 /**
  * Infers arch, depth, cfg, classes and input channels from tensor names and shapes alone (the
  * rules of each reference architecture live in src/nn/models.ts).
@@ -153,7 +147,7 @@ export function expectFinite(values: StateValues, fileName: string): void {
 function stateValues(model: Model, file: SafetensorsFile, fileName: string, allowNonFinite = false): StateValues {
   const values: StateValues = new Map();
   const names = new Set(model.namedSlots().map((s) => s.name));
-  for (const [key, t] of file.tensors) {
+  for (const key of file.tensors.keys()) {
     if (!names.has(key)) throw new CheckpointError(fileName, key, `unexpected tensor for a ${model.meta.arch} model (strict loading: the file must hold exactly the model's state dict)`);
   }
   for (const { name, slot } of model.namedSlots()) {

@@ -15,7 +15,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { channelSelectForward } from '../ops/channel.js';
 import { compensatePruned, multiplyRows } from '../ops/slim.js';
 import { Model, type ModelMeta } from '../nn/model.js';
-import { BatchNorm2d, ChannelSelection, Conv2d, Linear, type Layer } from '../nn/layers.js';
+import { BatchNorm2d, ChannelSelection, Conv2d, Linear } from '../nn/layers.js';
 import { describeGraph } from '../nn/models.js';
 import { graphFromSpec, graphToSpec } from '../nn/graph-spec.js';
 import type { Graph } from '../nn/graph.js';

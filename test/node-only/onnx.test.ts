@@ -25,7 +25,7 @@ import { importOnnx } from '../../src/io/onnx-import.js';
 import { Graph } from '../../src/nn/graph.js';
 import { Conv2d, Layer, type LayerKind } from '../../src/nn/layers.js';
 import { Model } from '../../src/nn/model.js';
-import { densenet, resnet, vgg } from '../../src/nn/models.js';
+import { resnet, vgg } from '../../src/nn/models.js';
 import { prune } from '../../src/slim/prune.js';
 import { SMALL_MODELS } from '../util/small-models.js';
 import { useContext } from '../util/gpu.js';
