@@ -1,5 +1,5 @@
 /**
- * Model checkpoints as safetensors with PyTorch's state_dict keys (DESIGN.md §2): F32 tensors,
+ * Model checkpoints as safetensors with PyTorch's state_dict keys (docs/architecture.md §5): F32 tensors,
  * I64 `num_batches_tracked`, and `__metadata__` with arch, depth, num_classes, in_channels, cfg
  * (and dataset when known). Metadata may be partial or absent (`safetensors.torch.save_file`
  * writes none): what is missing is inferred from the tensor names and shapes, and metadata that

@@ -1,6 +1,6 @@
 /**
- * Network Slimming's pruning pass, derived from the graph (DESIGN.md §1 "Pruning" and "Pruning any
- * graph"), in named steps:
+ * Network Slimming's pruning pass, derived from the graph (docs/architecture.md §4), in named
+ * steps:
  *   scores     — |γ| of every BatchNorm in module order, gathered on the GPU and read back once;
  *   threshold  — which channel units go (src/slim/channels.ts: free channels, coupled groups);
  *   safeguards — minChannels, maxLayerRatio, roundTo, strict, per BatchNorm;

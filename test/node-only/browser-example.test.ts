@@ -31,7 +31,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = path.join(root, 'test/artifacts');
 const rollupBin = createRequire(import.meta.url).resolve('rollup/dist/bin/rollup');
 
-/** DESIGN.md §3: headless Debian Chromium with a WebGPU adapter (SwiftShader without a GPU). */
+/** Headless Debian Chromium with a WebGPU adapter (SwiftShader without a GPU). */
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /** A tiny run: 160 training images in batches of 32 (5 steps per epoch), one epoch of each phase. */

@@ -1,5 +1,5 @@
 /**
- * The reference pruning algorithm on host arrays, written from DESIGN.md §1 "Pruning" and the
+ * The reference pruning algorithm on host arrays, written from the paper's method and the
  * reference scripts (vggprune.py, resprune.py, denseprune.py) independently of src/slim: global
  * threshold over |γ| of every BatchNorm in module order, keep |γ| > sorted[floor(total·percent)],
  * a layer left empty keeps its largest |γ| (netslim's default safeguard), then per-architecture
