@@ -9,7 +9,7 @@ export * from './io/errors.js';
 export * from './data/datasets.js';
 export { gunzip, isGzip } from './data/gunzip.js';
 export * from './io/safetensors.js';
-export { saveModel, loadModel, inferMeta, checkpointMeta, checkpointGraph, metadataOf, saveTrainingState, loadTrainingState, type LoadModelOptions } from './io/checkpoint.js';
+export { saveModel, loadModel, inferMeta, checkpointMeta, checkpointGraph, metadataOf, saveTrainingState, loadTrainingState, type LoadModelOptions, type ModelSource } from './io/checkpoint.js';
 export { exportOnnx, OnnxExportError, ONNX_MIN_OPSET, ONNX_MAX_OPSET, type OnnxExportOptions } from './io/onnx.js';
 export {
   importOnnx,

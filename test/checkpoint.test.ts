@@ -125,4 +125,34 @@ describe('checkpoints', () => {
     await expect(prune(model, 0.5)).rejects.toThrow('prune: BatchNorm2d feature.1 has a non-finite γ (NaN) at channel 1');
     model.destroy();
   });
+
+  it('loads from a Blob, a File, a Response and a (data:) URL as well as bytes; a failed fetch names the URL and status', async () => {
+    const ctx = getCtx();
+    const original = vgg(ctx, { cfg: [4, 'M', 8], numClasses: 3, seed: 5 });
+    const bytes = await saveModel(original);
+    const x = ctx.tensor([1, 3, 4, 4], Float32Array.from({ length: 3 * 4 * 4 }, (_, i) => Math.cos(i)));
+    const want = await ctx.readF32(original.forward(x, false));
+    let b64 = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) b64 += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const dataUrl = `data:application/octet-stream;base64,${btoa(b64)}`;
+    const sources: [string, Parameters<typeof loadModel>[1]][] = [
+      ['Blob', new Blob([bytes as Uint8Array<ArrayBuffer>])],
+      ['File', new File([bytes as Uint8Array<ArrayBuffer>], 'mine.safetensors')],
+      ['Response', new Response(bytes as Uint8Array<ArrayBuffer>)],
+      ['URL string', dataUrl],
+      ['URL', new URL(dataUrl)],
+    ];
+    for (const [what, source] of sources) {
+      const model = await loadModel(ctx, source as Blob);
+      expectBitExact(await ctx.readF32(model.forward(x, false)), want, `loaded from a ${what}`);
+      model.destroy();
+    }
+    const err = await loadModel(ctx, new File([Uint8Array.of(1, 2, 3)], 'broken.safetensors')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as Error).message).toMatch(/^broken\.safetensors: /);
+    const gone = await loadModel(ctx, new Response('no such model', { status: 404, statusText: 'Not Found' }), 'https://example.test/m.safetensors').catch((e: unknown) => e);
+    expect((gone as Error).message).toBe('https://example.test/m.safetensors: fetch answered HTTP 404 Not Found');
+    original.destroy();
+    x.destroy();
+  });
 });

@@ -167,11 +167,19 @@ export interface LoadModelOptions {
   allowNonFinite?: boolean;
 }
 
+/** A checkpoint to load: its bytes, or where to read them (a URL, a URL string, a Response, a Blob or File). */
+export type ModelSource = Uint8Array | URL | string | Response | Blob;
+
 /**
  * Builds the model a checkpoint describes and loads its weights. Everything is validated before
  * the model is returned; on any problem nothing stays allocated and a CheckpointError names the
  * file and the tensor. A file whose weights or statistics hold NaN or ±Inf is refused, naming
  * those tensors, unless `options.allowNonFinite`.
+ *
+ * From bytes it returns the model at once; from a `URL`, a URL string, a `Response`, a `Blob` or a
+ * `File` (a page's file input, a `fetch`) it returns a promise of it, reading the body first (a
+ * failed fetch is a CheckpointError naming the URL and the HTTP status). `fileName` defaults to the
+ * URL's or the File's name.
  *
  * @example
  * ```ts
@@ -181,11 +189,48 @@ export interface LoadModelOptions {
  * const bytes = await saveModel(models.vgg(ctx, { depth: 11 })); // or: await readFileBytes('model.safetensors')
  * const model = loadModel(ctx, bytes, 'vgg11.safetensors');
  * console.log(model.meta.arch, model.parameterCount());
+ * const again = await loadModel(ctx, new File([new Uint8Array(bytes)], 'vgg11.safetensors')); // or a URL, a Response, a Blob
+ * console.log(again.parameterCount());
  * await ctx.sync(); // let queued GPU work finish before destroy()
  * ctx.destroy();
  * ```
  */
-export function loadModel(ctx: Context, bytes: Uint8Array, fileName = 'checkpoint', options: LoadModelOptions = {}): Model {
+export function loadModel(ctx: Context, bytes: Uint8Array, fileName?: string, options?: LoadModelOptions): Model;
+export function loadModel(ctx: Context, source: URL | string | Response | Blob, fileName?: string, options?: LoadModelOptions): Promise<Model>;
+export function loadModel(ctx: Context, source: ModelSource, fileName?: string, options: LoadModelOptions = {}): Model | Promise<Model> {
+  if (source instanceof Uint8Array) return loadModelBytes(ctx, source, fileName ?? 'checkpoint', options);
+  return readSource(source, fileName).then(({ bytes, name }) => loadModelBytes(ctx, bytes, name, options));
+}
+
+/** The bytes of a non-byte source and the name to give it in messages. */
+async function readSource(source: URL | string | Response | Blob, fileName: string | undefined): Promise<{ bytes: Uint8Array; name: string }> {
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = fileName ?? ((source as Blob & { name?: string }).name || 'checkpoint');
+    return { bytes: new Uint8Array(await source.arrayBuffer()), name };
+  }
+  let response: Response;
+  let name: string;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    response = source;
+    name = fileName ?? (source.url || 'checkpoint');
+  } else {
+    const url = String(source);
+    name = fileName ?? (url.startsWith('data:') ? 'checkpoint' : url);
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      throw new CheckpointError(name, undefined, `cannot fetch: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (!response.ok) throw new CheckpointError(name, undefined, `fetch answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  try {
+    return { bytes: new Uint8Array(await response.arrayBuffer()), name };
+  } catch (e) {
+    throw new CheckpointError(name, undefined, `cannot read the response body: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function loadModelBytes(ctx: Context, bytes: Uint8Array, fileName: string, options: LoadModelOptions): Model {
   const file = parseSafetensors(bytes, fileName);
   const { meta, graph } = checkpointGraph(file, fileName);
   const model = new Model(ctx, graph, meta);
