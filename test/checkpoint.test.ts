@@ -11,6 +11,7 @@ import { prune } from '../src/slim/prune.js';
 import { densenet, resnet, vgg } from '../src/nn/models.js';
 import { useContext } from './util/gpu.js';
 import { expectBitExact, expectClose } from './util/tolerance.js';
+import { scramble } from './util/scramble.js';
 
 const getCtx = useContext();
 const FIXTURE_EXTRAS = /^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/;
@@ -154,5 +155,36 @@ describe('checkpoints', () => {
     expect((gone as Error).message).toBe('https://example.test/m.safetensors: fetch answered HTTP 404 Not Found');
     original.destroy();
     x.destroy();
+  });
+
+  it('predict classifies raw pixels: normalised as the dataset was, top-k with softmax probabilities, bad batches refused', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [4, 'M', 8], numClasses: 5, dataset: 'cifar10', inputSize: 4, seed: 9 });
+    await scramble(model, 3);
+    const n = 3;
+    const pixels = Uint8Array.from({ length: n * 3 * 16 }, (_, i) => (i * 37) % 256);
+    const got = await model.predict(pixels, { topK: 3, batchSize: 2 });
+    // Reference: the same normalisation on the host (CIFAR-10 mean/std), one eval forward, softmax in float64.
+    const mean = [0.4914, 0.4822, 0.4465];
+    const std = [0.2023, 0.1994, 0.201];
+    const x = Float32Array.from(pixels, (v, i) => (v / 255 - mean[Math.floor(i / 16) % 3]!) / std[Math.floor(i / 16) % 3]!);
+    const t = ctx.tensor([n, 3, 4, 4], x);
+    const logits = await ctx.readF32(model.forward(t, false));
+    expect(got).toHaveLength(n);
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(logits.subarray(i * 5, i * 5 + 5));
+      const max = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - max));
+      const z = e.reduce((a, b) => a + b, 0);
+      const order = [0, 1, 2, 3, 4].sort((a, b) => e[b]! - e[a]!).slice(0, 3);
+      expect(got[i]!.classes, `image ${i}`).toEqual(order);
+      expectClose(got[i]!.probabilities, order.map((j) => e[j]! / z), { atol: 1e-6, rtol: 1e-6 }, `image ${i} probabilities`);
+    }
+    // Floats in [0, 1] are the same images.
+    expect((await model.predict(Float32Array.from(pixels, (v) => v / 255), { topK: 3 })).map((p) => p.classes)).toEqual(got.map((p) => p.classes));
+    await expect(model.predict(new Uint8Array(47))).rejects.toThrow('predict: 47 values are not a whole number of 3×4×4 images (48 values each)');
+    await expect(model.predict(pixels, { topK: 6 })).rejects.toThrow("predict: topK 6 is not an integer from 1 to the model's 5 classes");
+    t.destroy();
+    model.destroy();
   });
 });

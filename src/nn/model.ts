@@ -11,6 +11,7 @@ import { Tensor, numel, shapeString } from '../gpu/tensor.js';
 import { ShapeError, assertShape } from '../errors.js';
 import { accumulate } from '../ops/elementwise.js';
 import { Graph } from './graph.js';
+import { predictImages, type PredictInput, type PredictOptions, type Prediction } from './predict.js';
 import { Add, BatchNorm2d, ChannelSelection, Conv2d, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
 
 /** What a model is, as checkpoint metadata records it. */
@@ -346,6 +347,30 @@ export class Model {
     if (plan.view[id]) return this.#act(plan, this.graph.nodes[id]!.inputs[0]!, input).reshape(plan.shapes[id]!);
     if (plan.inPlace[id]) return this.#act(plan, this.graph.nodes[id]!.inputs[0]!, input);
     return plan.act[id]!;
+  }
+
+  /**
+   * Classifies raw images: `images` holds N images of the model's input size in NCHW order (bytes
+   * 0–255, or floats in [0, 1]), or is one browser `ImageData` (RGBA; grey for a 1-channel
+   * model). They are normalised as the model's dataset was in training (`meta.dataset`, when
+   * netslim knows it) unless `options.normalize` says otherwise, run in evaluation mode, and the
+   * `topK` most probable classes of each come back on the host with their softmax probabilities.
+   *
+   * @example
+   * ```ts
+   * import { init, models } from 'netslim/node';
+   *
+   * const ctx = await init();
+   * const model = models.vgg(ctx, { depth: 11, dataset: 'cifar10' });
+   * const pixels = new Uint8Array(2 * 3 * 32 * 32).fill(128); // two 3×32×32 images
+   * const [first] = await model.predict(pixels, { topK: 3 });
+   * console.log(first!.classes, first!.probabilities); // e.g. [4, 7, 1] [0.12, 0.11, 0.10]
+   * ctx.destroy();
+   * ```
+   */
+  predict(images: PredictInput, options: PredictOptions = {}): Promise<Prediction[]> {
+    this.#checkAlive();
+    return predictImages(this, images, options);
   }
 
   /**
