@@ -120,9 +120,9 @@ export async function readModelFile(file: string): Promise<ModelFile> {
   return { file, bytes, graph };
 }
 
-/** Builds the model of a file read by `readModelFile`. */
+/** Builds the model of a file read by `readModelFile`, which has already refused non-finite values (so they are not scanned twice). */
 export function loadModelFile(ctx: Context, m: ModelFile): Model {
-  return loadModel(ctx, m.bytes, m.file);
+  return loadModel(ctx, m.bytes, m.file, { allowNonFinite: true });
 }
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (the per-epoch lines remain). */

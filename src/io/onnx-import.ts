@@ -444,7 +444,7 @@ class GraphReader {
   #names = new Set<string>();
   #used = new Set<string>();
   #counters = new Map<string, number>();
-  #shapeCache: number[][] | null = null;
+  #shapes: number[][];
 
   constructor(
     readonly file: string,
@@ -454,22 +454,25 @@ class GraphReader {
     readonly opset: number,
   ) {
     this.graph = new Graph(channels);
+    this.#shapes = [this.#shapeOf(this.graph.nodes[0]!.layer, [[1, ...inputSize]])];
     for (const [name, c] of consts) this.values.set(name, { kind: 'const', c });
   }
 
-  /** Shapes of every graph node for one image of the input size; a ShapeError names the first misfit. */
-  shapes(): number[][] {
-    if (!this.#shapeCache) {
-      try {
-        this.#shapeCache = this.graph.shapes([1, ...this.inputSize]);
-      } catch (e) {
-        if (e instanceof ShapeError) {
-          throw new OnnxImportError(`${this.file}: the network does not take [${this.inputSize.join(', ')}] images: ${e.message} (give the input size the model was made for)`);
-        }
-        throw e;
+  /** Shapes of every graph node for one image of the input size, kept as nodes are added. */
+  shapes(): readonly number[][] {
+    return this.#shapes;
+  }
+
+  /** The output shape of `layer` on `inputs` (node ids); a misfit is an OnnxImportError naming the layer. */
+  #shapeOf(layer: Layer, inputShapes: number[][]): number[] {
+    try {
+      return layer.outputShape(inputShapes);
+    } catch (e) {
+      if (e instanceof ShapeError) {
+        throw new OnnxImportError(`${this.file}: the network does not take [${this.inputSize.join(', ')}] images: ${e.message} (give the input size the model was made for)`);
       }
+      throw e;
     }
-    return this.#shapeCache;
   }
 
   #add(layer: Layer, ...inputs: number[]): number {
@@ -477,8 +480,10 @@ class GraphReader {
       if (this.#names.has(layer.name)) throw new OnnxImportError(`${this.file}: two layers would be named ${JSON.stringify(layer.name)}`);
       this.#names.add(layer.name);
     }
-    this.#shapeCache = null;
-    return this.graph.add(layer, ...inputs);
+    const shape = this.#shapeOf(layer, inputs.map((i) => this.#shapes[i]!));
+    const id = this.graph.add(layer, ...inputs);
+    this.#shapes.push(shape);
+    return id;
   }
 
   /**
