@@ -1,7 +1,7 @@
 // Builds the browser example (examples/browser/main.ts → examples/browser/dist/main.js) against
 // the package as users get it: `import … from 'netslim'` resolves to the built dist/index.js (run
 // `npm run build` first; `npm run build:examples` does), and every dependency (Observable Plot,
-// onnx-proto, wgsl_reflect) is bundled for the browser, the charts and ONNX in chunks loaded on
+// onnx-proto) is bundled for the browser, the charts and ONNX in chunks loaded on
 // demand. `npm run serve` builds and serves it (examples/browser/serve.mjs).
 import typescript from '@rollup/plugin-typescript';
 import { nodeResolve } from '@rollup/plugin-node-resolve';

@@ -18,7 +18,15 @@ struct Params {
   momentum: f32,
 }
 
-alias V = {{V}};
+// W: floats per V, the vector the elementwise passes load (4 where every run of a channel is a
+// whole number of vec4s); GATHER: forward_eval reads its channels through `indices`.
+#define W: 1 | 4
+#define GATHER: bool
+#if W == 4
+alias V = vec4<f32>;
+#else
+alias V = f32;
+#endif
 const W = {{W}}u; // floats per V
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,7 +55,11 @@ struct EvalParams { C: u32, K: u32, hw: u32, runs: u32, chunk: u32, chunks: u32,
 @group(0) @binding(19) var<storage, read> indices: array<u32>;
 
 fn hsum(v: V) -> f32 {
-  return {{HSUM}};
+#if W == 4
+  return (v.x + v.y) + (v.z + v.w);
+#else
+  return v;
+#endif
 }
 
 fn linear_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
@@ -155,7 +167,9 @@ fn forward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let n = run / ep.K;
   let j = run - n * ep.K;
   var c = j;
-{{GATHER}}  c = indices[j];
+#if GATHER
+  c = indices[j];
+#endif
   let out0 = run * ep.hw;
   if (c >= ep.C) {
     for (var q = begin; q < end; q++) { out[out0 + q] = V(0.0); }

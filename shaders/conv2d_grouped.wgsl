@@ -4,7 +4,7 @@
 // g = o / Og (Og = O/G) and reads the Cg = C/G input channels g·Cg .. g·Cg + Cg − 1:
 //   y[n, o, oh, ow] = bias[o] + Σ_{cg, kh, kw} w[o, cg, kh, kw] · x[n, g·Cg + cg, oh·sh − ph + kh, ow·sw − pw + kw].
 // Every pass is a gather (no atomics): the forward and the input gradient give each invocation 4
-// neighbouring pixels of one row of ROWS channels (1, or 4 of one group: {{R4}} lines), the weight
+// neighbouring pixels of one row of ROWS channels (1, or 4 of one group), the weight
 // gradient one weight summed over a slice of (n, oh) rows (partial sums, added by sum_partials in
 // reduce.wgsl), the bias gradient one channel summed over a slice of samples. dw3x3_s1 / dw3x3_s2
 // are the depthwise (Cg = 1) 3×3 forward at stride 1 / 2: a block of 4 (2) rows × 4 pixels of one
@@ -14,6 +14,9 @@
 //
 // Defines: R4 / R1 (ROWS = 4 or 1: lines only in one build), BIAS / NOBIAS (add bias[o] to the
 // forward's outputs, or not).
+// ROWS: channels per invocation of forward/dgrad (1 or 4); BIAS: forward adds the bias.
+#define ROWS: 1 | 4 = 1
+#define BIAS: bool
 
 struct Params {
   N: u32, C: u32, H: u32, W: u32,
@@ -58,8 +61,11 @@ fn lddy4(base: i32, ow: vec4i, ok: vec4<bool>) -> vec4f {
 
 // v plus output channel o's bias (BIAS build), or v.
 fn with_bias(v: vec4f, o: u32) -> vec4f {
-{{BIAS}}  return v + vec4f(bias[o]);
-{{NOBIAS}}  return v;
+#if BIAS
+  return v + vec4f(bias[o]);
+#else
+  return v;
+#endif
 }
 
 // Stores the 4 pixels v at y[row + c0 ..] whose column c0 + j is inside the row of `width`.
@@ -92,20 +98,27 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let blk = t % (p.G * p.rb);
   let n = t / (p.G * p.rb);
   let g = blk / p.rb;
-{{R1}}  let rr = blk % p.rb;
-{{R4}}  let rr = (blk % p.rb) * 4u;
+#if ROWS == 1
+  let rr = blk % p.rb;
+#else
+  let rr = (blk % p.rb) * 4u;
+#endif
   let o0 = g * p.Og + rr;
   let taps = p.KH * p.KW;
   let wrow = p.Cg * taps;
   let last = g * p.Og + p.Og - 1u;
   let wb0 = min(o0, last) * wrow;
-{{R4}}  let wb1 = min(o0 + 1u, last) * wrow;
-{{R4}}  let wb2 = min(o0 + 2u, last) * wrow;
-{{R4}}  let wb3 = min(o0 + 3u, last) * wrow;
+#if ROWS == 4
+  let wb1 = min(o0 + 1u, last) * wrow;
+  let wb2 = min(o0 + 2u, last) * wrow;
+  let wb3 = min(o0 + 3u, last) * wrow;
+#endif
   var a0 = vec4f(0.0);
-{{R4}}  var a1 = vec4f(0.0);
-{{R4}}  var a2 = vec4f(0.0);
-{{R4}}  var a3 = vec4f(0.0);
+#if ROWS == 4
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+#endif
   let iW = i32(p.W);
   let cols = vec4i(vec4u(ow0) + vec4u(0u, 1u, 2u, 3u)) * i32(p.sw) - i32(p.pw);
   for (var cg = 0u; cg < p.Cg; cg++) {
@@ -119,18 +132,22 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         let xv = ldx4(base, c, rok & (c >= vec4i(0)) & (c < vec4i(iW)));
         let k = cg * taps + kh * p.KW + kw;
         a0 = a0 + w[wb0 + k] * xv;
-{{R4}}        a1 = a1 + w[wb1 + k] * xv;
-{{R4}}        a2 = a2 + w[wb2 + k] * xv;
-{{R4}}        a3 = a3 + w[wb3 + k] * xv;
+#if ROWS == 4
+        a1 = a1 + w[wb1 + k] * xv;
+        a2 = a2 + w[wb2 + k] * xv;
+        a3 = a3 + w[wb3 + k] * xv;
+#endif
       }
     }
   }
   let plane_o = p.OH * p.OW;
   let row = ((n * p.O + o0) * p.OH + oh) * p.OW;
   put_y(with_bias(a0, min(o0, last)), row, ow0, p.OW, true);
-{{R4}}  put_y(with_bias(a1, min(o0 + 1u, last)), row + plane_o, ow0, p.OW, rr + 1u < p.Og);
-{{R4}}  put_y(with_bias(a2, min(o0 + 2u, last)), row + 2u * plane_o, ow0, p.OW, rr + 2u < p.Og);
-{{R4}}  put_y(with_bias(a3, min(o0 + 3u, last)), row + 3u * plane_o, ow0, p.OW, rr + 3u < p.Og);
+#if ROWS == 4
+  put_y(with_bias(a1, min(o0 + 1u, last)), row + plane_o, ow0, p.OW, rr + 1u < p.Og);
+  put_y(with_bias(a2, min(o0 + 2u, last)), row + 2u * plane_o, ow0, p.OW, rr + 2u < p.Og);
+  put_y(with_bias(a3, min(o0 + 3u, last)), row + 3u * plane_o, ow0, p.OW, rr + 3u < p.Og);
+#endif
 }
 
 // ------------------------------------------------------------------ forward, depthwise 3×3
@@ -263,18 +280,25 @@ fn dgrad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let blk = t % (p.G * p.rb);
   let n = t / (p.G * p.rb);
   let g = blk / p.rb;
-{{R1}}  let rr = blk % p.rb;
-{{R4}}  let rr = (blk % p.rb) * 4u;
+#if ROWS == 1
+  let rr = blk % p.rb;
+#else
+  let rr = (blk % p.rb) * 4u;
+#endif
   let taps = p.KH * p.KW;
   let lastc = p.Cg - 1u;
   let wc0 = min(rr, lastc) * taps;
-{{R4}}  let wc1 = min(rr + 1u, lastc) * taps;
-{{R4}}  let wc2 = min(rr + 2u, lastc) * taps;
-{{R4}}  let wc3 = min(rr + 3u, lastc) * taps;
+#if ROWS == 4
+  let wc1 = min(rr + 1u, lastc) * taps;
+  let wc2 = min(rr + 2u, lastc) * taps;
+  let wc3 = min(rr + 3u, lastc) * taps;
+#endif
   var a0 = vec4f(0.0);
-{{R4}}  var a1 = vec4f(0.0);
-{{R4}}  var a2 = vec4f(0.0);
-{{R4}}  var a3 = vec4f(0.0);
+#if ROWS == 4
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+#endif
   let ish = i32(p.sh);
   let isw = vec4i(i32(p.sw));
   let iOW = vec4i(i32(p.OW));
@@ -295,18 +319,22 @@ fn dgrad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         let dv = lddy4(base, ow, rok & (tw >= vec4i(0)) & (tw % isw == vec4i(0)) & (ow < iOW));
         let k = wo + kh * p.KW + kw;
         a0 = a0 + w[k + wc0] * dv;
-{{R4}}        a1 = a1 + w[k + wc1] * dv;
-{{R4}}        a2 = a2 + w[k + wc2] * dv;
-{{R4}}        a3 = a3 + w[k + wc3] * dv;
+#if ROWS == 4
+        a1 = a1 + w[k + wc1] * dv;
+        a2 = a2 + w[k + wc2] * dv;
+        a3 = a3 + w[k + wc3] * dv;
+#endif
       }
     }
   }
   let plane_x = p.H * p.W;
   let row = ((n * p.C + g * p.Cg + rr) * p.H + ih) * p.W;
   put_dx(a0, row, iw0, p.W, true);
-{{R4}}  put_dx(a1, row + plane_x, iw0, p.W, rr + 1u < p.Cg);
-{{R4}}  put_dx(a2, row + 2u * plane_x, iw0, p.W, rr + 2u < p.Cg);
-{{R4}}  put_dx(a3, row + 3u * plane_x, iw0, p.W, rr + 3u < p.Cg);
+#if ROWS == 4
+  put_dx(a1, row + plane_x, iw0, p.W, rr + 1u < p.Cg);
+  put_dx(a2, row + 2u * plane_x, iw0, p.W, rr + 2u < p.Cg);
+  put_dx(a3, row + 3u * plane_x, iw0, p.W, rr + 3u < p.Cg);
+#endif
 }
 
 // -------------------------------------------------------------------------- weight gradient

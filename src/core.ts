@@ -2,7 +2,10 @@
 export { Context, foldGrid, type ContextOptions, type KernelVariants, type AdapterDescription, type Bindable } from './gpu/context.js';
 export { Tensor, numel, type DType } from './gpu/tensor.js';
 export { measureLatency, type LatencyOptions } from './gpu/wait.js';
-export { kernelKey, kernelSource, registerShader, type Kernel, type KernelSpec } from './gpu/kernel.js';
+export { kernelKey, kernelSource, registerShader, type Kernel, type KernelSpec, type BuiltinKernelSpec } from './gpu/kernel.js';
+export { expandShader, shaderDefines, workgroupSizeOf, type DefineDecl, type DefineValue, type ShaderLookup } from './gpu/wgsl-preprocess.js';
+export type { BindingInfo, UniformMember } from './shaders.js';
+export type * from './gpu/shader-types.js';
 export { contextFromAdapter, contextFromDevice, contextFromGPU, type InitOptions } from './device.js';
 export * from './errors.js';
 export * from './io/errors.js';

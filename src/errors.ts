@@ -71,7 +71,7 @@ export class ShapeError extends NetslimError {
  * ```ts
  * import { init, registerShader, ShaderCompileError } from 'netslim/node';
  *
- * registerShader('broken.wgsl', ['', '@compute @workgroup_size(1, 1, 1)', 'fn main() { let x: f32 = true; }'].join('\n'));
+ * await registerShader('broken.wgsl', ['', '@compute @workgroup_size(1, 1, 1)', 'fn main() { let x: f32 = true; }'].join('\n'));
  * const ctx = await init();
  * try {
  *   await ctx.prepare([{ shader: 'broken.wgsl', entry: 'main' }]);
@@ -84,7 +84,7 @@ export class ShapeError extends NetslimError {
 export class ShaderCompileError extends NetslimError {
   override name = 'ShaderCompileError';
   constructor(
-    /** The shader file, e.g. `conv2d.wgsl`. */
+    /** The shader file, e.g. `conv2d_forward.wgsl`. */
     readonly shader: string,
     /** The entry point. */
     readonly entry: string,
@@ -117,7 +117,7 @@ export class ShaderCompileError extends NetslimError {
 export class GpuOpError extends NetslimError {
   override name = 'GpuOpError';
   constructor(
-    /** The op that was running (the label of its pipeline, e.g. `conv2d.wgsl:forward`). */
+    /** The op that was running (the label of its pipeline, e.g. `conv2d_forward.wgsl:conv_regblock`). */
     readonly op: string,
     /** The WebGPU error type: `validation`, `out-of-memory` or `internal`. */
     readonly kind: string,

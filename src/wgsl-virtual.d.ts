@@ -1,6 +1,7 @@
-// Every shaders/*.wgsl file's text by file name (build/wgsl-plugin.mjs). In src/ so that the
-// build's TypeScript program (rootDir src) sees it.
+// Every shaders/*.wgsl file's text by file name, and the layouts of their entry points
+// (build/wgsl-plugin.mjs; typed in src/shaders.ts). In src/ so that the build's TypeScript program
+// (rootDir src) sees it.
 declare module 'virtual:netslim-shaders' {
-  const shaders: Record<string, string>;
-  export default shaders;
+  export const files: Record<string, string>;
+  export const reflection: Record<string, unknown>;
 }

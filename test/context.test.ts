@@ -5,7 +5,7 @@ import { useContext } from './util/gpu.js';
 
 const getCtx = useContext();
 
-registerShader(
+await registerShader(
   'test_broken.wgsl',
   `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(64, 1, 1)
@@ -13,7 +13,7 @@ fn broken(@builtin(global_invocation_id) g: vec3u) {
   out[g.x] = undefined_name;
 }`,
 );
-registerShader(
+await registerShader(
   'test_fixed.wgsl',
   `struct Params { n: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;

@@ -153,10 +153,10 @@ describe('conv2d vs float64 reference', () => {
         for (const s of ops.conv2dKernelSpecs(ctx, [c.N, c.C, c.H, c.W], [c.O, c.C, c.KH, c.KW], { ...optsOf(c), ...form.opts })) {
           const d = s.defines ?? {};
           seen.add(s.entry === 'conv3x3_regblock' ? `${s.entry} TN=${d.TN} ROWS=${d.ROWS}` : s.entry === 'conv_regblock' || s.entry === 'conv1x1_vec4' ? `${s.entry} ROWS=${d.ROWS}` : s.entry);
-          if (s.entry.endsWith('_regblock') || s.entry === 'conv1x1_vec4') expect(d.SG, `${form.name} ${s.entry} subgroups`).toBe(form.opts.subgroups && ctx.subgroups ? '' : '//');
+          if (s.entry.endsWith('_regblock') || s.entry === 'conv1x1_vec4') expect(d.SG, `${form.name} ${s.entry} subgroups`).toBe(!!(form.opts.subgroups && ctx.subgroups));
           // workgroups of 16 lanes, or of 4 where 16 would idle lanes; conv_regblock with tap loops or for one tap
           if (s.entry.startsWith('conv') && s.entry !== 'conv_tiled') seen.add(`${s.entry} WG=${d.WG}`);
-          if (s.entry === 'conv_regblock') seen.add(`${s.entry} ${d.TAP1 === '' ? 'one tap' : 'taps'}`);
+          if (s.entry === 'conv_regblock') seen.add(`${s.entry} ${d.TAP1 === true ? 'one tap' : 'taps'}`);
         }
       }
       const want =

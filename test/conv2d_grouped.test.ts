@@ -152,8 +152,8 @@ describe('grouped conv2d vs float64 reference', () => {
             continue;
           }
           const d = s.defines ?? {};
-          const rows = d.R4 === '' ? ' R4' : '';
-          const bias = d.BIAS === '' ? ' BIAS' : '';
+          const rows = d.ROWS === 4 ? ' R4' : '';
+          const bias = d.BIAS === true ? ' BIAS' : '';
           if (s.entry === 'forward') seen.add(`forward${rows}${bias}`);
           else if (s.entry === 'dgrad') seen.add(`dgrad${rows}`);
           else if (s.entry.startsWith('dw3x3')) seen.add(`${s.entry}${bias}`);

@@ -5,7 +5,8 @@
  * until `flush()`, `sync()` or `read()`.
  */
 import { DeviceLostError, GpuOpError, NetslimError, ShapeError } from '../errors.js';
-import { buildKernelAsync, buildKernelSync, kernelKey, packUniforms, type Kernel, type KernelSpec, type PendingCheck } from './kernel.js';
+import { buildKernelAsync, buildKernelSync, kernelKey, packUniforms, type BuiltinKernelSpec, type Kernel, type KernelSpec, type PendingCheck } from './kernel.js';
+import type { ShaderUniforms } from './shader-types.js';
 import { Tensor, numel, type DType } from './tensor.js';
 
 /** Which implementation of a kernel family runs. `auto` picks per adapter. */
@@ -65,7 +66,7 @@ function opFromMessage(message: string): string {
 }
 
 /** Pipelines per device, so two contexts on one device share them and a lost device drops them. */
-const kernelCaches = new WeakMap<GPUDevice, Map<string, Kernel>>();
+const kernelCaches = new WeakMap<GPUDevice, Map<string, Kernel<object>>>();
 
 /**
  * A WebGPU device with netslim's kernel cache and one open command encoder: `init()` makes one.
@@ -95,7 +96,7 @@ export class Context {
   /** Where notices go (`options.log`, default `console.warn`). */
   readonly log: (msg: string) => void;
 
-  #kernels: Map<string, Kernel>;
+  #kernels: Map<string, Kernel<object>>;
   #checks: PendingCheck[] = [];
   #errors: NetslimError[] = [];
   #lost: DeviceLostError | null = null;
@@ -200,7 +201,7 @@ export class Context {
     this.#scratchFree.clear();
   }
 
-  #uniformBuffer(kernel: Kernel, values: Record<string, number>): GPUBuffer {
+  #uniformBuffer<U extends object>(kernel: Kernel<U>, values: U): GPUBuffer {
     const data = packUniforms(kernel, values);
     const key = `${data.byteLength}:${Array.from(new Uint32Array(data)).join(',')}`;
     let b = this.#uniforms.get(key);
@@ -215,8 +216,13 @@ export class Context {
 
   // ---------------------------------------------------------------- kernels and recording
 
-  /** The kernel for a spec, built on first use (synchronously; see `prepare`). */
-  kernel(spec: KernelSpec): Kernel {
+  /**
+   * The kernel for a spec, built on first use (synchronously; see `prepare`). A spec of a built-in
+   * file gives a kernel typed by that entry's uniform struct.
+   */
+  kernel<F extends keyof ShaderUniforms, E extends keyof ShaderUniforms[F] & string>(spec: BuiltinKernelSpec<F, E>): Kernel<ShaderUniforms[F][E] & object>;
+  kernel(spec: KernelSpec): Kernel;
+  kernel(spec: KernelSpec): Kernel<object> {
     const key = kernelKey(spec);
     let k = this.#kernels.get(key);
     if (!k) {
@@ -270,7 +276,7 @@ export class Context {
    * uniform block filled by member name. `grid` is in workgroups; each dimension must fit the
    * device limit (use `dispatchFlat` for 1-D work that may not).
    */
-  dispatch(kernel: Kernel, bindings: Record<string, Bindable>, uniforms: Record<string, number>, grid: readonly [number, number?, number?]): void {
+  dispatch<U extends object>(kernel: Kernel<U>, bindings: Record<string, Bindable>, uniforms: U, grid: readonly [number, number?, number?]): void {
     const [x, y = 1, z = 1] = grid;
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -304,7 +310,7 @@ export class Context {
    * per-dimension limit. Kernels dispatched this way compute their linear workgroup index as
    * `wid.x + wid.y * nwg.x` and guard against the overshoot of the fold.
    */
-  dispatchFlat(kernel: Kernel, bindings: Record<string, Bindable>, uniforms: Record<string, number>, workgroups: number): void {
+  dispatchFlat<U extends object>(kernel: Kernel<U>, bindings: Record<string, Bindable>, uniforms: U, workgroups: number): void {
     this.dispatch(kernel, bindings, uniforms, foldGrid(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension));
   }
 

@@ -1,39 +1,38 @@
 /**
- * Kernels: a WGSL entry point from one of `shaders/*.wgsl`, specialised by text defines, compiled
- * once per device and cached by exactly what changes its text (file, entry point, defines).
- * Bind group layouts and the uniform block's layout come from wgsl_reflect, never from hand-written
- * tables; shapes go in uniforms so a pruned model reuses the same pipelines.
+ * Kernels: a WGSL entry point from one of `shaders/*.wgsl`, specialised by the defines its file
+ * declares (src/gpu/wgsl-preprocess.ts), compiled once per device and cached by exactly what
+ * selects its variant (file, entry point, defines). Bind group layouts and the uniform block's
+ * layout of the built-in files were reflected at build time (build/wgsl-plugin.mjs), never
+ * written by hand; shapes go in uniforms so a pruned model reuses the same pipelines. Only
+ * shaders registered at run time are reflected here, with wgsl_reflect loaded on demand.
  */
-import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderCompileError } from '../errors.js';
-import { SHADERS } from '../shaders.js';
+import { REFLECTION, SHADERS, type BindingInfo, type EntryReflection, type UniformMember } from '../shaders.js';
+import type { ShaderDefines, ShaderUniforms } from './shader-types.js';
+import { expandShader, resolveDefines, shaderDefines, workgroupSizeOf, type DefineDecl, type DefineValue } from './wgsl-preprocess.js';
 
-/** What selects one pipeline: the shader file, its entry point and the values of its `{{NAME}}` defines. */
+/** What selects one pipeline: the shader file, its entry point and the values of its defines. */
 export interface KernelSpec {
-  /** File name under `shaders/`, e.g. `conv2d.wgsl`. */
+  /** File name under `shaders/` (e.g. `conv2d_forward.wgsl`) or one given to registerShader. */
   shader: string;
   /** Compute entry point. */
   entry: string;
-  /** Values substituted for `{{NAME}}` tokens in the file (tile sizes, workgroup sizes). */
-  defines?: Record<string, number | string | boolean>;
+  /** Values of the file's `#define`s (switches left out are off), or of a registered file's `{{NAME}}` tokens. */
+  defines?: Record<string, DefineValue | string>;
 }
 
-type ScalarType = 'u32' | 'i32' | 'f32';
-
-interface UniformMember {
-  name: string;
-  offset: number;
-  type: ScalarType;
+/** A spec of a built-in shader file, typed by the file's defines and entry points. */
+export interface BuiltinKernelSpec<F extends keyof ShaderUniforms, E extends keyof ShaderUniforms[F] & string> extends KernelSpec {
+  shader: F;
+  entry: E;
+  defines?: ShaderDefines[F];
 }
 
-interface BindingInfo {
-  name: string;
-  binding: number;
-  kind: 'uniform' | 'storage' | 'read-only-storage';
-}
-
-/** A compiled entry point with its reflected bindings. */
-export interface Kernel {
+/**
+ * A compiled entry point with its bindings. `U` is its uniform struct: a kernel of a built-in file
+ * takes exactly the members its WGSL declares (see ShaderUniforms).
+ */
+export interface Kernel<U extends object = Record<string, number>> {
   readonly key: string;
   /** `file:entry`, used as the label of every GPU object made for it. */
   readonly label: string;
@@ -45,41 +44,60 @@ export interface Kernel {
   readonly uniformSize: number;
   readonly uniformMembers: readonly UniformMember[];
   readonly workgroupSize: readonly [number, number, number];
+  /** Type only: the uniform struct (never set). */
+  readonly uniforms?: U;
+}
+
+const userShaders = new Map<string, string>();
+const lookup = (file: string): string | undefined => SHADERS[file] ?? userShaders.get(file);
+const declCache = new Map<string, DefineDecl[]>();
+
+function declsOf(file: string): DefineDecl[] {
+  let d = declCache.get(file);
+  if (!d) declCache.set(file, (d = shaderDefines(file, lookup)));
+  return d;
+}
+
+/** The spec's defines, checked and completed against what its file declares. */
+function definesOf(spec: KernelSpec): Record<string, DefineValue | string> {
+  if (lookup(spec.shader) === undefined) return { ...spec.defines };
+  return resolveDefines(spec.shader, declsOf(spec.shader), spec.defines);
 }
 
 /**
- * The cache key of a spec: exactly what changes the WGSL text.
+ * The cache key of a spec: exactly what selects its variant (a built-in file's declared defines,
+ * defaults filled in; a registered file's given defines).
  *
  * @example
  * ```ts
  * import { kernelKey } from 'netslim';
  *
- * console.log(kernelKey({ shader: 'conv2d.wgsl', entry: 'forward', defines: { TILE: 64, VEC: true } }));
- * // conv2d.wgsl:forward[TILE=64,VEC=true]
+ * console.log(kernelKey({ shader: 'conv2d_forward.wgsl', entry: 'conv_regblock', defines: { ROWS: 8 } }));
+ * // conv2d_forward.wgsl:conv_regblock[SG=false,BN=false,RELU=false,ADD=false,PERPIX=false,ROWS=8,WG=16,TN=8,TAP1=false]
  * ```
  */
 export function kernelKey(spec: KernelSpec): string {
-  const defs = spec.defines
-    ? Object.keys(spec.defines)
-        .sort()
-        .map((k) => `${k}=${String(spec.defines![k])}`)
-        .join(',')
-    : '';
-  return `${spec.shader}:${spec.entry}${defs ? `[${defs}]` : ''}`;
+  const defs = definesOf(spec);
+  const names = SHADERS[spec.shader] !== undefined ? Object.keys(defs) : Object.keys(defs).sort();
+  const text = names.map((k) => `${k}=${String(defs[k])}`).join(',');
+  return `${spec.shader}:${spec.entry}${text ? `[${text}]` : ''}`;
 }
 
-const userShaders = new Map<string, string>();
+type Reflector = typeof import('wgsl_reflect').WgslReflect;
+let reflector: Reflector | undefined;
 
 /**
  * Adds a WGSL file of your own under `name` (e.g. `my_op.wgsl`), usable in a KernelSpec like the
- * built-in ones and following the same conventions (group 0, one uniform struct of scalars).
- * The built-in files cannot be replaced.
+ * built-in ones and following the same conventions (group 0, one uniform struct of scalars). Its
+ * layouts are reflected when its kernels are built, by wgsl_reflect, which this loads on first use
+ * (the built-in files need no parser at run time). It may `#include` built-in files and declare
+ * `#define`s as they do (src/gpu/wgsl-preprocess.ts). The built-in files cannot be replaced.
  *
  * @example
  * ```ts
  * import { init, registerShader } from 'netslim/node';
  *
- * registerShader('scale.wgsl', [
+ * await registerShader('scale.wgsl', [
  *   'struct Params { n: u32, k: f32 }',
  *   '@group(0) @binding(0) var<uniform> p: Params;',
  *   '@group(0) @binding(1) var<storage, read_write> x: array<f32>;',
@@ -97,31 +115,32 @@ const userShaders = new Map<string, string>();
  * ctx.destroy();
  * ```
  */
-export function registerShader(name: string, code: string): void {
+export async function registerShader(name: string, code: string): Promise<void> {
   if (SHADERS[name] !== undefined) throw new Error(`registerShader: ${name} is a built-in shader file`);
+  reflector ??= (await import('wgsl_reflect/wgsl_reflect.module.js')).WgslReflect;
   userShaders.set(name, code);
+  declCache.delete(name);
 }
 
 /**
- * Returns the WGSL text of a spec with every `{{NAME}}` replaced by its define.
+ * Returns the WGSL module of a spec: includes inlined, `#if` blocks resolved and every `{{NAME}}`
+ * replaced by its define.
  *
  * @example
  * ```ts
  * import { kernelSource, registerShader } from 'netslim';
  *
- * registerShader('fill.wgsl', 'const VALUE: f32 = {{VALUE}};');
+ * await registerShader('fill.wgsl', 'const VALUE: f32 = {{VALUE}};');
  * console.log(kernelSource({ shader: 'fill.wgsl', entry: 'main', defines: { VALUE: 1.5 } })); // const VALUE: f32 = 1.5;
  * ```
  */
 export function kernelSource(spec: KernelSpec): string {
-  const text = SHADERS[spec.shader] ?? userShaders.get(spec.shader);
-  if (text === undefined) throw new Error(`unknown shader file ${spec.shader}`);
-  const out = text.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
-    const v = spec.defines?.[name];
-    if (v === undefined) throw new Error(`${spec.shader}: define {{${name}}} has no value (entry ${spec.entry})`);
-    return typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
-  });
-  return out;
+  if (lookup(spec.shader) === undefined) throw new Error(`unknown shader file ${spec.shader}`);
+  try {
+    return expandShader(spec.shader, lookup, definesOf(spec));
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (entry ${spec.entry})`);
+  }
 }
 
 interface Reflected {
@@ -132,8 +151,30 @@ interface Reflected {
   workgroupSize: [number, number, number];
 }
 
-function reflect(spec: KernelSpec, code: string): Reflected {
-  const r = new WgslReflect(code);
+/** A built-in entry's layouts, from the build's reflection, for the variant of `defs`. */
+function builtinReflection(spec: KernelSpec, code: string, defs: Record<string, DefineValue | string>): Reflected {
+  const entry: EntryReflection | undefined = REFLECTION[spec.shader]?.entries[spec.entry];
+  if (!entry) throw new Error(`${spec.shader} has no compute entry point ${spec.entry}`);
+  let bits = 0;
+  declsOf(spec.shader)
+    .filter((d) => typeof d.values[0] === 'boolean')
+    .forEach((d, k) => {
+      if (defs[d.name] === true) bits |= 1 << k;
+    });
+  const bindings = entry.layouts[entry.layoutOf[bits]!]!.map(([name, binding, kind]) => ({ name, binding, kind }));
+  const u = entry.uniform;
+  return {
+    bindings,
+    uniformName: u?.name,
+    uniformSize: u?.size ?? 0,
+    uniformMembers: u ? u.members.map(([name, offset, type]) => ({ name, offset, type })) : [],
+    workgroupSize: workgroupSizeOf(code, spec.entry),
+  };
+}
+
+/** A registered file's layouts, reflected now. */
+function userReflection(spec: KernelSpec, code: string): Reflected {
+  const r = new reflector!(code);
   const entry = r.entry.compute.find((e) => e.name === spec.entry);
   if (!entry) throw new Error(`${spec.shader} has no compute entry point ${spec.entry}`);
   const bindings: BindingInfo[] = [];
@@ -167,6 +208,14 @@ function reflect(spec: KernelSpec, code: string): Reflected {
   return { bindings, uniformName, uniformSize, uniformMembers, workgroupSize: [ws[0] ?? 1, ws[1] ?? 1, ws[2] ?? 1] };
 }
 
+/** Source, cache key and layouts of a spec. */
+function prepareSpec(spec: KernelSpec): { key: string; label: string; code: string; refl: Reflected } {
+  const defs = definesOf(spec);
+  const code = kernelSource(spec);
+  const refl = SHADERS[spec.shader] !== undefined ? builtinReflection(spec, code, defs) : userReflection(spec, code);
+  return { key: kernelKey(spec), label: `${spec.shader}:${spec.entry}`, code, refl };
+}
+
 function makeLayout(device: GPUDevice, label: string, bindings: BindingInfo[]): GPUBindGroupLayout {
   return device.createBindGroupLayout({
     label,
@@ -193,10 +242,7 @@ async function compileMessages(module: GPUShaderModule, spec: KernelSpec): Promi
  * error scope; the returned check resolves to a ShaderCompileError naming the file, or null.
  */
 export function buildKernelSync(device: GPUDevice, spec: KernelSpec): { kernel: Kernel; check: PendingCheck } {
-  const key = kernelKey(spec);
-  const label = `${spec.shader}:${spec.entry}`;
-  const code = kernelSource(spec);
-  const refl = reflect(spec, code);
+  const { key, label, code, refl } = prepareSpec(spec);
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label, code });
   const layout = makeLayout(device, label, refl.bindings);
@@ -215,10 +261,7 @@ export function buildKernelSync(device: GPUDevice, spec: KernelSpec): { kernel: 
 
 /** Builds a kernel with `createComputePipelineAsync`; rejects with a ShaderCompileError. */
 export async function buildKernelAsync(device: GPUDevice, spec: KernelSpec): Promise<Kernel> {
-  const key = kernelKey(spec);
-  const label = `${spec.shader}:${spec.entry}`;
-  const code = kernelSource(spec);
-  const refl = reflect(spec, code);
+  const { key, label, code, refl } = prepareSpec(spec);
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label, code });
   const layout = makeLayout(device, label, refl.bindings);
@@ -238,7 +281,8 @@ export async function buildKernelAsync(device: GPUDevice, spec: KernelSpec): Pro
 }
 
 /** Packs uniform values by member name into the reflected struct layout. */
-export function packUniforms(kernel: Kernel, values: Record<string, number>): ArrayBuffer {
+export function packUniforms<U extends object>(kernel: Kernel<U>, uniforms: U): ArrayBuffer {
+  const values = uniforms as Record<string, number>;
   const buf = new ArrayBuffer(kernel.uniformSize);
   const view = new DataView(buf);
   const seen = new Set<string>();

@@ -34,14 +34,14 @@ interface Plan {
   /** Slices per channel. */
   slices: number;
   uniforms: Record<string, number>;
-  defines: Record<string, string | number>;
+  defines: { W: 1 | 4 };
 }
 
 function plan(xShape: readonly number[]): Plan {
   const [N, C, H, Wd] = xShape as [number, number, number, number];
   const hwFloats = H * Wd;
   // vec4 loads when every run of H·W splits into whole vectors.
-  const width = hwFloats % 4 === 0 ? 4 : 1;
+  const width: 1 | 4 = hwFloats % 4 === 0 ? 4 : 1;
   const hw = hwFloats / width;
   const m = N * hw;
   const slices = Math.max(1, Math.min(MAX_SLICES, Math.ceil(m / VECTORS_PER_INVOCATION)));
@@ -60,12 +60,7 @@ function plan(xShape: readonly number[]): Plan {
       wrap_idx: (C - 1) * hw,
       count: N * hwFloats,
     },
-    defines: {
-      V: width === 4 ? 'vec4<f32>' : 'f32',
-      W: width,
-      HSUM: width === 4 ? '(v.x + v.y) + (v.z + v.w)' : 'v',
-      GATHER: '//',
-    },
+    defines: { W: width },
   };
 }
 
@@ -239,7 +234,7 @@ export function batchNormForwardEval(
   const bindings: Record<string, Tensor> = { x, gamma, beta, mean_in: runningMean, stat_in: runningVar, out };
   if (idx) bindings.indices = idx;
   ctx.dispatchFlat(
-    ctx.kernel({ shader: SHADER, entry: 'forward_eval', defines: { ...p.defines, GATHER: idx ? '' : '//' } }),
+    ctx.kernel({ shader: SHADER, entry: 'forward_eval', defines: { ...p.defines, GATHER: idx !== undefined } }),
     bindings,
     { C, K, hw, runs, chunk, chunks, relu: opts.relu ? 1 : 0, eps: opts.eps ?? 1e-5 },
     Math.ceil((runs * chunks) / WG),

@@ -3,6 +3,7 @@
  * Network Slimming's `channel_selection` (a gather of kept channels). All are exact copies.
  */
 import type { Context } from '../gpu/context.js';
+import type { ChannelSelectParams } from '../gpu/shader-types.js';
 import { Tensor, numel, shapeString } from '../gpu/tensor.js';
 import { assertShape } from '../errors.js';
 
@@ -107,7 +108,7 @@ export function concatBackward(ctx: Context, dy: Tensor, shapes: readonly (reado
   });
 }
 
-function selectUniforms(n: number, xShape: readonly number[], kept: number): Record<string, number> {
+function selectUniforms(n: number, xShape: readonly number[], kept: number): ChannelSelectParams {
   return { n, spatial: spatial(xShape), kept, channels: xShape[1]! };
 }
 

@@ -1,5 +1,5 @@
 /**
- * 2-D convolution without bias, dilation or groups (shaders/conv2d.wgsl): forward, input gradient
+ * 2-D convolution without bias, dilation or groups (shaders/conv2d_*.wgsl): forward, input gradient
  * (dgrad) and weight gradient (wgrad), each an implicit GEMM.
  *
  * Two kernel families, chosen by `opts.variant ?? ctx.variants.gemm`:
@@ -16,12 +16,12 @@
  */
 import type { Context } from '../gpu/context.js';
 import { Tensor, shapeString } from '../gpu/tensor.js';
-import { kernelKey, type KernelSpec } from '../gpu/kernel.js';
+import { kernelKey, type BuiltinKernelSpec, type Kernel, type KernelSpec } from '../gpu/kernel.js';
+import type { Conv2dForwardConv, Conv2dWgradWgrad } from '../gpu/shader-types.js';
 import { assertShape } from '../errors.js';
 import { SUM_PARTIALS_SPEC, sumPartials } from './reduce.js';
 import { expectF32, expectShape, outputSize, pair } from './conv-checks.js';
 
-const SHADER = 'conv2d.wgsl';
 
 /** Options shared by the three conv2d passes. */
 export interface Conv2dOptions {
@@ -124,20 +124,29 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
  * One implicit GEMM of the `conv_*` entry points: out[n, r, grid pixel] = Σ_{q, i, j} weight(r, q,
  * i, j) · in[n, q, row, col], with row = a·in_ys + row0 + i and col = b·in_xs + col0 + j (zero
  * outside the input) for grid pixel (a, b), written to out row out_y0 + a·out_ys, column out_x0 +
- * b·out_xs. The forward is one job; the input gradient is one job per stride phase. Field names
- * are the uniform members of `Conv` in conv2d.wgsl.
+ * b·out_xs. The forward is one job; the input gradient is one job per stride phase. Its fields are
+ * the uniform struct `Conv` of conv2d_common.wgsl (r_base: the first output row of a dispatch, set
+ * per dispatch by convDispatches; eps: the BatchNorm2d eps of the evaluation epilogue, unused
+ * without one).
  */
-interface ConvJob {
-  M: number; Q: number; TI: number; TJ: number;
-  NB: number; GA: number; GB: number;
-  out_n: number; out_c: number; out_w: number; out_y0: number; out_x0: number; out_ys: number; out_xs: number;
-  in_n: number; in_c: number; in_h: number; in_w: number; in_ys: number; in_xs: number;
-  row0: number; col0: number;
-  w_r: number; w_q: number; w_i: number; w_j: number; w_0: number;
-  /** First output row of a dispatch (set per dispatch by convDispatches). */
-  r_base: number;
-  /** BatchNorm2d eps of the evaluation epilogue (unused without one). */
-  eps: number;
+type ConvJob = Conv2dForwardConv;
+
+/** A spec of a kernel that runs convolution jobs. */
+type ConvSpec =
+  | BuiltinKernelSpec<'conv2d_forward.wgsl', 'conv_regblock' | 'conv1x1_vec4' | 'conv3x3_regblock'>
+  | BuiltinKernelSpec<'conv2d_tiled.wgsl', 'conv_tiled'>;
+
+/** A spec of a weight-gradient kernel. */
+type WgradSpec =
+  | BuiltinKernelSpec<'conv2d_wgrad.wgsl', 'wgrad3x3_regblock' | 'wgrad_regblock'>
+  | BuiltinKernelSpec<'conv2d_tiled.wgsl', 'wgrad_tiled'>;
+
+function convKernel(ctx: Context, spec: ConvSpec): Kernel<ConvJob> {
+  return spec.shader === 'conv2d_tiled.wgsl' ? ctx.kernel(spec) : ctx.kernel(spec);
+}
+
+function wgradKernel(ctx: Context, spec: WgradSpec): Kernel<Conv2dWgradWgrad> {
+  return spec.shader === 'conv2d_tiled.wgsl' ? ctx.kernel(spec) : ctx.kernel(spec);
 }
 
 function forwardJob(g: Geometry): ConvJob {
@@ -300,26 +309,23 @@ const GENERIC_PIXELS = 8;
 const TILE = 64;
 
 /**
- * The text defines of conv2d.wgsl. kernelSource substitutes the whole file, so every spec gives
- * all of them. Lines prefixed {{SG}} exist only in the subgroup build, {{NOSG}} only in the
- * other: a module that mentions subgroup builtins cannot even be created without the feature.
- * TN is the block width of conv3x3_regblock (4: 4×4 outputs, R4; 8: 2×8, R2 and P1), ROWS the
- * output rows per lane of the conv_* kernels (16: RG8, RG12 and RG16 on; 12: RG8 and RG12; 8:
- * RG8; or 4), WG their workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a
- * forward job, with the BatchNorm2d channel the output row (BNROWS) or, for per-pixel jobs, the
- * grid pixel (BNCOLS). TAP1 (instead of TAPS) builds conv_regblock for one tap (1×1 kernels, and
- * their input gradient) without the tap loops: SwiftShader pays for every accumulator at each
- * loop's entry and exit, which cost a 1×1 layer over 16 channels a third of its time.
+ * The defines of conv2d_forward.wgsl for a dispatch: SG builds the subgroup form; TN is the block
+ * width of conv3x3_regblock (4: 4×4 outputs; 8: 2×8), ROWS the output rows per lane of the conv_*
+ * kernels, WG their workgroup size; BN, RELU and ADD turn on the evaluation epilogue of a forward
+ * job, with the BatchNorm2d channel the grid pixel (PERPIX, per-pixel jobs) instead of the output
+ * row. TAP1 builds conv_regblock for one tap (1×1 kernels, and their input gradient) without the
+ * tap loops: SwiftShader pays for every accumulator at each loop's entry and exit, which cost a
+ * 1×1 layer over 16 channels a third of its time.
  */
-function defines(sg: boolean, tn: 4 | 8 = 8, rows: LaneRows = 16, epi: Epilogue = NO_EPILOGUE, tap1 = false, wg: 4 | 16 = REGBLOCK_WG): Record<string, string | number> {
-  const on = (b: boolean): string => (b ? '' : '//');
-  return {
-    SG: on(sg), NOSG: on(!sg), TN: tn, P1: on(tn === 8), R2: on(tn === 8), R4: on(tn === 4), ROWS: rows, RG8: on(rows >= 8), RG12: on(rows >= 12), RG16: on(rows === 16),
-    BN: on(epi.bn), BNROWS: on(!epi.perPixel), BNCOLS: on(epi.perPixel), RELU: on(epi.relu), ADD: on(epi.add), TAPS: on(!tap1), TAP1: on(tap1), WG: wg,
-  };
+function forwardDefines(sg: boolean, tn: 4 | 8, rows: LaneRows, epi: Epilogue, tap1: boolean, wg: 4 | 16) {
+  return { SG: sg, TN: tn, ROWS: rows, WG: wg, TAP1: tap1, ...epilogueDefines(epi) };
 }
 
-/** Which epilogue lines a conv_* kernel is built with. */
+function epilogueDefines(epi: Epilogue) {
+  return { BN: epi.bn, RELU: epi.relu, ADD: epi.add, PERPIX: epi.perPixel };
+}
+
+/** Which epilogue a conv_* kernel is built with. */
 interface Epilogue {
   bn: boolean;
   relu: boolean;
@@ -393,7 +399,7 @@ function vec4Job(job: ConvJob): boolean {
 }
 
 interface ConvDispatch {
-  spec: KernelSpec;
+  spec: ConvSpec;
   grid: [number, number, number];
   /** Uniforms: the job with this dispatch's first row. */
   params: ConvJob;
@@ -409,7 +415,7 @@ function grid3(ctx: Context, workgroups: number, rows: number): [number, number,
 function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Epilogue = NO_EPILOGUE): ConvDispatch[] {
   const npix = job.NB * job.GA * job.GB;
   if (variantOf(ctx, opts) === 'tiled') {
-    return [{ spec: { shader: SHADER, entry: 'conv_tiled', defines: defines(false, 8, 16, epi) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)), params: job }];
+    return [{ spec: { shader: 'conv2d_tiled.wgsl', entry: 'conv_tiled', defines: epilogueDefines(epi) }, grid: grid3(ctx, Math.ceil(npix / TILE), Math.ceil(job.M / TILE)), params: job }];
   }
   const sg = useSubgroups(ctx, opts);
   const width = blockWidth3x3(job);
@@ -418,7 +424,7 @@ function convDispatches(ctx: Context, job: ConvJob, opts: Conv2dOptions, epi: Ep
   const groups = opts.laneRows ? [{ rows: opts.laneRows, base: 0, count: Math.ceil(job.M / opts.laneRows) }] : convRowGroups(job.M);
   const wg = laneGroup(blocks);
   return groups.map((r) => ({
-    spec: { shader: SHADER, entry, defines: defines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi, job.TI === 1 && job.TJ === 1, wg) },
+    spec: { shader: 'conv2d_forward.wgsl', entry, defines: forwardDefines(sg, width > 0 ? (width as 4 | 8) : 8, r.rows, epi, job.TI === 1 && job.TJ === 1, wg) },
     grid: grid3(ctx, Math.ceil(blocks / wg), r.count),
     params: { ...job, r_base: r.base },
   }));
@@ -431,7 +437,7 @@ function recordConvJob(
   for (const d of convDispatches(ctx, job, opts, epi)) {
     // conv1x1_vec4 binds the same buffers as arrays of vec4f
     const vec4 = { x4: input, y4: out, ...(extra.residual ? { residual4: extra.residual } : {}) };
-    ctx.dispatch(ctx.kernel(d.spec), { x: input, w, y: out, ...extra, ...vec4 }, d.params as unknown as Record<string, number>, d.grid);
+    ctx.dispatch(convKernel(ctx, d.spec), { x: input, w, y: out, ...extra, ...vec4 }, d.params, d.grid);
   }
 }
 
@@ -526,17 +532,9 @@ export function conv2dBackwardInput(
 
 // ------------------------------------------------------------------------------------------ wgrad
 
-/** Uniforms of `Wgrad` in conv2d.wgsl. */
-interface WgradParams {
-  N: number; C: number; H: number; W: number;
-  O: number; OH: number; OW: number; KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number;
-  rows_per_slice: number; out_slice: number;
-}
-
 /** How one wgrad call is cut up: the kernel, its grid, and the K slices (ranges of (n, oh) rows). */
 interface WgradPlan {
-  spec: KernelSpec;
+  spec: WgradSpec;
   grid: [number, number, number];
   slices: number;
   rowsPerSlice: number;
@@ -553,20 +551,20 @@ function wgradPlan(ctx: Context, g: Geometry, opts: Conv2dOptions): WgradPlan {
   const variant = variantOf(ctx, opts);
   const sg = useSubgroups(ctx, opts);
   const J = g.C * g.KH * g.KW;
-  let spec: KernelSpec;
+  let spec: WgradSpec;
   let gx: number;
   let gy: number;
   if (variant === 'tiled') {
-    spec = { shader: SHADER, entry: 'wgrad_tiled', defines: defines(false) };
+    spec = { shader: 'conv2d_tiled.wgsl', entry: 'wgrad_tiled' };
     gx = Math.ceil(J / TILE);
     gy = Math.ceil(g.O / TILE);
   } else if (g.KH === 3 && g.KW === 3 && g.sw === 1 && g.OW >= 3) {
     // Two channels per lane, 4 lanes per workgroup: pruned channel counts waste at most 7 channels.
-    spec = { shader: SHADER, entry: 'wgrad3x3_regblock', defines: defines(sg) };
+    spec = { shader: 'conv2d_wgrad.wgsl', entry: 'wgrad3x3_regblock', defines: { SG: sg } };
     gx = Math.ceil(g.C / 8);
     gy = Math.ceil(g.O / REGBLOCK_ROWS);
   } else {
-    spec = { shader: SHADER, entry: 'wgrad_regblock', defines: defines(sg) };
+    spec = { shader: 'conv2d_wgrad.wgsl', entry: 'wgrad_regblock', defines: { SG: sg } };
     gx = Math.ceil(J / (4 * 8));
     gy = Math.ceil(g.O / REGBLOCK_ROWS);
   }
@@ -618,13 +616,13 @@ export function conv2dBackwardWeight(
   }
   const plan = wgradPlan(ctx, g, opts);
   const n = out.size;
-  const params: WgradParams = {
+  const params: Conv2dWgradWgrad = {
     N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
     sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, rows_per_slice: plan.rowsPerSlice, out_slice: n,
   };
-  const k = ctx.kernel(plan.spec);
+  const k = wgradKernel(ctx, plan.spec);
   const target = plan.slices === 1 ? out : ctx.scratch(plan.slices * n * 4, 'conv2d.dw partials');
-  ctx.dispatch(k, { x, dy, dw: target }, params as unknown as Record<string, number>, plan.grid);
+  ctx.dispatch(k, { x, dy, dw: target }, params, plan.grid);
   if (plan.slices > 1) sumPartials(ctx, target, plan.slices, n, out);
   return out;
 }

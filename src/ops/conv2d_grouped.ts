@@ -90,10 +90,9 @@ function geometry(op: string, xShape: readonly number[], wShape: readonly number
   return { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, G, Cg, Og: O / G };
 }
 
-/** The text defines of conv2d_grouped.wgsl (every spec gives all of them). */
-function defines(rows: 1 | 4, bias: boolean): Record<string, string> {
-  const on = (b: boolean): string => (b ? '' : '//');
-  return { R1: on(rows === 1), R4: on(rows === 4), BIAS: on(bias), NOBIAS: on(!bias) };
+/** The defines of conv2d_grouped.wgsl: channels per invocation, and whether the forward adds the bias. */
+function defines(rows: 1 | 4, bias: boolean): { ROWS: 1 | 4; BIAS: boolean } {
+  return { ROWS: rows, BIAS: bias };
 }
 
 /** Uniforms of `Params` in conv2d_grouped.wgsl: the geometry plus per-entry counts (0 where unused). */

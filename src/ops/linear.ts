@@ -1,5 +1,6 @@
 /** Fully connected layer in PyTorch layout (shaders/linear.wgsl). */
 import type { Context } from '../gpu/context.js';
+import type { LinearParams } from '../gpu/shader-types.js';
 import { Tensor, shapeString } from '../gpu/tensor.js';
 import { assertShape } from '../errors.js';
 
@@ -67,7 +68,7 @@ function dims(op: string, x: Tensor, w: Tensor): Dims {
   return { batch: x.shape[0]!, inFeatures: features, outFeatures: w.shape[0]! };
 }
 
-function uniforms(d: Dims): Record<string, number> {
+function uniforms(d: Dims): LinearParams {
   return { batch: d.batch, in_features: d.inFeatures, out_features: d.outFeatures };
 }
 
