@@ -58,8 +58,9 @@ function opsPlugin(excluded) {
   };
 }
 
-// The package's runtime dependencies and the peers stay imports (resolved from node_modules at run time).
-const deps = Object.keys(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies ?? {});
+// The package's runtime dependencies, its optional peer webgpu and the tfjs peers stay imports (resolved from node_modules at run time).
+const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const deps = [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})];
 const external = (id) => id.startsWith('node:') || id.startsWith('@tensorflow/') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 
 async function bundle(excluded, write, entry = 'run') {
