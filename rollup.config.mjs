@@ -8,8 +8,10 @@ import pruneStale from './build/prune-stale.mjs';
 
 import { readFileSync } from 'node:fs';
 
-// Every runtime dependency stays an import (users' bundlers resolve it); only our code is bundled.
-const deps = Object.keys(JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).dependencies ?? {});
+// Every runtime dependency stays an import (users' bundlers resolve it), and so does the optional
+// peer `webgpu` (Dawn, imported by netslim/node on first use); only our code is bundled.
+const manifest = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const deps = [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})];
 const external = (id) => id.startsWith('node:') || deps.some((d) => id === d || id.startsWith(`${d}/`));
 
 export default {

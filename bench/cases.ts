@@ -5,8 +5,12 @@
  */
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Context, Tensor } from '../src/core.js';
+import { batchNormBackward, batchNormForwardTrain } from '../src/ops/batchnorm2d.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dOptions } from '../src/ops/conv2d.js';
+import { groupedConv2dForward, type GroupedConv2dOptions } from '../src/ops/conv2d_grouped.js';
 import { reluBackward, reluForward } from '../src/ops/elementwise.js';
-import { families, missing } from 'virtual:netslim-bench-ops';
+import { linearBackward, linearForward } from '../src/ops/linear.js';
+import { maxPool2dBackward, maxPool2dForward, type Pool2dOptions } from '../src/ops/pool2d.js';
 import { hwioToOihw, nchwToNhwc, nhwcToNchw, numel, oihwToHwio, transpose2d, uniform } from './util.js';
 
 export type Op = 'conv' | 'dwconv' | 'bn' | 'pool' | 'linear' | 'relu';
@@ -40,7 +44,7 @@ export interface Case {
   shape: string;
   /** Nominal floating-point operations of one pass (see README for the memory-bound ops). */
   flops: number;
-  /** Builds our runner, or throws OursUnavailable. */
+  /** Builds our runner. */
   ours(ctx: Context, variant: ConvVariant | undefined): Promise<OursRunner>;
   /** Builds a peer's runner on the current tfjs backend. */
   peer(tf: typeof TF, peer: PeerName): PeerRunner;
@@ -50,83 +54,8 @@ export interface Case {
   release(): void;
 }
 
-export type ConvVariant = 'tiled' | 'regblock';
-
-/** Our op family is missing (not written yet, or did not bundle). */
-export class OursUnavailable extends Error {
-  override name = 'OursUnavailable';
-}
-
-// ------------------------------------------------------------------ our op families, loosely typed
-
-interface ConvOpts {
-  stride: number;
-  padding: number;
-  variant?: ConvVariant;
-}
-interface Conv2dFamily {
-  conv2dForward(ctx: Context, x: Tensor, w: Tensor, opts: ConvOpts, y?: Tensor): Tensor;
-  conv2dBackwardInput(ctx: Context, dy: Tensor, w: Tensor, xShape: readonly number[], opts: ConvOpts, dx?: Tensor): Tensor;
-  conv2dBackwardWeight(ctx: Context, x: Tensor, dy: Tensor, wShape: readonly number[], opts: ConvOpts, dw?: Tensor): Tensor;
-}
-interface GroupedConvOpts {
-  stride: number;
-  padding: number;
-  groups: number;
-}
-interface GroupedConv2dFamily {
-  groupedConv2dForward(ctx: Context, x: Tensor, w: Tensor, bias: Tensor | null, opts: GroupedConvOpts, y?: Tensor): Tensor;
-}
-interface BatchNormFamily {
-  batchNormForwardTrain(
-    ctx: Context,
-    x: Tensor,
-    gamma: Tensor,
-    beta: Tensor,
-    runningMean: Tensor,
-    runningVar: Tensor,
-    opts: { momentum?: number; eps?: number },
-    out?: { y?: Tensor; saveMean?: Tensor; saveInvStd?: Tensor },
-  ): { y: Tensor; saveMean: Tensor; saveInvStd: Tensor };
-  batchNormBackward(
-    ctx: Context,
-    x: Tensor,
-    dy: Tensor,
-    gamma: Tensor,
-    saveMean: Tensor,
-    saveInvStd: Tensor,
-    out?: { dx?: Tensor; dgamma?: Tensor; dbeta?: Tensor },
-  ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor };
-}
-interface PoolOpts {
-  kernel: number;
-}
-interface Pool2dFamily {
-  maxPool2dForward(ctx: Context, x: Tensor, opts: PoolOpts, out?: { y?: Tensor; argmax?: Tensor }): { y: Tensor; argmax: Tensor };
-  maxPool2dBackward(ctx: Context, dy: Tensor, argmax: Tensor, xShape: readonly number[], opts: PoolOpts, dx?: Tensor): Tensor;
-}
-interface LinearFamily {
-  linearForward(ctx: Context, x: Tensor, w: Tensor, b: Tensor | null, y?: Tensor): Tensor;
-  linearBackward(
-    ctx: Context,
-    x: Tensor,
-    w: Tensor,
-    dy: Tensor,
-    opts?: { inputGrad?: boolean; bias?: boolean },
-    out?: { dx?: Tensor; dw?: Tensor; db?: Tensor },
-  ): { dx?: Tensor; dw: Tensor; db?: Tensor };
-}
-
-type FamilyName = keyof typeof families;
-
-function family<T>(name: FamilyName, fns: readonly (keyof T & string)[]): T {
-  const m = families[name];
-  if (!m) throw new OursUnavailable(missing[name] ?? `src/ops/${name}.ts is not available`);
-  for (const f of fns) {
-    if (typeof m[f] !== 'function') throw new OursUnavailable(`src/ops/${name}.ts has no export ${f}()`);
-  }
-  return m as unknown as T;
-}
+/** Our conv kernels, as `--variant` forces them. */
+export type ConvVariant = NonNullable<Conv2dOptions['variant']>;
 
 // ------------------------------------------------------------------ helpers
 
@@ -159,7 +88,7 @@ export function convCase(N: number, Ci: number, Co: number, H: number, pass: 'fo
   const xShape = [N, Ci, H, H];
   const wShape = [Co, Ci, 3, 3];
   const yShape = [N, Co, H, H];
-  const opts: ConvOpts = { stride: 1, padding: 1 };
+  const opts: Conv2dOptions = { stride: 1, padding: 1 };
   const bound = 1 / Math.sqrt(Ci * 9);
   const data = lazy(() => ({
     x: uniform(numel(xShape), 11),
@@ -179,21 +108,20 @@ export function convCase(N: number, Ci: number, Co: number, H: number, pass: 'fo
     shape: `x${s(xShape)} w${s(wShape)}`,
     flops: 2 * N * Co * H * H * Ci * 9,
     async ours(ctx, variant) {
-      const fam = family<Conv2dFamily>('conv2d', ['conv2dForward', 'conv2dBackwardInput', 'conv2dBackwardWeight']);
-      const o: ConvOpts = variant ? { ...opts, variant } : opts;
+      const o: Conv2dOptions = variant ? { ...opts, variant } : opts;
       const d = data.get();
       if (pass === 'forward') {
         const x = ctx.tensor(xShape, d.x, 'f32', 'bench.x');
         const w = ctx.tensor(wShape, d.w, 'f32', 'bench.w');
         const y = ctx.tensor(yShape, undefined, 'f32', 'bench.y');
-        return { run: () => void fam.conv2dForward(ctx, x, w, o, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, y]) };
+        return { run: () => void conv2dForward(ctx, x, w, o, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, y]) };
       }
       if (pass === 'dgrad') {
         const dy = ctx.tensor(yShape, d.dy, 'f32', 'bench.dy');
         const w = ctx.tensor(wShape, d.w, 'f32', 'bench.w');
         const dx = ctx.tensor(xShape, undefined, 'f32', 'bench.dx');
         return {
-          run: () => void fam.conv2dBackwardInput(ctx, dy, w, xShape, o, dx),
+          run: () => void conv2dBackwardInput(ctx, dy, w, xShape, o, dx),
           read: () => readAll(ctx, { dx }),
           dispose: () => destroyAll([dy, w, dx]),
         };
@@ -202,7 +130,7 @@ export function convCase(N: number, Ci: number, Co: number, H: number, pass: 'fo
       const dy = ctx.tensor(yShape, d.dy, 'f32', 'bench.dy');
       const dw = ctx.tensor(wShape, undefined, 'f32', 'bench.dw');
       return {
-        run: () => void fam.conv2dBackwardWeight(ctx, x, dy, wShape, o, dw),
+        run: () => void conv2dBackwardWeight(ctx, x, dy, wShape, o, dw),
         read: () => readAll(ctx, { dw }),
         dispose: () => destroyAll([x, dy, dw]),
       };
@@ -287,7 +215,7 @@ export function dwconvCase(N: number, C: number, H: number, stride: 1 | 2): Case
   const xShape = [N, C, H, H];
   const wShape = [C, 1, 3, 3];
   const yShape = [N, C, OH, OH];
-  const opts: GroupedConvOpts = { stride, padding: 1, groups: C };
+  const opts: GroupedConv2dOptions = { stride, padding: 1, groups: C };
   const data = lazy(() => ({ x: uniform(numel(xShape), 61), w: uniform(numel(wShape), 62, -1 / 3, 1 / 3) }));
   // OIHW [C, 1, 3, 3] → HWIO [3, 3, 1, C], the same order as tfjs's depthwise filter [3, 3, C, 1]
   const nhwc = lazy(() => ({ x: nchwToNhwc(data.get().x, xShape), w: oihwToHwio(data.get().w, wShape) }));
@@ -297,12 +225,11 @@ export function dwconvCase(N: number, C: number, H: number, stride: 1 | 2): Case
     shape: `x${s(xShape)} w${s(wShape)}${stride === 2 ? ' s2' : ''}`,
     flops: 2 * N * C * OH * OH * 9,
     async ours(ctx) {
-      const fam = family<GroupedConv2dFamily>('conv2d_grouped', ['groupedConv2dForward']);
       const d = data.get();
       const x = ctx.tensor(xShape, d.x, 'f32', 'bench.x');
       const w = ctx.tensor(wShape, d.w, 'f32', 'bench.w');
       const y = ctx.tensor(yShape, undefined, 'f32', 'bench.y');
-      return { run: () => void fam.groupedConv2dForward(ctx, x, w, null, opts, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, y]) };
+      return { run: () => void groupedConv2dForward(ctx, x, w, null, opts, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, y]) };
     },
     peer(tf) {
       const h = nhwc.get();
@@ -357,7 +284,6 @@ export function bnCase(N: number, C: number, H: number, pass: 'forward' | 'backw
     shape: `x${s(xShape)}`,
     flops: (pass === 'forward' ? 6 : 9) * numel(xShape),
     async ours(ctx) {
-      const fam = family<BatchNormFamily>('batchnorm2d', ['batchNormForwardTrain', 'batchNormBackward']);
       const d = data.get();
       const x = ctx.tensor(xShape, d.x, 'f32', 'bench.x');
       const gamma = ctx.tensor([C], d.gamma, 'f32', 'bench.gamma');
@@ -371,7 +297,7 @@ export function bnCase(N: number, C: number, H: number, pass: 'forward' | 'backw
           saveInvStd: ctx.tensor([C], undefined, 'f32', 'bench.saveInvStd'),
         };
         return {
-          run: () => void fam.batchNormForwardTrain(ctx, x, gamma, beta, rm, rv, { momentum: MOMENTUM, eps: EPS }, out),
+          run: () => void batchNormForwardTrain(ctx, x, gamma, beta, rm, rv, { momentum: MOMENTUM, eps: EPS }, out),
           read: () => readAll(ctx, { y: out.y, mean: out.saveMean }),
           dispose: () => destroyAll([x, gamma, beta, rm, rv, out.y, out.saveMean, out.saveInvStd]),
         };
@@ -385,7 +311,7 @@ export function bnCase(N: number, C: number, H: number, pass: 'forward' | 'backw
         dbeta: ctx.tensor([C], undefined, 'f32', 'bench.dbeta'),
       };
       return {
-        run: () => void fam.batchNormBackward(ctx, x, dy, gamma, mean, invstd, out),
+        run: () => void batchNormBackward(ctx, x, dy, gamma, mean, invstd, out),
         read: () => readAll(ctx, out),
         dispose: () => destroyAll([x, gamma, dy, mean, invstd, out.dx, out.dgamma, out.dbeta]),
       };
@@ -449,29 +375,28 @@ export function poolCase(N: number, C: number, H: number, pass: 'forward' | 'bac
   const yShape = [N, C, H / 2, H / 2];
   const data = lazy(() => ({ x: uniform(numel(xShape), 31), dy: uniform(numel(yShape), 32) }));
   const nhwc = lazy(() => ({ x: nchwToNhwc(data.get().x, xShape), dy: nchwToNhwc(data.get().dy, yShape) }));
-  const opts: PoolOpts = { kernel: 2 };
+  const opts: Pool2dOptions = { kernel: 2 };
   return {
     op: 'pool',
     pass,
     shape: `x${s(xShape)}`,
     flops: numel(xShape),
     async ours(ctx) {
-      const fam = family<Pool2dFamily>('pool2d', ['maxPool2dForward', 'maxPool2dBackward']);
       const d = data.get();
       const x = ctx.tensor(xShape, d.x, 'f32', 'bench.x');
       if (pass === 'forward') {
         const out = { y: ctx.tensor(yShape, undefined, 'f32', 'bench.y'), argmax: ctx.tensor(yShape, undefined, 'u32', 'bench.argmax') };
         return {
-          run: () => void fam.maxPool2dForward(ctx, x, opts, out),
+          run: () => void maxPool2dForward(ctx, x, opts, out),
           read: () => readAll(ctx, { y: out.y }),
           dispose: () => destroyAll([x, out.y, out.argmax]),
         };
       }
-      const fwd = fam.maxPool2dForward(ctx, x, opts);
+      const fwd = maxPool2dForward(ctx, x, opts);
       const dy = ctx.tensor(yShape, d.dy, 'f32', 'bench.dy');
       const dx = ctx.tensor(xShape, undefined, 'f32', 'bench.dx');
       return {
-        run: () => void fam.maxPool2dBackward(ctx, dy, fwd.argmax, xShape, opts, dx),
+        run: () => void maxPool2dBackward(ctx, dy, fwd.argmax, xShape, opts, dx),
         read: () => readAll(ctx, { dx }),
         dispose: () => destroyAll([x, fwd.y, fwd.argmax, dy, dx]),
       };
@@ -538,14 +463,13 @@ export function linearCase(N: number, In: number, Out: number, pass: 'forward' |
     shape: `x[${N},${In}] w[${Out},${In}]`,
     flops: (pass === 'forward' ? 2 : 4) * N * In * Out + N * Out,
     async ours(ctx) {
-      const fam = family<LinearFamily>('linear', ['linearForward', 'linearBackward']);
       const d = data.get();
       const x = ctx.tensor([N, In], d.x, 'f32', 'bench.x');
       const w = ctx.tensor([Out, In], d.w, 'f32', 'bench.w');
       if (pass === 'forward') {
         const b = ctx.tensor([Out], d.b, 'f32', 'bench.b');
         const y = ctx.tensor([N, Out], undefined, 'f32', 'bench.y');
-        return { run: () => void fam.linearForward(ctx, x, w, b, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, b, y]) };
+        return { run: () => void linearForward(ctx, x, w, b, y), read: () => readAll(ctx, { y }), dispose: () => destroyAll([x, w, b, y]) };
       }
       const dy = ctx.tensor([N, Out], d.dy, 'f32', 'bench.dy');
       const out = {
@@ -554,7 +478,7 @@ export function linearCase(N: number, In: number, Out: number, pass: 'forward' |
         db: ctx.tensor([Out], undefined, 'f32', 'bench.db'),
       };
       return {
-        run: () => void fam.linearBackward(ctx, x, w, dy, {}, out),
+        run: () => void linearBackward(ctx, x, w, dy, {}, out),
         read: () => readAll(ctx, out),
         dispose: () => destroyAll([x, w, dy, out.dx, out.dw, out.db]),
       };
@@ -679,11 +603,4 @@ export function buildCases(ops: readonly Op[], N: number, quick: boolean): Case[
     if (op === 'relu') for (const [c, h] of acts) for (const p of ['forward', 'backward'] as const) cases.push(reluCase(N, c, h, p));
   }
   return cases;
-}
-
-/** Why our family for `op` is unavailable, or null. */
-export function oursMissing(op: Op): string | null {
-  const fam: Record<Op, FamilyName | null> = { conv: 'conv2d', dwconv: 'conv2d_grouped', bn: 'batchnorm2d', pool: 'pool2d', linear: 'linear', relu: null };
-  const f = fam[op];
-  return f && !families[f] ? (missing[f] ?? `src/ops/${f}.ts is not available`) : null;
 }

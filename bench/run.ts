@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Context } from '../src/core.js';
-import { ALL_OPS, DEFAULT_OPS, OursUnavailable, buildCases, oursMissing, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
+import { ALL_OPS, DEFAULT_OPS, buildCases, type Case, type ConvVariant, type Op, type Outputs, type Pass, type PeerName } from './cases.js';
 import { loadWasmPeer, loadWebgpuPeer, openContext, releaseGpu, type Peer } from './peers.js';
 import { compare, errText, failures, flagParsers, fmtMs, fmtNum, geomean, loud, median, sleep, table } from './util.js';
 import { MIN_SLEEP_MS, sleepBefore } from '../src/gpu/wait.js';
@@ -174,8 +174,8 @@ async function runCase(c: Case, ctx: Context, peers: Peer[]): Promise<Row[]> {
     oursFirst = await oursOnce(ctx, ours.run, 0);
     oursOut = await ours.read();
   } catch (e) {
-    oursErr = e instanceof OursUnavailable ? `ours unavailable: ${e.message}` : `ours failed: ${errText(e)}`;
-    if (!(e instanceof OursUnavailable)) loud(`${tag}: ${oursErr}`);
+    oursErr = `ours failed: ${errText(e)}`;
+    loud(`${tag}: ${oursErr}`);
     ours?.dispose();
     ours = null;
   }
@@ -326,10 +326,6 @@ async function main(): Promise<void> {
         (quick ? ' (quick)' : ''),
     );
     console.log(`Timing: ${timing}`);
-    for (const op of settings.ops) {
-      const why = oursMissing(op);
-      if (why) console.log(`NOTE: ours for ${op} is unavailable (${why}); its rows time the peers only and check them against each other.`);
-    }
     console.log('');
 
     const cases = buildCases(settings.ops, settings.batch, quick).filter((c) => !filter || filter.test(`${c.op} ${c.pass} ${c.shape}`));
@@ -344,7 +340,7 @@ async function main(): Promise<void> {
       r.op,
       r.pass,
       r.shape,
-      r.ours_ms === null ? (r.error?.startsWith('ours unavailable') ? 'n/a' : '—') : `${fmtMs(r.ours_ms)} (${r.ours_runs})`,
+      r.ours_ms === null ? '—' : `${fmtMs(r.ours_ms)} (${r.ours_runs})`,
       fmtMs(r.ours_first_ms),
       fmtNum(r.ours_gflops),
       r.peer ?? '—',
@@ -352,7 +348,7 @@ async function main(): Promise<void> {
       fmtMs(r.peer_first_ms),
       fmtNum(r.peer_gflops),
       r.ratio === null ? '—' : `${fmtNum(r.ratio)}×`,
-      r.error && !r.error.startsWith('ours unavailable') ? 'ERROR' : r.check ? `${r.check.rel_err.toExponential(1)} vs ${r.check.against}` : 'unchecked',
+      r.error ? 'ERROR' : r.check ? `${r.check.rel_err.toExponential(1)} vs ${r.check.against}` : 'unchecked',
     ]);
     console.log('\n' + table(header, body, right));
     console.log(
@@ -378,7 +374,7 @@ async function main(): Promise<void> {
       console.log('\nGeometric mean of ratio (peer ms / ours ms) per op, pass and peer:');
       console.log(table(['op', 'pass', 'peer', 'geomean ratio', 'rows'], geo.map((g) => [g.op, g.pass, g.peer, `${fmtNum(g.ratio)}×`, String(g.n)]), [false, false, false, true, true]));
     }
-    const errors = rows.filter((r) => r.error && !r.error.startsWith('ours unavailable'));
+    const errors = rows.filter((r) => r.error);
     if (errors.length) {
       console.log(`\n${errors.length} row(s) with errors:`);
       for (const r of errors) console.log(`  ${r.op} ${r.pass} ${r.shape} ${r.peer ?? ''}: ${r.error!.split('\n')[0]}`);

@@ -43,6 +43,28 @@ export class NoAdapterError extends NetslimError {
 }
 
 /**
+ * `netslim/node` could not load Dawn: the `webgpu` package, an optional peer dependency (browser
+ * installs do without its binaries), is not installed where netslim can resolve it. `message` is
+ * the one line that says what to install. A NoAdapterError, since Node then has no WebGPU at all.
+ *
+ * @example
+ * ```ts
+ * import { init, DawnMissingError } from 'netslim/node';
+ *
+ * try {
+ *   const ctx = await init();
+ *   ctx.destroy();
+ * } catch (e) {
+ *   if (!(e instanceof DawnMissingError)) throw e;
+ *   console.log(e.message); // netslim/node needs the `webgpu` package (Dawn): npm i webgpu …
+ * }
+ * ```
+ */
+export class DawnMissingError extends NoAdapterError {
+  override name = 'DawnMissingError';
+}
+
+/**
  * A tensor shape or an op argument does not fit the op.
  *
  * @example

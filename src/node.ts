@@ -1,5 +1,6 @@
 /**
- * Node entry: `init()` gets a device from Dawn (the `webgpu` package). Browser bundles never import
+ * Node entry: `init()` gets a device from Dawn (the `webgpu` package, an optional peer dependency
+ * imported on first use; without it `init()` throws DawnMissingError). Browser bundles never import
  * this file. When Dawn finds no adapter it falls back, by itself and saying so once, to SwiftShader,
  * the CPU Vulkan driver that Debian's `chromium` package ships. It also exports everything the
  * browser entry does, plus file helpers.
@@ -7,9 +8,8 @@
  * @module netslim/node
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { create, globals } from 'webgpu';
 import { contextFromAdapter, contextFromDevice, type InitOptions } from './device.js';
-import { NoAdapterError } from './errors.js';
+import { DawnMissingError, NoAdapterError } from './errors.js';
 import type { Context } from './gpu/context.js';
 
 export * from './core.js';
@@ -36,7 +36,37 @@ export interface NodeInitOptions extends InitOptions {
 
 let fallbackAnnounced = false;
 
-function installGlobals(): void {
+/** What the `webgpu` package exports: Dawn's `create()` and the WebGPU globals. */
+type Dawn = typeof import('webgpu');
+
+const DAWN_MISSING = 'netslim/node needs the `webgpu` package (Dawn): npm i webgpu (and for the global CLI: npm i -g netslim webgpu)';
+
+let dawn: Dawn | undefined;
+
+/**
+ * Imports Dawn on first use. `webgpu` is an optional peer dependency, so that browser installs do
+ * without its binaries: when it cannot be resolved, DawnMissingError says what to install. Any
+ * other failure (e.g. no dawn.node for this platform) is Dawn's own error, unchanged.
+ */
+async function loadDawn(): Promise<Dawn> {
+  if (dawn) return dawn;
+  try {
+    dawn = await import('webgpu');
+  } catch (e) {
+    if (isMissingPackage(e, 'webgpu')) throw new DawnMissingError(DAWN_MISSING);
+    throw e;
+  }
+  return dawn;
+}
+
+/** True when `e` is Node's "package not found" error for `name` itself (not for a file or dependency inside it). */
+function isMissingPackage(e: unknown, name: string): boolean {
+  const err = e as NodeJS.ErrnoException | null;
+  if (!err || (err.code !== 'ERR_MODULE_NOT_FOUND' && err.code !== 'MODULE_NOT_FOUND')) return false;
+  return String(err.message).startsWith(`Cannot find package '${name}' `) || String(err.message).startsWith(`Cannot find module '${name}'`);
+}
+
+function installGlobals(globals: Dawn['globals']): void {
   // GPUBufferUsage, GPUShaderStage, GPUMapMode… are globals in browsers; Dawn exports them.
   for (const [k, v] of Object.entries(globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
@@ -86,7 +116,8 @@ export interface NodeAdapter {
 
 /**
  * Requests a Dawn adapter, falling back to SwiftShader when there is none (unless
- * `swiftshaderFallback` is false). Throws NoAdapterError naming what to install. `init()` uses
+ * `swiftshaderFallback` is false). Throws NoAdapterError naming what to install (DawnMissingError
+ * when the `webgpu` package itself is not installed). `init()` uses
  * it; so can code that needs the same adapter for another WebGPU library (e.g. a benchmark peer).
  *
  * @example
@@ -100,7 +131,8 @@ export interface NodeAdapter {
  * ```
  */
 export async function requestNodeAdapter(options: NodeInitOptions = {}): Promise<NodeAdapter> {
-  installGlobals();
+  const { create, globals } = await loadDawn();
+  installGlobals(globals);
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   const flags = options.dawnFlags ?? [];
   const canFallBack = options.swiftshaderFallback !== false && existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES;
@@ -156,7 +188,8 @@ function vulkanDriverManifests(env: Record<string, string | undefined> = process
 }
 
 /**
- * Creates a netslim context in Node.
+ * Creates a netslim context in Node. Dawn (the `webgpu` package) is imported on the first call;
+ * without it this rejects with DawnMissingError, whose message says what to install.
  *
  * @example
  * ```ts
@@ -167,8 +200,11 @@ function vulkanDriverManifests(env: Record<string, string | undefined> = process
  * ```
  */
 export async function init(options: NodeInitOptions = {}): Promise<Context> {
-  installGlobals();
-  if (options.device) return contextFromDevice(options.device, options);
+  if (options.device) {
+    // A device from elsewhere: Dawn is needed only for the WebGPU globals, if they are missing.
+    if (!('GPUBufferUsage' in globalThis)) installGlobals((await loadDawn()).globals);
+    return contextFromDevice(options.device, options);
+  }
   const { adapter, keepAlive } = await requestNodeAdapter(options);
   return contextFromAdapter(adapter, options, keepAlive);
 }

@@ -1,16 +1,20 @@
 // The package as a user gets it: `npm pack` (which builds dist through `prepack`), the tarball
-// installed into a scratch project in the OS temp dir with npm, then (a) the `netslim` command,
-// (b) a Node script that imports `netslim/node` and prunes a VGG, (c) a browser bundle of
-// `netslim` made with rollup, which must hold no Node module, and (d) `tsc --noEmit` on
-// consumers of both entries. Nothing here skips: a missing tool, a failed install or a file
-// missing from the tarball fails the test with the command's output.
+// installed into a scratch project in the OS temp dir with npm beside `webgpu` (Dawn, an optional
+// peer dependency: `npm i netslim webgpu`), then (a) the `netslim` command, (b) a Node script that
+// imports `netslim/node` and prunes a VGG, (c) a browser bundle of `netslim` made with rollup,
+// which must hold no Node module, and (d) `tsc --noEmit` on consumers of both entries. The same
+// tarball is also (f) installed alone, as a browser app gets it (`npm i netslim`: no Dawn
+// binaries), where `netslim` loads, `netslim/node` and the CLI say in one line what to install,
+// and (g) installed globally beside a global `webgpu` (`npm i -g netslim webgpu`, into a scratch
+// prefix), where the CLI runs a model. Nothing here skips: a missing tool, a failed install or a
+// file missing from the tarball fails the test with the command's output.
 //
-// Needs the npm registry (or npm's cache) for netslim's runtime dependencies; the scratch
-// project installs nothing else. npm 11 runs no dependency install scripts unless approved;
-// netslim needs none.
+// Needs the npm registry (or npm's cache) for netslim's runtime dependencies and webgpu; the
+// scratch projects install nothing else. npm 11 runs no dependency install scripts unless
+// approved; netslim and webgpu (on Linux) need none.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,9 +24,14 @@ import { rolldown } from 'rolldown';
 import { gzipSync } from 'node:zlib';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import commonjs from '@rollup/plugin-commonjs';
+import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+/** The webgpu version netslim declares as its optional peer (and tests with). */
+const WEBGPU = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> }).peerDependencies.webgpu!;
+/** The one line netslim/node's DawnMissingError carries, and the CLI prints after `netslim: `. */
+const DAWN_MISSING = 'netslim/node needs the `webgpu` package (Dawn): npm i webgpu (and for the global CLI: npm i -g netslim webgpu)';
 const SETUP_TIMEOUT = 900_000;
 
 /** Every file the tarball may hold: the built code, the bundled datasets and the docs npm wants. */
@@ -42,8 +51,13 @@ interface PackResult {
 // would point the scratch project's npm at this repository: drop them all.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
 
+/** Runs a command and returns what it did, whatever its exit status. */
+function run(cmd: string, args: string[], cwd: string, timeout = 600_000): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
+}
+
 function sh(cmd: string, args: string[], cwd: string, timeout = 600_000): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
+  const r = run(cmd, args, cwd, timeout);
   if (r.status !== 0) {
     throw new Error(
       `${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status ?? r.signal}${r.error ? `: ${r.error.message}` : ''}\n` +
@@ -68,6 +82,21 @@ let app = '';
 let pack: PackResult;
 const installed = () => path.join(app, 'node_modules/netslim');
 
+/**
+ * A PyTorch-made VGG checkpoint from test/fixtures, split into a model file and an input file in
+ * `dir` as a user would have them; `logits` are PyTorch's for that input.
+ */
+function vggFiles(dir: string): { model: string; input: string; logits: Float32Array } {
+  const fx = parseSafetensors(new Uint8Array(readFileSync(path.join(root, 'test/fixtures/models/vgg_tiny.safetensors'))), 'vgg_tiny');
+  const state = new Map<string, SafeTensor>([...fx.tensors].filter(([k]) => !/^(input|labels|eval\.|step0\.|grad\.|loss\.|after\.)/.test(k)));
+  mkdirSync(dir, { recursive: true });
+  const model = path.join(dir, 'model.safetensors');
+  const input = path.join(dir, 'x.safetensors');
+  writeFileSync(model, serializeSafetensors(state));
+  writeFileSync(input, serializeSafetensors({ input: fx.tensors.get('input')! }));
+  return { model, input, logits: new Float32Array(fx.tensors.get('eval.logits')!.data.slice().buffer) };
+}
+
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'netslim-package-'));
   const t0 = performance.now();
@@ -76,7 +105,7 @@ beforeAll(() => {
   app = path.join(work, 'app');
   mkdirSync(app);
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'netslim-consumer', private: true, type: 'module' }, null, 2));
-  sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, pack.filename)], app);
+  sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, pack.filename), `webgpu@${WEBGPU}`], app);
   const dataBytes = pack.files.filter((f) => f.path.startsWith('data/')).reduce((s, f) => s + f.size, 0);
   console.log(
     `netslim tarball: ${pack.filename} ${kB(pack.size)} packed, ${kB(pack.unpackedSize)} unpacked, ${pack.entryCount} files ` +
@@ -104,6 +133,17 @@ describe('npm pack', () => {
     for (const f of [...named.map((p) => path.posix.normalize(p)), 'README.md', 'LICENSE', 'CHANGELOG.md']) expect(files, f).toContain(f);
     const dist = pack.files.filter((f) => f.path.startsWith('dist/')).reduce((s, f) => s + f.size, 0);
     expect(dist, `dist/ is ${dist} bytes unpacked`).toBeLessThan(DIST_BUDGET);
+  });
+
+  it('declares webgpu (Dawn, 132 MB of binaries) as an optional peer dependency, not a dependency', () => {
+    const manifest = JSON.parse(readFileSync(path.join(installed(), 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    expect(manifest.dependencies?.webgpu).toBeUndefined();
+    expect(manifest.peerDependencies?.webgpu).toBe(WEBGPU);
+    expect(manifest.peerDependenciesMeta?.webgpu?.optional).toBe(true);
   });
 
   it('ships exactly the chunks the entry points import (no stale chunk of an earlier build)', () => {
@@ -301,5 +341,99 @@ ctx.destroy();
     const n = sh(process.execPath, [tsc, '-p', node, '--listFiles'], app, 300_000);
     expect(n.stdout).toContain('netslim/dist/types/node.d.ts');
     expect(n.stdout).toContain('@webgpu/types/dist/index.d.ts');
+  }, 300_000);
+});
+
+describe('installed without webgpu (npm i netslim, as a browser app has it)', () => {
+  let bare = '';
+  beforeAll(() => {
+    bare = path.join(work, 'bare');
+    mkdirSync(bare);
+    writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'netslim-browser-app', private: true, type: 'module' }, null, 2));
+    sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, pack.filename)], bare);
+  }, SETUP_TIMEOUT);
+
+  it('(f) netslim loads without Dawn and no file it can load imports webgpu; netslim/node loads and init() rejects with DawnMissingError', () => {
+    expect(existsSync(path.join(bare, 'node_modules/webgpu')), 'npm installed the optional peer webgpu').toBe(false);
+    // Every file the browser entry can load (static and dynamic imports): none imports webgpu.
+    const dist = path.join(bare, 'node_modules/netslim/dist');
+    const reachable = new Set<string>();
+    const todo = ['index.js'];
+    const importsWebgpu: string[] = [];
+    while (todo.length) {
+      const f = todo.pop()!;
+      if (reachable.has(f)) continue;
+      reachable.add(f);
+      const code = readFileSync(path.join(dist, f), 'utf8');
+      if (/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]webgpu['"]/.test(code)) importsWebgpu.push(f);
+      for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) todo.push(path.posix.join(path.posix.dirname(f), m[1]!));
+    }
+    expect(reachable.size, 'the browser entry loads chunks').toBeGreaterThan(1);
+    expect(importsWebgpu, 'files the browser entry can load that import webgpu').toEqual([]);
+
+    writeFileSync(
+      path.join(bare, 'no-dawn.mjs'),
+      `import * as netslim from 'netslim';
+
+const out = { exports: Object.keys(netslim).length };
+try {
+  await netslim.init();
+  out.browserInit = 'resolved';
+} catch (e) {
+  out.browserInit = e.name; // no navigator.gpu in Node: NoAdapterError, not a failed import of Dawn
+}
+const node = await import('netslim/node');
+out.nodeExports = Object.keys(node).length;
+try {
+  await node.init();
+  out.nodeInit = 'resolved';
+} catch (e) {
+  out.nodeInit = { name: e.name, message: e.message, dawnMissing: e instanceof netslim.DawnMissingError, noAdapter: e instanceof netslim.NoAdapterError };
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    const r = sh(process.execPath, ['no-dawn.mjs'], bare, 120_000);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { exports: number; browserInit: string; nodeExports: number; nodeInit: unknown };
+    expect(out.exports).toBeGreaterThan(20);
+    expect(out.browserInit).toBe('NoAdapterError');
+    expect(out.nodeExports).toBeGreaterThan(out.exports);
+    expect(out.nodeInit).toEqual({ name: 'DawnMissingError', message: DAWN_MISSING, dawnMissing: true, noAdapter: true });
+  }, 300_000);
+
+  it('(f) the CLI shows its help, and a command that needs the GPU prints the one line to install webgpu, exit 1, no stack, nothing written', () => {
+    const bin = path.join(bare, 'node_modules/.bin/netslim');
+    expect(sh(bin, ['--help'], bare, 120_000).stdout).toContain('Usage: netslim');
+    const files = vggFiles(path.join(work, 'bare-predict'));
+    const y = path.join(work, 'bare-predict/y.safetensors');
+    const r = run(bin, ['predict', '--model', files.model, '--input', files.input, '--output', y], bare, 120_000);
+    expect({ status: r.status, stderr: r.stderr.trim(), stdout: r.stdout }).toEqual({ status: 1, stderr: `netslim: ${DAWN_MISSING}`, stdout: '' });
+    expect(existsSync(y)).toBe(false);
+  }, 300_000);
+});
+
+describe('installed globally beside a global webgpu (npm i -g netslim webgpu)', () => {
+  let prefix = '';
+  beforeAll(() => {
+    // `--prefix` puts both in <prefix>/lib/node_modules, as `npm i -g` does in npm's own prefix.
+    prefix = path.join(work, 'global');
+    sh('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', path.join(work, pack.filename), `webgpu@${WEBGPU}`], work);
+  }, SETUP_TIMEOUT);
+
+  it("(g) netslim finds webgpu as its sibling: the CLI shows its help and predict gives PyTorch's logits", () => {
+    const lib = path.join(prefix, 'lib/node_modules');
+    expect(existsSync(path.join(lib, 'webgpu/package.json')), 'webgpu beside netslim').toBe(true);
+    expect(existsSync(path.join(lib, 'netslim/node_modules/webgpu')), 'a copy of webgpu inside netslim').toBe(false);
+    const bin = path.join(prefix, 'bin/netslim');
+    expect(sh(bin, ['--help'], work, 120_000).stdout).toContain('Usage: netslim');
+    const files = vggFiles(path.join(work, 'global-predict'));
+    const y = path.join(work, 'global-predict/y.safetensors');
+    const r = sh(bin, ['predict', '--model', files.model, '--input', files.input, '--output', y], work, 300_000);
+    expect(r.stdout).toContain('netslim predict: 4 inputs');
+    const logits = parseSafetensors(new Uint8Array(readFileSync(y)), 'y').tensors.get('logits')!;
+    const got = new Float32Array(logits.data.slice().buffer);
+    expect(logits.shape).toEqual([4, 10]);
+    const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - files.logits[i]!) - 1e-4 * Math.abs(files.logits[i]!)));
+    expect(worst, `max |ours − PyTorch| − 1e-4·|PyTorch| over ${got.length} logits`).toBeLessThan(1e-4);
   }, 300_000);
 });
