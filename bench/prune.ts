@@ -214,7 +214,6 @@ interface Profile {
   modules: ModuleTime[];
 }
 
-
 const log = (msg: string) => process.stderr.write(`[prune] ${msg}\n`);
 
 /** Gives every BatchNorm's γ the spread `gamma` (seeded), through the state dict. */
@@ -239,7 +238,6 @@ async function spreadGamma(model: Model, gamma: Gamma): Promise<void> {
   });
   model.loadStateDict(state, `${model.meta.arch} with a ${gamma} γ spread`);
 }
-
 
 /**
  * One eval-mode forward of `model` on `x` as one submit, to completion: the wall-clock ms, the
@@ -482,7 +480,7 @@ async function main(): Promise<void> {
       (gpu
         ? 'timed by GPU timestamps at the start and end of its compute passes (original_ms, pruned_ms, speedup); the host sleeps ' +
           `${frac} × the shortest GPU time so far before awaiting them, so dawn.node's busy-polling (which takes one of the CPU ` +
-          "cores SwiftShader computes on) does not slow the work timed. The wall clock of the same runs (recording, submit, the " +
+          'cores SwiftShader computes on) does not slow the work timed. The wall clock of the same runs (recording, submit, the ' +
           'GPU time, the sleep or wait) is in *_wall_ms and speedup_wall. '
         : `wall clock to the queue fence, sleeping ${frac} × the shortest post-submit wait so far (when ≥ ${MIN_SLEEP_MS} ms) ` +
           'before awaiting it (the device has no timestamp queries). ') +

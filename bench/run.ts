@@ -84,7 +84,6 @@ interface Figure {
   times: number[];
 }
 
-
 /**
  * After the first run: `warmups` untimed runs, then up to `repeats` timed runs, stopping early
  * once the next run would exceed the row's budget (but always making one timed run). `once(sleepMs)`
@@ -159,7 +158,6 @@ interface Row {
 
 const gflops = (flops: number, ms: number | null) => (ms ? flops / ms / 1e6 : null);
 
-
 async function runCase(c: Case, ctx: Context, peers: Peer[]): Promise<Row[]> {
   const tag = `${c.op} ${c.pass} ${c.shape}`;
   process.stderr.write(`[bench] ${tag}\n`);
@@ -184,7 +182,7 @@ async function runCase(c: Case, ctx: Context, peers: Peer[]): Promise<Row[]> {
     peer: Peer;
     runner: ReturnType<Case['peer']> | null;
     first: number | null;
-  out: Outputs | null;
+    out: Outputs | null;
     error: string | null;
     check: Row['check'];
   }

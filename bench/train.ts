@@ -140,7 +140,6 @@ interface Row {
   error: string | null;
 }
 
-
 const log = (msg: string) => process.stderr.write(`[train] ${msg}\n`);
 
 /** Seeded inputs, identical for both sides: x uniform in [−1, 1) NCHW, labels in [0, 10). */
@@ -339,7 +338,7 @@ async function runPeer(
         seconds_per_step: (linear ? t1 + (plan.batch - 1) * (t2 - t1) : (plan.batch * t2) / 2) / 1000,
         from:
           `a probe (steps at batches 1, 2 compiling, then 1, 2: ${probe.map(fmtMs).join(', ')} ms): ` +
-          (linear ? `b1 + (batch − 1) × (b2 − b1)` : `b2 × batch / 2`),
+          (linear ? 'b1 + (batch − 1) × (b2 − b1)' : 'b2 × batch / 2'),
       };
       log(`${tag}: ${fmtNum(out.peer_estimate.seconds_per_step)} s/step estimated from ${out.peer_estimate.from}`);
     }

@@ -163,11 +163,11 @@ describe('conv2d vs float64 reference', () => {
         form.opts.variant === 'tiled'
           ? ['conv_tiled', 'wgrad_tiled', 'sum_partials']
           : [
-              ...[16, 12, 8, 4].flatMap((r) => [`conv3x3_regblock TN=4 ROWS=${r}`, `conv3x3_regblock TN=8 ROWS=${r}`, `conv_regblock ROWS=${r}`, `conv1x1_vec4 ROWS=${r}`]),
-              ...[4, 16].flatMap((wg) => [`conv3x3_regblock WG=${wg}`, `conv_regblock WG=${wg}`, `conv1x1_vec4 WG=${wg}`]),
-              'conv_regblock one tap', 'conv_regblock taps',
-              'wgrad3x3_regblock', 'wgrad_regblock', 'sum_partials',
-            ];
+            ...[16, 12, 8, 4].flatMap((r) => [`conv3x3_regblock TN=4 ROWS=${r}`, `conv3x3_regblock TN=8 ROWS=${r}`, `conv_regblock ROWS=${r}`, `conv1x1_vec4 ROWS=${r}`]),
+            ...[4, 16].flatMap((wg) => [`conv3x3_regblock WG=${wg}`, `conv_regblock WG=${wg}`, `conv1x1_vec4 WG=${wg}`]),
+            'conv_regblock one tap', 'conv_regblock taps',
+            'wgrad3x3_regblock', 'wgrad_regblock', 'sum_partials',
+          ];
       expect([...seen].sort(), form.name).toEqual(expect.arrayContaining(want));
     }
   });

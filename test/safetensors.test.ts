@@ -369,9 +369,9 @@ describe('safetensors validation (hand-corrupted files)', () => {
   it('duplicate JSON keys (JSON.parse would keep the last silently)', () => {
     const e = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}';
     rejects(build(`{"w":${e},"w":${e}}`, 8), 'w', /header has this tensor twice/);
-    rejects(build(`{"w":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}}`, 8), 'w', /entry has the field "shape" twice/);
+    rejects(build('{"w":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}}', 8), 'w', /entry has the field "shape" twice/);
     rejects(build(`{"__metadata__":{"arch":"vgg","arch":"resnet"},"w":${e}}`, 8), undefined, /__metadata__ has the key "arch" twice/);
-    rejects(build(`{"__metadata__":{},"__metadata__":{}}`), undefined, /header has __metadata__ twice/);
+    rejects(build('{"__metadata__":{},"__metadata__":{}}'), undefined, /header has __metadata__ twice/);
     // Escapes are decoded before comparing: "\u0077" is "w".
     rejects(build(`{"w":${e},"\\u0077":${e}}`, 8), 'w', /twice/);
     // Equal keys in different objects, and brackets inside strings, are fine.

@@ -222,7 +222,6 @@ async function trainPhase(
   }
 }
 
-
 /**
  * Median eval-mode forward time (ms) of each model at one batch (the library's measureLatency:
  * a warm-up forward each, then `runs` timed forwards interleaved across the models).
@@ -269,7 +268,6 @@ const count = (n: number): string => n.toLocaleString('en');
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 const mflops = (n: number): string => `${(n / 1e6).toFixed(2)} M`;
 const secs = (s: number): string => (s >= 60 ? `${Math.floor(s / 60)} min ${(s % 60).toFixed(0).padStart(2, '0')} s` : `${s.toFixed(1)} s`);
-
 
 function stageRows(stages: Stage[], batch: number): string[][] {
   const base = stages[0]!;
@@ -356,9 +354,9 @@ function reportHtml(r: ReportInput): string {
         Plot.ruleX([pruneAt], { stroke: '#999', strokeDasharray: '2 2' }),
         ...(y === 'accuracy'
           ? [
-              Plot.dot([{ epoch: pruneAt, accuracy: 100 * r.prunedAccuracy }], { x: 'epoch', y: 'accuracy', symbol: 'times', stroke: 'black', r: 5 }),
-              Plot.text([{ epoch: pruneAt, accuracy: 100 * r.prunedAccuracy }], { x: 'epoch', y: 'accuracy', text: () => 'pruned', dx: 6, textAnchor: 'start' }),
-            ]
+            Plot.dot([{ epoch: pruneAt, accuracy: 100 * r.prunedAccuracy }], { x: 'epoch', y: 'accuracy', symbol: 'times', stroke: 'black', r: 5 }),
+            Plot.text([{ epoch: pruneAt, accuracy: 100 * r.prunedAccuracy }], { x: 'epoch', y: 'accuracy', text: () => 'pruned', dx: 6, textAnchor: 'start' }),
+          ]
           : []),
       ],
     });

@@ -46,7 +46,7 @@ export function registerPrune(program: Command): void {
     .option('--percent <f>', 'fraction of the ranked BatchNorm channels to prune, in [0, 1)', floatOption('--percent', 0, 0.999999))
     .option('--target-flops <f>', 'instead of --percent: prune until at most this fraction of the FLOPs is left, in (0, 1]', floatOption('--target-flops', 1e-9, 1))
     .option('--target-params <f>', 'instead of --percent: prune until at most this fraction of the parameters is left, in (0, 1]', floatOption('--target-params', 1e-9, 1))
-    .option('--coupled <mode>', "channels tied across BatchNorms (residual streams, shared concatenations): keep (never removed, the reference) | prune (scored as a group, removed everywhere at once)", 'keep')
+    .option('--coupled <mode>', 'channels tied across BatchNorms (residual streams, shared concatenations): keep (never removed, the reference) | prune (scored as a group, removed everywhere at once)', 'keep')
     .option('--group-importance <r>', "with --coupled prune, how a group's |γ| are reduced: mean | sum | max", 'mean')
     .option('--ignore <names>', 'comma-separated layer names whose channels are never removed')
     .requiredOption('--save <dir>', 'output directory')
@@ -118,9 +118,9 @@ export function registerPrune(program: Command): void {
             formatPruneTable(report),
             ...(accuracy
               ? [
-                  `test accuracy ${pc(accuracy.before)} → ${pc(accuracy.after)} before fine-tuning` +
+                `test accuracy ${pc(accuracy.before)} → ${pc(accuracy.after)} before fine-tuning` +
                     (accuracy.afterWithoutCompensation !== undefined ? ` (with compensation; ${pc(accuracy.afterWithoutCompensation)} without)` : ''),
-                ]
+              ]
               : []),
             ...(note ? [note] : []),
             ...(report.compensation?.skipped.length ? [`not compensated: ${report.compensation.skipped.map((s) => s.through).join(', ')} (their outputs feed no BatchNorm)`] : []),

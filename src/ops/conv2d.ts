@@ -22,7 +22,6 @@ import { assertShape } from '../errors.js';
 import { SUM_PARTIALS_SPEC, sumPartials } from './reduce.js';
 import { expectF32, expectShape, outputSize, pair } from './conv-checks.js';
 
-
 /** Options shared by the three conv2d passes. */
 export interface Conv2dOptions {
   /** Stride, one value for both axes or [height, width] (default 1). */
@@ -236,21 +235,21 @@ function pixelJobs(ctx: Context, g: Geometry, opts: Conv2dOptions, dgrad: boolea
       jobs.push(
         dgrad
           ? {
-              // dx[n, c, a, b] = Σ_{o, kh, kw} w[o, c, kh, kw] · dy[n, o, a + ph − kh, b + pw − kw]
-              ...common, Q: g.O, NB: g.C,
-              out_n: g.H * g.W, out_c: g.C * g.H * g.W,
-              in_n: g.KH * g.KW, in_c: g.C * g.KH * g.KW,
-              w_r: g.O * g.OH * g.OW, w_q: g.OH * g.OW, w_i: -g.OW, w_j: -1,
-              w_0: i1 > i0 ? (a + g.ph - i0) * g.OW + (b + g.pw - j0) : 0,
-            }
+            // dx[n, c, a, b] = Σ_{o, kh, kw} w[o, c, kh, kw] · dy[n, o, a + ph − kh, b + pw − kw]
+            ...common, Q: g.O, NB: g.C,
+            out_n: g.H * g.W, out_c: g.C * g.H * g.W,
+            in_n: g.KH * g.KW, in_c: g.C * g.KH * g.KW,
+            w_r: g.O * g.OH * g.OW, w_q: g.OH * g.OW, w_i: -g.OW, w_j: -1,
+            w_0: i1 > i0 ? (a + g.ph - i0) * g.OW + (b + g.pw - j0) : 0,
+          }
           : {
-              // y[n, o, a, b] = Σ_{c, kh, kw} w[o, c, kh, kw] · x[n, c, a·sh − ph + kh, b·sw − pw + kw]
-              ...common, Q: g.C, NB: g.O,
-              out_n: g.OH * g.OW, out_c: g.O * g.OH * g.OW,
-              in_n: g.C * g.KH * g.KW, in_c: g.KH * g.KW,
-              w_r: g.C * g.H * g.W, w_q: g.H * g.W, w_i: g.W, w_j: 1,
-              w_0: i1 > i0 ? (a * g.sh - g.ph + i0) * g.W + (b * g.sw - g.pw + j0) : 0,
-            },
+            // y[n, o, a, b] = Σ_{c, kh, kw} w[o, c, kh, kw] · x[n, c, a·sh − ph + kh, b·sw − pw + kw]
+            ...common, Q: g.C, NB: g.O,
+            out_n: g.OH * g.OW, out_c: g.O * g.OH * g.OW,
+            in_n: g.C * g.KH * g.KW, in_c: g.KH * g.KW,
+            w_r: g.C * g.H * g.W, w_q: g.H * g.W, w_i: g.W, w_j: 1,
+            w_0: i1 > i0 ? (a * g.sh - g.ph + i0) * g.W + (b * g.sw - g.pw + j0) : 0,
+          },
       );
     }
   }

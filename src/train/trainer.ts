@@ -95,7 +95,6 @@ export interface TrainingState {
   dropoutSeeds: Record<string, number>;
 }
 
-
 /** A dataset resident on the GPU, and the batch buffers for one batch size. */
 class DeviceData {
   readonly pixels: Tensor;

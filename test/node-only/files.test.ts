@@ -153,7 +153,7 @@ describe('faults', () => {
       script,
       `import { writeFilesAtomic } from ${JSON.stringify(new URL('../../dist/node.js', import.meta.url).pathname)};\n` +
         `const names = ${JSON.stringify(names)};\n` +
-        `for (let g = 1; ; g++) { await writeFilesAtomic(names.map((path) => ({ path, bytes: new Uint8Array(262144).fill(g % 251) }))); process.stdout.write(g + '\\n'); }\n`,
+        'for (let g = 1; ; g++) { await writeFilesAtomic(names.map((path) => ({ path, bytes: new Uint8Array(262144).fill(g % 251) }))); process.stdout.write(g + \'\\n\'); }\n',
     );
     const { spawn } = await import('node:child_process');
     const rand = (() => {

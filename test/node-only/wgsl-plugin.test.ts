@@ -22,7 +22,7 @@ describe('build-time shader reflection', () => {
 
   it('refuses a uniform block that depends on a switch', async () => {
     const files = {
-      'u.wgsl': `#define A: bool\n#if A\nstruct P { n: u32, k: f32 }\n#else\nstruct P { n: u32 }\n#endif\n@group(0) @binding(0) var<uniform> p: P;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1, 1, 1)\nfn main() { y[0] = f32(p.n); }`,
+      'u.wgsl': '#define A: bool\n#if A\nstruct P { n: u32, k: f32 }\n#else\nstruct P { n: u32 }\n#endif\n@group(0) @binding(0) var<uniform> p: P;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1, 1, 1)\nfn main() { y[0] = f32(p.n); }',
     };
     await expect(reflect(files)).rejects.toThrow('u.wgsl:main: the uniform block differs between variants');
   });
