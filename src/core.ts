@@ -27,7 +27,7 @@ export {
   type OnnxNodeRef,
 } from './io/onnx-import.js';
 export { Model, type ModelMeta, type NamedSlot, type StateValues } from './nn/model.js';
-export type { PredictInput, PredictOptions, Prediction } from './nn/predict.js';
+export type { PredictImage, PredictInput, PredictOptions, Prediction } from './nn/predict.js';
 export { Graph, type GraphNode } from './nn/graph.js';
 export { graphToSpec, graphFromSpec, GraphSpecError, GRAPH_FORMAT, GRAPH_KINDS, type GraphSpec, type GraphNodeSpec } from './nn/graph-spec.js';
 export * as layers from './nn/layers.js';

@@ -8,7 +8,12 @@ import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../src/
 import { checkpointMeta, loadModel, saveModel } from '../src/io/checkpoint.js';
 import { exportOnnx } from '../src/io/onnx.js';
 import { prune } from '../src/slim/prune.js';
-import { densenet, resnet, vgg } from '../src/nn/models.js';
+import { densenet, resnet, vgg, vggGraph } from '../src/nn/models.js';
+import { readOnnx } from '../src/io/onnx-import.js';
+import { loadOnnxProto } from '../src/io/onnx-proto.js';
+import { CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CIFAR100_CLASSES, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_CLASSES } from '../src/data/datasets.js';
+import { ShapeError } from '../src/errors.js';
+import { lane } from './util/gpu.js';
 import { useContext } from './util/gpu.js';
 import { expectBitExact, expectClose } from './util/tolerance.js';
 import { scramble } from './util/scramble.js';
@@ -185,6 +190,136 @@ describe('checkpoints', () => {
     await expect(model.predict(new Uint8Array(47))).rejects.toThrow('predict: 47 values are not a whole number of 3×4×4 images (48 values each)');
     await expect(model.predict(pixels, { topK: 6 })).rejects.toThrow("predict: topK 6 is not an integer from 1 to the model's 5 classes");
     t.destroy();
+    model.destroy();
+  });
+
+  it('class names and input normalisation: from the dataset, kept through a checkpoint, ONNX export/import and pruning', async () => {
+    const ctx = getCtx();
+    // A known dataset gives them, when the model has as many classes and channels as it has.
+    expect(vggGraph({ cfg: [4, 'M', 8], dataset: 'cifar10' }).meta).toMatchObject({ classNames: CIFAR10_CLASSES, mean: CIFAR10_MEAN, std: CIFAR10_STD });
+    expect(vggGraph({ cfg: [4, 'M', 8], dataset: 'fashion-mnist', inChannels: 1 }).meta).toMatchObject({ classNames: FASHION_MNIST_CLASSES, mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD });
+    expect(vggGraph({ cfg: [4, 'M', 8], dataset: 'mnist', inChannels: 1 }).meta.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    const c100 = vggGraph({ cfg: [4, 'M', 8], dataset: 'cifar100', numClasses: 100 }).meta.classNames!;
+    expect(c100).toEqual(CIFAR100_CLASSES);
+    expect([c100.length, c100[0], c100[39], c100[99], new Set(c100).size]).toEqual([100, 'apple', 'keyboard', 'worm', 100]);
+    expect(FASHION_MNIST_CLASSES[0]).toBe('T-shirt/top');
+    expect(MNIST_CLASSES).toHaveLength(10);
+    const five = vggGraph({ cfg: [4, 'M', 8], dataset: 'cifar10', numClasses: 5 }).meta;
+    expect([five.classNames, five.mean]).toEqual([undefined, CIFAR10_MEAN]);
+    expect(vggGraph({ cfg: [4, 'M', 8], dataset: 'tensors' }).meta).not.toHaveProperty('classNames');
+    expect(() => vggGraph({ cfg: [4, 'M', 8], numClasses: 3, classNames: ['a', 'b'] })).toThrow(new ShapeError('vgg: classNames has 2 names, the model has 3 classes'));
+    expect(() => vggGraph({ cfg: [4, 'M', 8], mean: [0.5, 0.5, 0.5] })).toThrow('vgg: mean is given without std (normalising takes both)');
+
+    // Given ones win over the dataset's, and go everywhere the model goes.
+    const labels = { classNames: ['cat', 'dog', 'emu'], mean: [0.5, 0.25, 0.125], std: [0.2, 0.3, 0.4] };
+    const model = vgg(ctx, { cfg: [4, 'M', 8, 8], numClasses: 3, inputSize: 4, dataset: 'cifar10', ...labels, seed: 3 });
+    await scramble(model, 5);
+    expect(model.meta).toMatchObject(labels);
+    const bytes = await saveModel(model);
+    const md = parseSafetensors(bytes, 'm.safetensors').metadata;
+    expect([md.class_names, md.mean, md.std]).toEqual(['["cat","dog","emu"]', '[0.5,0.25,0.125]', '[0.2,0.3,0.4]']);
+    const back = loadModel(ctx, bytes, 'm.safetensors');
+    expect(back.meta).toEqual(model.meta);
+    const onnx = await readOnnx(await exportOnnx(model, { inputSize: [3, 4, 4] }), { fileName: 'm.onnx' });
+    expect(onnx.meta).toMatchObject({ ...labels, dataset: 'cifar10' });
+    // Without the graph metadata (arch and cfg only) they load the same.
+    const { graph: _, ...noGraph } = md;
+    expect(loadModel(ctx, serializeSafetensors(new Map(parseSafetensors(bytes).tensors), noGraph), 'ref.safetensors').meta).toMatchObject(labels);
+    for (const mode of ['compact', 'mask'] as const) {
+      const { model: pruned } = await prune(model, 0.3, { mode, inputSize: [3, 4, 4] });
+      expect(pruned.meta, mode).toMatchObject(labels);
+      expect(loadModel(ctx, await saveModel(pruned), 'p.safetensors').meta, mode).toMatchObject(labels);
+      pruned.destroy();
+    }
+    back.destroy();
+    model.destroy();
+  });
+
+  it('bad class names or normalisation in checkpoint or ONNX metadata are refused, naming the file and the field', async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [4, 'M', 8], numClasses: 3, inputSize: 4, seed: 3 });
+    const file = parseSafetensors(await saveModel(model), 'm.safetensors');
+    const tensors = new Map(file.tensors);
+    const cases: [Record<string, string>, string][] = [
+      [{ class_names: '["a", "b"' }, 'm.safetensors: metadata class_names is not JSON: ["a", "b"'],
+      [{ class_names: '["a", "b"]' }, 'm.safetensors: metadata class_names has 2 names, the model has 3 classes'],
+      [{ class_names: '["a", 2, "c"]' }, 'm.safetensors: metadata class_names=["a",2,"c"] is not an array of strings'],
+      [{ mean: '[0.5, 0.5]', std: '[1, 1]' }, 'm.safetensors: metadata mean=[0.5,0.5] has 2 values, the model takes 3 input channels'],
+      [{ mean: '[0.5, 0.5, 1e999]', std: '[1, 1, 1]' }, 'm.safetensors: metadata mean=[0.5,0.5,Infinity]: value 2 (Infinity) is not a finite number'],
+      [{ mean: '[0.5, 0.5, 0.5]', std: '[1, 0, 1]' }, 'm.safetensors: metadata std=[1,0,1]: value 1 (0) is not a positive finite number'],
+      [{ mean: '[0.5, 0.5, 0.5]', std: '{"r": 1}' }, 'm.safetensors: metadata std={"r":1} is not an array of numbers'],
+      [{ std: '[1, 1, 1]' }, 'm.safetensors: metadata std is given without metadata mean (normalising takes both)'],
+    ];
+    for (const [extra, message] of cases) {
+      // Both readers: the graph metadata's, and arch/cfg without a graph (as other tools write).
+      const { graph: _, ...noGraph } = file.metadata;
+      for (const md of [{ ...file.metadata, ...extra }, { ...noGraph, ...extra }]) {
+        const err = (() => {
+          try {
+            loadModel(ctx, serializeSafetensors(tensors, md), 'm.safetensors').destroy();
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(err, message).toBeInstanceOf(CheckpointError);
+        expect((err as Error).message).toBe(message);
+      }
+    }
+    // ONNX: the same keys in metadata_props.
+    const proto = await loadOnnxProto((m) => new Error(m));
+    const exported = proto.ModelProto.decode(await exportOnnx(model, { inputSize: [3, 4, 4] }));
+    exported.metadataProps = [...(exported.metadataProps ?? []), new proto.StringStringEntryProto({ key: 'class_names', value: '["a"]' })];
+    await expect(readOnnx(proto.ModelProto.encode(exported).finish(), { fileName: 'm.onnx' })).rejects.toThrow('m.onnx: metadata_props class_names has 1 name, the model has 3 classes');
+    model.destroy();
+  });
+
+  it('predict normalises with the model\'s own mean/std and names the classes; browser images and arrays of them are batches', async () => {
+    const ctx = getCtx();
+    const names = ['ant', 'bee', 'cow', 'doe', 'elk'];
+    const mean = [0.3, 0.6, 0.45];
+    const std = [0.15, 0.35, 0.25];
+    // meta.mean/std take precedence over the dataset's.
+    const model = vgg(ctx, { cfg: [4, 'M', 8], numClasses: 5, dataset: 'cifar10', classNames: names, mean, std, inputSize: 4, seed: 11 });
+    await scramble(model, 4);
+    const n = 3;
+    const pixels = Uint8Array.from({ length: n * 3 * 16 }, (_, i) => (i * 53 + 7) % 256);
+    const got = await model.predict(pixels, { topK: 2 });
+    const x = Float32Array.from(pixels, (v, i) => (v / 255 - mean[Math.floor(i / 16) % 3]!) / std[Math.floor(i / 16) % 3]!);
+    const t = ctx.tensor([n, 3, 4, 4], x);
+    const logits = await ctx.readF32(model.forward(t, false));
+    t.destroy();
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(logits.subarray(i * 5, i * 5 + 5));
+      const e = row.map((v) => Math.exp(v - Math.max(...row)));
+      const z = e.reduce((a, b) => a + b, 0);
+      const order = [0, 1, 2, 3, 4].sort((a, b) => e[b]! - e[a]!).slice(0, 2);
+      expect(got[i]!.classes, `image ${i}`).toEqual(order);
+      expect(got[i]!.labels, `image ${i}`).toEqual(order.map((j) => names[j]));
+      expectClose(got[i]!.probabilities, order.map((j) => e[j]! / z), { atol: 1e-6, rtol: 1e-6 }, `image ${i} probabilities`);
+    }
+    // Without class names there are no labels.
+    const plain = vgg(ctx, { cfg: [4, 'M', 8], numClasses: 5, inputSize: 4, seed: 11 });
+    expect((await plain.predict(pixels))[0]).not.toHaveProperty('labels');
+    plain.destroy();
+    if (lane === 'chromium') {
+      // RGBA images of the same pixels (opaque, so nothing is premultiplied away).
+      const images = Array.from({ length: n }, (_, i) => {
+        const d = new Uint8ClampedArray(16 * 4);
+        for (let p = 0; p < 16; p++) {
+          for (let k = 0; k < 3; k++) d[4 * p + k] = pixels[i * 48 + k * 16 + p]!;
+          d[4 * p + 3] = 255;
+        }
+        return new ImageData(d, 4, 4);
+      });
+      const bitmaps = await Promise.all(images.map((im) => createImageBitmap(im)));
+      expect(await model.predict(images[1]!, { topK: 2 })).toEqual([got[1]]);
+      expect(await model.predict(bitmaps[2]!, { topK: 2 })).toEqual([got[2]]);
+      expect(await model.predict([images[0]!, bitmaps[1]!, images[2]!], { topK: 2, batchSize: 2 })).toEqual(got);
+      const wide = await createImageBitmap(new ImageData(5, 4));
+      await expect(model.predict(wide)).rejects.toThrow(new ShapeError('predict: the image is 5×4, the model takes 4×4'));
+      await expect(model.predict([images[0]!, wide])).rejects.toThrow('predict: image 1 is 5×4, the model takes 4×4');
+      await expect(model.predict([])).rejects.toThrow('predict: an empty array of images');
+    }
     model.destroy();
   });
 });

@@ -14,7 +14,7 @@ import { fsReason, readFileBytes } from '../io/files.node.js';
 import { parseSafetensors, toFloat32, toInt64 } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
 import { checkpointGraph, expectFinite, loadModel } from '../io/checkpoint.js';
-import type { Model } from '../nn/model.js';
+import type { Model, ModelMeta } from '../nn/model.js';
 import type { Graph } from '../nn/graph.js';
 import type { StepProgress } from '../train/trainer.js';
 
@@ -108,16 +108,18 @@ export interface ModelFile {
   bytes: Uint8Array;
   /** The graph the file describes (host objects only; checked against its metadata). */
   graph: Graph;
+  /** The model description the file's metadata gives (classes, input channels and size, class names, …). */
+  meta: ModelMeta;
 }
 
 /** Reads and validates a model checkpoint (graph, metadata, finite values) without touching the GPU, so bad files fail fast. */
 export async function readModelFile(file: string): Promise<ModelFile> {
   const bytes = await readFileBytes(file);
   const parsed = parseSafetensors(bytes, file);
-  const graph = checkpointGraph(parsed, file).graph;
+  const { graph, meta } = checkpointGraph(parsed, file);
   // Non-finite weights fail here, on the host, before a GPU is set up.
   expectFinite(new Map([...parsed.tensors].filter(([, t]) => t.dtype === 'F32').map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t, k, file) }])), file);
-  return { file, bytes, graph };
+  return { file, bytes, graph, meta };
 }
 
 /** Builds the model of a file read by `readModelFile`, which has already refused non-finite values (so they are not scanned twice). */

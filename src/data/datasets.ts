@@ -102,6 +102,63 @@ export function normalization(name: string): { mean: readonly number[]; std: rea
   }
 }
 
+/** CIFAR-10's class names in label order (the dataset's `batches.meta.txt`). */
+export const CIFAR10_CLASSES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+/** CIFAR-100's 100 fine class names in label order (the dataset's `fine_label_names.txt`). */
+export const CIFAR100_CLASSES: readonly string[] = [
+  'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
+  'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
+  'chair', 'chimpanzee', 'clock', 'cloud', 'cockroach', 'couch', 'crab', 'crocodile', 'cup', 'dinosaur',
+  'dolphin', 'elephant', 'flatfish', 'forest', 'fox', 'girl', 'hamster', 'house', 'kangaroo', 'keyboard',
+  'lamp', 'lawn_mower', 'leopard', 'lion', 'lizard', 'lobster', 'man', 'maple_tree', 'motorcycle', 'mountain',
+  'mouse', 'mushroom', 'oak_tree', 'orange', 'orchid', 'otter', 'palm_tree', 'pear', 'pickup_truck', 'pine_tree',
+  'plain', 'plate', 'poppy', 'porcupine', 'possum', 'rabbit', 'raccoon', 'ray', 'road', 'rocket',
+  'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
+  'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
+  'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
+];
+/** CIFAR-100's 20 coarse class (superclass) names in label order (the dataset's `coarse_label_names.txt`). */
+export const CIFAR100_COARSE_CLASSES: readonly string[] = [
+  'aquatic_mammals', 'fish', 'flowers', 'food_containers', 'fruit_and_vegetables', 'household_electrical_devices',
+  'household_furniture', 'insects', 'large_carnivores', 'large_man-made_outdoor_things', 'large_natural_outdoor_scenes',
+  'large_omnivores_and_herbivores', 'medium_mammals', 'non-insect_invertebrates', 'people', 'reptiles', 'small_mammals',
+  'trees', 'vehicles_1', 'vehicles_2',
+];
+/** Fashion-MNIST's class names in label order (as its README lists them). */
+export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+/** MNIST's classes: the digits `'0'` to `'9'`. */
+export const MNIST_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * The class names of a dataset name in label order, or null when none are known (tensor
+ * datasets, plain `idx`).
+ *
+ * @example
+ * ```ts
+ * import { classNames } from 'netslim';
+ *
+ * console.log(classNames('cifar10')?.[3]); // 'cat'
+ * console.log(classNames('fashion-mnist')?.[9]); // 'Ankle boot'
+ * console.log(classNames('tensors')); // null
+ * ```
+ */
+export function classNames(name: string): readonly string[] | null {
+  switch (name) {
+    case 'cifar10':
+      return CIFAR10_CLASSES;
+    case 'cifar100':
+      return CIFAR100_CLASSES;
+    case 'cifar100-coarse':
+      return CIFAR100_COARSE_CLASSES;
+    case 'fashion-mnist':
+      return FASHION_MNIST_CLASSES;
+    case 'mnist':
+      return MNIST_CLASSES;
+    default:
+      return null;
+  }
+}
+
 const CIFAR_PIXELS = 3 * 32 * 32;
 
 /** Checks a byte array is a non-empty whole number of records. */

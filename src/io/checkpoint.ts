@@ -1,9 +1,10 @@
 /**
  * Model checkpoints as safetensors with PyTorch's state_dict keys (docs/architecture.md §5): F32 tensors,
  * I64 `num_batches_tracked`, and `__metadata__` with arch, depth, num_classes, in_channels, cfg
- * (and dataset when known). Metadata may be partial or absent (`safetensors.torch.save_file`
- * writes none): what is missing is inferred from the tensor names and shapes, and metadata that
- * contradicts the tensors is rejected naming both. Browser-safe: bytes in, bytes out.
+ * (and when known: dataset, class_names, and the input normalisation mean and std as JSON
+ * arrays). Metadata may be partial or absent (`safetensors.torch.save_file` writes none): what
+ * is missing is inferred from the tensor names and shapes, and metadata that contradicts the
+ * tensors is rejected naming both. Browser-safe: bytes in, bytes out.
  */
 import type { Context } from '../gpu/context.js';
 import { NetslimError } from '../errors.js';
@@ -14,6 +15,7 @@ import { GraphSpecError, graphFromSpec, graphToSpec } from '../nn/graph-spec.js'
 import type { Graph } from '../nn/graph.js';
 import { Linear } from '../nn/layers.js';
 import { CheckpointError } from './errors.js';
+import { labelMetadata, readLabelMetadata } from '../nn/labels.js';
 import type { Trainer, TrainingState } from '../train/trainer.js';
 import { parseSafetensors, serializeSafetensors, toFloat32, toInt64, type SafeTensor, type SafetensorsFile } from './safetensors.js';
 
@@ -41,7 +43,8 @@ export async function saveModel(model: Model): Promise<Uint8Array> {
 
 /**
  * The `__metadata__` strings of a model: arch, classes, input channels, depth and cfg for the
- * reference architectures, and with `graph` the graph itself as versioned JSON (`graph`), which
+ * reference architectures, the dataset, class names (`class_names`) and input normalisation
+ * (`mean`, `std`) as JSON arrays when the model has them, and with `graph` the graph itself as versioned JSON (`graph`), which
  * is what lets any model load back.
  *
  * @example
@@ -61,6 +64,7 @@ export function metadataOf(meta: ModelMeta, graph?: Graph): Record<string, strin
   if (meta.depth !== undefined) md.depth = String(meta.depth);
   if (meta.cfg) md.cfg = JSON.stringify(meta.cfg);
   if (meta.dataset) md.dataset = meta.dataset;
+  Object.assign(md, labelMetadata(meta));
   if (meta.pruning) md.pruning = meta.pruning;
   if (meta.inputSize !== undefined) md.input_size = String(meta.inputSize);
   if (graph) md.graph = JSON.stringify(graphToSpec(graph));
@@ -134,7 +138,10 @@ export function checkpointMeta(file: SafetensorsFile, fileName = 'checkpoint'): 
   }
   const depth = !archInfersDepth(inferred.arch) && md.depth !== undefined ? Number(md.depth) : inferred.depth;
   if (md.pruning !== undefined && md.pruning !== 'mask') throw new CheckpointError(fileName, undefined, `metadata pruning=${md.pruning} is not "mask"`);
-  return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}), ...(md.pruning ? { pruning: 'mask' as const } : {}) };
+  const labels = readLabelMetadata(md, inferred.numClasses, inferred.inChannels, (detail) => {
+    throw new CheckpointError(fileName, undefined, detail);
+  });
+  return { ...inferred, ...(depth !== undefined ? { depth } : {}), ...(md.dataset ? { dataset: md.dataset } : {}), ...labels, ...(md.pruning ? { pruning: 'mask' as const } : {}) };
 }
 
 /** The state values of a parsed checkpoint, converted to F32 / I64 as the model wants them. */
@@ -292,6 +299,9 @@ export function checkpointGraph(file: SafetensorsFile, fileName = 'checkpoint'):
     numClasses,
     inChannels: graph.inChannels,
     ...(md.dataset ? { dataset: md.dataset } : {}),
+    ...readLabelMetadata(md, numClasses, graph.inChannels, (detail) => {
+      throw new CheckpointError(fileName, undefined, detail);
+    }),
     ...(md.pruning ? { pruning: 'mask' as const } : {}),
   };
   if (md.input_size !== undefined) {

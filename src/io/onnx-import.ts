@@ -34,6 +34,7 @@ import { nonFiniteMessage } from '../util/finite.js';
 import { Graph } from '../nn/graph.js';
 import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6, type Layer } from '../nn/layers.js';
 import { Model, type ModelMeta, type StateValues } from '../nn/model.js';
+import { datasetLabelMeta, pickLabelMeta, readLabelMetadata } from '../nn/labels.js';
 
 /** Where in the ONNX graph an import error is: the node's name, op type and position. */
 export interface OnnxNodeRef {
@@ -90,7 +91,11 @@ export interface OnnxImportOptions {
    * (default [C, 32, 32]); a fixed ONNX input must agree with it.
    */
   inputSize?: [number, number, number];
-  /** Dataset name for the model's metadata. */
+  /**
+   * Dataset name for the model's metadata (default: the file's `dataset` metadata_props entry, as
+   * netslim's export writes it). A dataset netslim knows also gives the model its class names and
+   * input mean/std where the file's metadata_props (`class_names`, `mean`, `std`) do not.
+   */
   dataset?: string;
 }
 
@@ -395,11 +400,27 @@ export async function readOnnx(bytes: Uint8Array, options: OnnxImportOptions = {
   if (bad) throw new OnnxImportError(`${file}: ${bad.message}`);
 
   const numClasses = outShape[1]!;
+  // What netslim's export records beside the graph: the dataset, class names, input normalisation.
+  const props: Record<string, string> = {};
+  for (const p of model.metadataProps ?? []) if (p.key) props[p.key] = p.value ?? '';
+  const dataset = options.dataset ?? (props.dataset || undefined);
+  const labels = readLabelMetadata(
+    props,
+    numClasses,
+    channels,
+    (detail) => {
+      throw new OnnxImportError(`${file}: ${detail}`);
+    },
+    'metadata_props',
+  );
+  // A dataset netslim knows gives what the file does not say (its class names, its mean/std).
+  const known = datasetLabelMeta(dataset, numClasses, channels);
   const meta: ModelMeta = {
     arch: 'custom',
     numClasses,
     inChannels: channels,
-    ...(options.dataset ? { dataset: options.dataset } : {}),
+    ...(dataset ? { dataset } : {}),
+    ...pickLabelMeta({ classNames: labels.classNames ?? known.classNames, ...(labels.mean ? { mean: labels.mean, std: labels.std } : { mean: known.mean, std: known.std }) }),
     ...(fixed && inputSize[1] === inputSize[2] && inputSize[1] !== 32 ? { inputSize: inputSize[1] } : {}),
   };
   const prod = [model.producerName, model.producerVersion].filter(Boolean).join(' ');

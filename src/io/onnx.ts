@@ -20,6 +20,7 @@ import { NetslimError } from '../errors.js';
 import { nonFiniteMessage } from '../util/finite.js';
 import type { AvgPool2d, BatchNorm2d, ChannelSelection, Conv2d, Layer, Linear, MaxPool2d } from '../nn/layers.js';
 import type { Model, StateValues } from '../nn/model.js';
+import { labelMetadata } from '../nn/labels.js';
 
 /**
  * The model cannot be written as ONNX (a layer kind with no mapping, bad options, a state that does not fit).
@@ -277,6 +278,7 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
     num_classes: String(meta.numClasses),
     in_channels: String(meta.inChannels),
     dataset: meta.dataset,
+    ...labelMetadata(meta),
   };
   const irVersion = irVersionFor(opset);
   const message: onnx.IModelProto = {
@@ -302,7 +304,8 @@ export async function exportOnnxModel(model: Model, options: OnnxExportOptions =
 
 /**
  * The model as ONNX bytes (opset 13 by default; dynamic batch; input `input`, output `logits`;
- * metadata arch, depth, cfg, num_classes, in_channels). Works for pruned models: each channel
+ * metadata_props arch, depth, cfg, num_classes, in_channels, and when the model has them dataset,
+ * class_names, mean and std). Works for pruned models: each channel
  * selection becomes a Gather over its kept channels.
  *
  * @example

@@ -12,6 +12,7 @@ import { ShapeError, assertShape } from '../errors.js';
 import { accumulate } from '../ops/elementwise.js';
 import { Graph } from './graph.js';
 import { predictImages, type PredictInput, type PredictOptions, type Prediction } from './predict.js';
+import { labelMetaProblem } from './labels.js';
 import { Add, BatchNorm2d, ChannelSelection, Conv2d, Flatten, ReLU, type Layer, type StateSlot } from './layers.js';
 
 /** What a model is, as checkpoint metadata records it. */
@@ -23,6 +24,19 @@ export interface ModelMeta {
   /** The reference's cfg (`'M'` for VGG pools). */
   cfg?: (number | 'M')[];
   dataset?: string;
+  /**
+   * Class names in label order (`classNames[i]` names class i), one per class; `model.predict`
+   * returns them beside the class indices. Stored as the checkpoint metadata `class_names`.
+   */
+  classNames?: string[];
+  /**
+   * Per-channel mean of the [0, 1] pixels the model was trained on (one value per input channel),
+   * which `model.predict` subtracts before dividing by {@link ModelMeta.std}; given with `std`.
+   * Stored as the checkpoint metadata `mean`.
+   */
+  mean?: number[];
+  /** Per-channel std of the training pixels (positive, one per input channel); given with `mean`. Stored as `std`. */
+  std?: number[];
   /** Height = width of the input the reference architectures' builders sized the final pool for, when not 32. */
   inputSize?: number;
   /**
@@ -164,6 +178,8 @@ export class Model {
     readonly graph: Graph,
     readonly meta: ModelMeta,
   ) {
+    const bad = labelMetaProblem(meta, meta.numClasses, graph.inChannels, (f) => `meta.${f}`);
+    if (bad) throw new ShapeError(`${meta.arch}: ${bad}`);
     for (const { slot, name } of this.namedSlots()) {
       if (slot.dtype !== 'F32') continue;
       slot.value = ctx.tensor(slot.shape, undefined, 'f32', name);
@@ -351,20 +367,25 @@ export class Model {
 
   /**
    * Classifies raw images: `images` holds N images of the model's input size in NCHW order (bytes
-   * 0–255, or floats in [0, 1]), or is one browser `ImageData` (RGBA; grey for a 1-channel
-   * model). They are normalised as the model's dataset was in training (`meta.dataset`, when
-   * netslim knows it) unless `options.normalize` says otherwise, run in evaluation mode, and the
-   * `topK` most probable classes of each come back on the host with their softmax probabilities.
+   * 0–255, or floats in [0, 1]), or is one browser image — an `ImageData` (RGBA; grey for a
+   * 1-channel model, as luminance 0.299 R + 0.587 G + 0.114 B) or an `ImageBitmap` (read through
+   * an `OffscreenCanvas` of its size) — or an array of such images as a batch. Browser images must
+   * have the model's input size (a ShapeError names both sizes). They are normalised with the
+   * model's `meta.mean` / `meta.std` when it has them, else as its dataset was in training
+   * (`meta.dataset`, when netslim knows it), unless `options.normalize` says otherwise; run in
+   * evaluation mode; and the `topK` most probable classes of each come back on the host with their
+   * softmax probabilities, and with their names (`labels`) when the model has `meta.classNames`.
    *
    * @example
    * ```ts
    * import { init, models } from 'netslim/node';
    *
    * const ctx = await init();
-   * const model = models.vgg(ctx, { depth: 11, dataset: 'cifar10' });
+   * const model = models.vgg(ctx, { depth: 11, dataset: 'cifar10' }); // CIFAR-10's names and mean/std
    * const pixels = new Uint8Array(2 * 3 * 32 * 32).fill(128); // two 3×32×32 images
    * const [first] = await model.predict(pixels, { topK: 3 });
-   * console.log(first!.classes, first!.probabilities); // e.g. [4, 7, 1] [0.12, 0.11, 0.10]
+   * console.log(first!.classes, first!.probabilities, first!.labels); // e.g. [4, 7, 1] [0.12, 0.11, 0.10] ['deer', 'horse', 'automobile']
+   * // In a page: await model.predict(await createImageBitmap(img)), or an array of ImageData.
    * ctx.destroy();
    * ```
    */

@@ -11,6 +11,7 @@ import { Graph } from './graph.js';
 import { graphToSpec } from './graph-spec.js';
 import { Add, AvgPool2d, BatchNorm2d, ChannelSelection, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, ReLU6 } from './layers.js';
 import { Model, type ModelMeta } from './model.js';
+import { datasetLabelMeta, labelMetaProblem, pickLabelMeta } from './labels.js';
 import { rng } from '../util/random.js';
 
 /** A VGG cfg: conv widths, with `'M'` for each 2×2 max pool. */
@@ -32,7 +33,18 @@ export interface ModelOptions {
   inChannels?: number;
   /** Seed of the initialisation (default 1, as the reference's `--seed`). */
   seed?: number;
+  /**
+   * The dataset the model is for (`cifar10`, `cifar100`, `fashion-mnist`, `mnist`, …): recorded in
+   * its meta, and when netslim knows the dataset, its class names (when it has `numClasses` of
+   * them) and its per-channel mean/std (when it has `inChannels` channels) unless given below.
+   */
   dataset?: string;
+  /** Class names in label order, one per class (default: the dataset's, see `dataset`). */
+  classNames?: string[];
+  /** Per-channel mean of the [0, 1] input pixels, given with `std` (default: the dataset's, see `dataset`). */
+  mean?: number[];
+  /** Per-channel std of the [0, 1] input pixels, given with `mean`. */
+  std?: number[];
   /**
    * Height = width of the images the model takes (default 32, the reference's CIFAR size): the
    * final average pool's window is sized so that it leaves one pixel (VGG: side / 2^pools; ResNet
@@ -51,9 +63,17 @@ function headPool(arch: string, side: number | undefined, factor: number): numbe
   return k;
 }
 
-/** Meta fields every builder records. */
-function commonMeta(opts: ModelOptions): Pick<ModelMeta, 'dataset' | 'inputSize'> {
-  return { ...(opts.dataset ? { dataset: opts.dataset } : {}), ...(opts.inputSize !== undefined && opts.inputSize !== 32 ? { inputSize: opts.inputSize } : {}) };
+/**
+ * Meta fields every builder records: the dataset, the input size, and the class names and
+ * mean/std given or (for a dataset netslim knows) the dataset's, checked against the model.
+ */
+function commonMeta(opts: ModelOptions, arch: string, numClasses: number, inChannels: number): Pick<ModelMeta, 'dataset' | 'inputSize' | 'classNames' | 'mean' | 'std'> {
+  const given = { classNames: opts.classNames, mean: opts.mean, std: opts.std };
+  const bad = labelMetaProblem(given, numClasses, inChannels, (f) => f);
+  if (bad) throw new ShapeError(`${arch}: ${bad}`);
+  const known = datasetLabelMeta(opts.dataset, numClasses, inChannels);
+  const labels = pickLabelMeta({ classNames: opts.classNames ?? known.classNames, ...(opts.mean ? { mean: opts.mean, std: opts.std } : { mean: known.mean, std: known.std }) });
+  return { ...(opts.dataset ? { dataset: opts.dataset } : {}), ...labels, ...(opts.inputSize !== undefined && opts.inputSize !== 32 ? { inputSize: opts.inputSize } : {}) };
 }
 
 /** Options of {@link vgg} and {@link vggGraph}. */
@@ -130,7 +150,7 @@ export function vggGraph(opts: VggOptions = {}): { graph: Graph; meta: ModelMeta
   // a window that pools what the max pools leave to one pixel.
   const window = opts.inputSize === undefined ? 2 : headPool('vgg', opts.inputSize, 2 ** cfg.filter((v) => v === 'M').length);
   g.chain(cur, new AvgPool2d('', { kernel: window }), new Flatten(''), new Linear('classifier', last, numClasses));
-  return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
+  return { graph: g, meta: { arch: 'vgg', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts, 'vgg', numClasses, inChannels) } };
 }
 
 /**
@@ -221,7 +241,7 @@ export function resnetGraph(opts: ResnetOptions = {}): { graph: Graph; meta: Mod
     new Flatten(''),
     new Linear('fc', cfg[cfg.length - 1]!, numClasses),
   );
-  return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
+  return { graph: g, meta: { arch: 'resnet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts, 'resnet', numClasses, inChannels) } };
 }
 
 /**
@@ -303,7 +323,7 @@ export function densenetGraph(opts: DensenetOptions = {}): { graph: Graph; meta:
     new Flatten(''),
     new Linear('fc', cfg[cfg.length - 1]!, numClasses),
   );
-  return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts) } };
+  return { graph: g, meta: { arch: 'densenet', depth, numClasses, inChannels, cfg: [...cfg], ...commonMeta(opts, 'densenet', numClasses, inChannels) } };
 }
 
 // ------------------------------------------------------------------------------ torchvision-style networks
@@ -361,7 +381,7 @@ export function resnet18Graph(opts: Resnet18Options = {}): { graph: Graph; meta:
     }
   });
   g.chain(x, new GlobalAvgPool2d('avgpool'), new Flatten(''), new Linear('fc', cin, numClasses));
-  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts) } };
+  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts, 'custom', numClasses, inChannels) } };
 }
 
 /** torchvision's rounding of channel counts: to the nearest multiple of `d`, never below 90 % of `v`. */
@@ -442,7 +462,7 @@ export function mobilenetV2Graph(opts: MobilenetV2Options = {}): { graph: Graph;
   const last = makeDivisible(1280 * Math.max(1, width));
   x = g.chain(x, new Conv2d(`features.${i}.0`, { inChannels: cin, outChannels: last, kernel: 1 }), new BatchNorm2d(`features.${i}.1`, last), new ReLU6(''));
   g.chain(x, new GlobalAvgPool2d(''), new Flatten(''), new Dropout('classifier.0', opts.dropout ?? 0.2, opts.seed ?? 1), new Linear('classifier.1', last, numClasses));
-  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts) } };
+  return { graph: g, meta: { arch: 'custom', numClasses, inChannels, ...commonMeta(opts, 'custom', numClasses, inChannels) } };
 }
 
 // ------------------------------------------------------------------------------ initialisation
@@ -617,7 +637,7 @@ export function mobilenetV2(ctx: Context, opts: MobilenetV2Options = {}): Model 
  * ```
  */
 export function graphFromMeta(meta: ModelMeta): { graph: Graph; meta: ModelMeta } {
-  const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...(meta.inputSize !== undefined ? { inputSize: meta.inputSize } : {}) };
+  const common = { numClasses: meta.numClasses, inChannels: meta.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...pickLabelMeta(meta), ...(meta.inputSize !== undefined ? { inputSize: meta.inputSize } : {}) };
   switch (meta.arch) {
     case 'vgg':
       return vggGraph({ ...common, ...(meta.depth !== undefined ? { depth: meta.depth } : {}), ...(meta.cfg ? { cfg: meta.cfg } : {}) });
@@ -670,7 +690,7 @@ const CFG_OF: Record<string, (g: Graph) => (number | 'M')[]> = {
  * ```
  */
 export function describeGraph(meta: ModelMeta, graph: Graph): ModelMeta {
-  const common: ModelMeta = { arch: 'custom', numClasses: meta.numClasses, inChannels: graph.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...(meta.pruning ? { pruning: meta.pruning } : {}) };
+  const common: ModelMeta = { arch: 'custom', numClasses: meta.numClasses, inChannels: graph.inChannels, ...(meta.dataset ? { dataset: meta.dataset } : {}), ...pickLabelMeta(meta), ...(meta.pruning ? { pruning: meta.pruning } : {}) };
   if (meta.inputSize !== undefined) common.inputSize = meta.inputSize;
   const cfgOf = Object.hasOwn(CFG_OF, meta.arch) ? CFG_OF[meta.arch] : undefined;
   if (!cfgOf) return common;

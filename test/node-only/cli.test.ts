@@ -3,7 +3,7 @@
 // --resume, and predict reproducing PyTorch's logits for PyTorch-made checkpoints.
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,13 @@ import { normal, integers } from '../util/random.js';
 import { Graph } from '../../src/nn/graph.js';
 import { graphToSpec } from '../../src/nn/graph-spec.js';
 import { Add, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, ReLU6 } from '../../src/nn/layers.js';
+import { PNG } from 'pngjs';
+import { decode as decodeJpeg, encode as encodeJpeg } from 'jpeg-js';
+import { init } from '../../src/node.js';
+import { vgg } from '../../src/nn/models.js';
+import { saveModel } from '../../src/io/checkpoint.js';
+import { CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD } from '../../src/data/datasets.js';
+import { scramble } from '../util/scramble.js';
 
 /** A custom-graph model file (an inverted residual with global pooling) with seeded weights, written as netslim writes any graph. */
 function customModelFile(file: string): void {
@@ -64,6 +71,44 @@ function tensorDataset(file: string, n: number, c: number, hw: number, classes: 
     x: { dtype: 'F32', shape: [n, c, hw, hw], data: new Uint8Array(x.buffer) },
     y: { dtype: 'I64', shape: [n], data: new Uint8Array(y.buffer) },
   }));
+}
+
+/** A PNG file of RGBA pixels (row-major). */
+function pngFile(file: string, width: number, height: number, rgba: (p: number, k: number) => number): void {
+  const png = new PNG({ width, height });
+  for (let i = 0; i < width * height * 4; i++) png.data[i] = rgba(i >> 2, i & 3);
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+/** An image's RGBA bytes as C×H×W floats in [0, 1]: RGB, or luminance for one channel (what predict --image feeds the model at its own size). */
+function planes(rgba: Uint8Array, hw: number, channels: number): Float32Array {
+  const out = new Float32Array(channels * hw);
+  for (let p = 0; p < hw; p++) {
+    if (channels === 1) out[p] = (0.299 * rgba[4 * p]! + 0.587 * rgba[4 * p + 1]! + 0.114 * rgba[4 * p + 2]!) / 255;
+    else for (let k = 0; k < channels; k++) out[k * hw + p] = rgba[4 * p + k]! / 255;
+  }
+  return out;
+}
+
+/** One 2× shrink of a [2n, 2n] plane, written out: the bilinear filter widened to 4 taps, (1, 3, 3, 1)/8 inside and (3, 3, 1)/7 at the edges. */
+function halve(plane: Float32Array, side: number): Float32Array {
+  const n = side / 2;
+  const taps = (o: number): [number, number][] => {
+    const all: [number, number][] = [[2 * o - 1, 1], [2 * o, 3], [2 * o + 1, 3], [2 * o + 2, 1]];
+    const inside = all.filter(([i]) => i >= 0 && i < side);
+    const sum = inside.reduce((a, [, w]) => a + w, 0);
+    return inside.map(([i, w]) => [i, w / sum]);
+  };
+  const out = new Float32Array(n * n);
+  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) out[y * n + x] = taps(y).reduce((a, [iy, wy]) => a + wy * taps(x).reduce((b, [ix, wx]) => b + wx * plane[iy * side + ix]!, 0), 0);
+  return out;
+}
+
+/** The classes and percentages of one `predict --image` line. */
+function parseLine(line: string, file: string): { names: string[]; percent: number[] } {
+  expect(line.startsWith(`${file}: `), line).toBe(true);
+  const entries = line.slice(file.length + 2).split(', ').map((e) => /^(.+) (\d+\.\d\d)%$/.exec(e)!);
+  return { names: entries.map((m) => m[1]!), percent: entries.map((m) => Number(m[2])) };
 }
 
 describe('netslim CLI', () => {
@@ -414,6 +459,112 @@ describe('netslim CLI', () => {
     await session.release();
     expectClose(theirs, ours, { atol: 1e-4, rtol: 1e-4 }, 'onnxruntime vs predict on the slimmed import');
   }, 600_000);
+
+  it('predict --image prints the top classes of PNG and JPEG files as model.predict gives them (named, resized, grey); bad images fail in one line', async () => {
+    const dir = tmp();
+    const ctx = await init();
+    // An RGB model for CIFAR-10 (its class names and mean/std) taking 8×8 images, and a grey one without names.
+    const rgb = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], dataset: 'cifar10', inputSize: 8, seed: 5 });
+    const grey = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 4, inputSize: 8, seed: 6 });
+    try {
+      await scramble(rgb, 7, { linear: true });
+      await scramble(grey, 8, { linear: true });
+      writeFileSync(path.join(dir, 'rgb.safetensors'), await saveModel(rgb));
+      writeFileSync(path.join(dir, 'grey.safetensors'), await saveModel(grey));
+      // a.png at the model's size (alpha varies and is ignored), b.jpg (its pixels as jpeg-js decodes them), c.png at twice the size.
+      const files = ['a.png', 'b.jpg', 'c.png'].map((f) => path.join(dir, f));
+      const px = (seed: number) => (p: number, k: number) => (k === 3 ? 128 + ((p * 7) % 128) : (p * 37 + k * 91 + seed * 53) % 256);
+      pngFile(files[0]!, 8, 8, px(1));
+      const jpegRgba = Uint8Array.from({ length: 8 * 8 * 4 }, (_, i) => px(2)(i >> 2, i & 3));
+      writeFileSync(files[1]!, encodeJpeg({ width: 8, height: 8, data: jpegRgba }, 90).data);
+      pngFile(files[2]!, 16, 16, px(3));
+      const decoded = [
+        PNG.sync.read(readFileSync(files[0]!)).data,
+        decodeJpeg(readFileSync(files[1]!), { useTArray: true, formatAsRGBA: true }).data,
+        PNG.sync.read(readFileSync(files[2]!)).data,
+      ];
+      for (const [model, file, channels] of [[rgb, 'rgb.safetensors', 3], [grey, 'grey.safetensors', 1]] as const) {
+        // Reference: the same pixels (the large image shrunk by the written-out filter) through model.predict.
+        const pixels = new Float32Array(3 * channels * 64);
+        decoded.forEach((rgba, i) => {
+          const big = i === 2;
+          const p = planes(new Uint8Array(rgba), big ? 256 : 64, channels);
+          for (let c = 0; c < channels; c++) pixels.set(big ? halve(p.subarray(c * 256, (c + 1) * 256), 16) : p.subarray(c * 64, (c + 1) * 64), (i * channels + c) * 64);
+        });
+        const expected = await model.predict(pixels, { topK: 3 });
+        const r = netslim('predict', '--model', path.join(dir, file), '--image', ...files, '--top-k', '3', '--batch-size', '2');
+        expect(r.code, r.stderr).toBe(0);
+        const lines = r.stdout.trim().split('\n');
+        expect(lines, r.stdout).toHaveLength(3);
+        lines.forEach((line, i) => {
+          const got = parseLine(line, files[i]!);
+          const want = expected[i]!;
+          expect(got.names, `${file} ${files[i]}`).toEqual(want.labels ?? want.classes.map((c) => `class ${c}`));
+          got.percent.forEach((v, j) => expect(Math.abs(v - 100 * want.probabilities[j]!), `${file} ${files[i]} class ${j}`).toBeLessThanOrEqual(0.0051));
+        });
+        if (model === rgb) expect(CIFAR10_CLASSES).toContain(parseLine(lines[0]!, files[0]!).names[0]);
+      }
+    } finally {
+      rgb.destroy();
+      grey.destroy();
+      ctx.destroy();
+    }
+
+    // Bad images: one line naming the file, exit 1, no stack; usage errors exit 2.
+    const png = readFileSync(path.join(dir, 'a.png'));
+    writeFileSync(path.join(dir, 'cut.png'), png.subarray(0, png.length - 20));
+    writeFileSync(path.join(dir, 'cut.jpg'), readFileSync(path.join(dir, 'b.jpg')).subarray(0, 200));
+    writeFileSync(path.join(dir, 'notes.png'), 'not an image');
+    const model = path.join(dir, 'rgb.safetensors');
+    const cases: [string[], number, RegExp][] = [
+      [['--image', path.join(dir, 'cut.png')], 1, /^netslim: .*cut\.png: cannot decode the PNG image: .+$/],
+      [['--image', path.join(dir, 'a.png'), path.join(dir, 'cut.jpg')], 1, /^netslim: .*cut\.jpg: cannot decode the JPEG image: .+$/],
+      [['--image', path.join(dir, 'notes.png')], 1, /^netslim: .*notes\.png: not a PNG or JPEG image \(netslim predict reads PNG and JPEG files\)$/],
+      [['--image', path.join(dir, 'missing.png')], 1, /^netslim: .*missing\.png: cannot read: no such file or directory \(ENOENT\)$/],
+      [[], 2, /^netslim: predict takes exactly one of --input \(a tensor file\) or --image \(image files\)$/],
+      [['--image', path.join(dir, 'a.png'), '--input', path.join(dir, 'x.safetensors')], 2, /^netslim: predict takes exactly one of --input/],
+      [['--image', path.join(dir, 'a.png'), '--output', path.join(dir, 'y.safetensors')], 2, /^netslim: --output goes with --input; --image prints its results$/],
+      [['--image', path.join(dir, 'a.png'), '--top-k', '11'], 2, /^netslim: --top-k 11: the model has 10 classes$/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = netslim('predict', '--model', model, ...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(errorLines(r.stderr), args.join(' ')).toEqual([expect.stringMatching(re)]);
+      expect(r.stderr).not.toMatch(/\n\s+at .*\.[jt]s:\d+/);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+  }, 300_000);
+
+  it('train on a CIFAR-10 directory records its class names and mean/std, and predict --image names the classes of a photo of another size', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'cifar10');
+    mkdirSync(data);
+    // Two records per batch file (label byte + 3072 pixel bytes), as CIFAR-10's binaries hold them.
+    for (const [b, name] of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch'].entries()) {
+      const bytes = new Uint8Array(2 * 3073);
+      for (let r = 0; r < 2; r++) {
+        bytes[r * 3073] = (b * 2 + r) % 10;
+        for (let i = 1; i < 3073; i++) bytes[r * 3073 + i] = (i * (b + 3) + r * 41) % 256;
+      }
+      writeFileSync(path.join(data, `${name}.bin`), bytes);
+    }
+    const save = path.join(dir, 'run');
+    const t = netslim('train', '--data', data, '--arch', 'vgg', '--cfg', '[4,"M",4,"M",8,"M",8,"M",8]', '--epochs', '1', '--batch-size', '5', '--save', save);
+    expect(t.code, t.stderr).toBe(0);
+    const md = parseSafetensors(new Uint8Array(readFileSync(path.join(save, 'checkpoint.safetensors'))), 'checkpoint').metadata;
+    expect(md.dataset).toBe('cifar10');
+    expect(JSON.parse(md.class_names!)).toEqual(CIFAR10_CLASSES);
+    expect([JSON.parse(md.mean!), JSON.parse(md.std!)]).toEqual([CIFAR10_MEAN, CIFAR10_STD]);
+    // A 45×30 photo-sized image is resized to 32×32; the line names a CIFAR-10 class.
+    const photo = path.join(dir, 'photo.jpg');
+    writeFileSync(photo, encodeJpeg({ width: 45, height: 30, data: Uint8Array.from({ length: 45 * 30 * 4 }, (_, i) => (i * 13) % 256) }, 85).data);
+    const p = netslim('predict', '--model', path.join(save, 'checkpoint.safetensors'), '--image', photo, '--top-k', '2');
+    expect(p.code, p.stderr).toBe(0);
+    const { names, percent } = parseLine(p.stdout.trim(), photo);
+    expect(names).toHaveLength(2);
+    for (const n of names) expect(CIFAR10_CLASSES).toContain(n);
+    expect(percent[0]).toBeGreaterThanOrEqual(percent[1]!);
+  }, 300_000);
 
   for (const name of ['vgg_tiny', 'resnet11', 'densenet7']) {
     it(`predict gives PyTorch's logits for a PyTorch-made ${name} checkpoint`, () => {

@@ -229,7 +229,7 @@ ctx.destroy();
 
     expect(warnings.filter((w) => w.code === 'UNRESOLVED_IMPORT' || w.code === 'MISSING_NODE_BUILTINS').map((w) => w.message), 'unresolved imports').toEqual([]);
     expect(chunks.flatMap((c) => [...c.imports, ...c.dynamicImports].filter((i) => !chunks.some((k) => k.fileName === i))), 'external imports').toEqual([]);
-    const nodeOnly = /[\\/]node_modules[\\/](webgpu|linkedom|cli-progress|commander)[\\/]|\.node$|files\.node|[\\/]dist[\\/](node|cli)\.js$/;
+    const nodeOnly = /[\\/]node_modules[\\/](webgpu|linkedom|cli-progress|commander|pngjs|jpeg-js)[\\/]|\.node$|files\.node|[\\/]dist[\\/](node|cli)\.js$/;
     expect(modules.filter((m) => nodeOnly.test(m)), 'Node-only modules in the bundle').toEqual([]);
     const forbidden = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"](?:node:[\w/]+|fs|fs\/promises|path|os|crypto|child_process|module|url|webgpu|[^'"]*dawn[^'"]*)['"]/g;
     for (const c of chunks) expect([...c.code.matchAll(forbidden)].map((m) => m[0]), `${c.fileName} imports`).toEqual([]);
