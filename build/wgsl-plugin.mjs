@@ -96,7 +96,7 @@ function reflectFile(pre, file, files) {
       try {
         ws = pre.workgroupSizeOf(code, name);
       } catch (err) {
-        throw new Error(`${file}: ${err.message}`);
+        throw new Error(`${file}: ${err.message}`, { cause: err });
       }
       if (ws.join() !== e.workgroupSize.join()) {
         throw new Error(`${file}:${name}: workgroup size read as [${ws}] but wgsl_reflect says [${e.workgroupSize}] (write it as three literals or {{DEFINES}})`);

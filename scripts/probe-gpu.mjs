@@ -5,7 +5,7 @@ import { create, globals } from 'webgpu';
 
 Object.assign(globalThis, globals);
 const gpu = create([]);
-let adapter = null;
+let adapter;
 try {
   adapter = await gpu.requestAdapter();
 } catch {

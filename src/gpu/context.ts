@@ -125,7 +125,7 @@ export class Context {
     };
     // dawn.node: the object returned by create() must stay reachable while the device lives.
     KEPT_ALIVE.set(this, keepAlive);
-    device.lost.then((info) => {
+    void device.lost.then((info) => {
       if (!this.#destroyed) this.#lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
     });
     device.addEventListener('uncapturederror', (ev) => {

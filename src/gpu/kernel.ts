@@ -139,7 +139,7 @@ export function kernelSource(spec: KernelSpec): string {
   try {
     return expandShader(spec.shader, lookup, definesOf(spec));
   } catch (e) {
-    throw new Error(`${(e as Error).message} (entry ${spec.entry})`);
+    throw new Error(`${(e as Error).message} (entry ${spec.entry})`, { cause: e });
   }
 }
 

@@ -107,7 +107,7 @@ export async function recoverCommits(dir: string): Promise<void> {
     const m = JOURNAL.exec(name);
     if (!m || alive(Number(m[1]))) continue;
     const journal = join(dir, name);
-    let renames: { temp: string; path: string }[] = [];
+    let renames: { temp: string; path: string }[];
     try {
       renames = (JSON.parse(await readFile(journal, 'utf8')) as { renames: { temp: string; path: string }[] }).renames;
     } catch {

@@ -734,7 +734,6 @@ function compensate(src: Model, dst: Model, sel: Selection, t: (shape: number[],
     if (mask.every((v) => v === 1)) continue;
     const beta = t([bnPos.length]);
     channelSelectForward(ctx, bn.slot('bias').value!.reshape([1, bn.channels, 1, 1]), t([bnPos.length], 'u32', bnPos), beta.reshape([1, bnPos.length, 1, 1]));
-    let target: Tensor;
     let rows: Uint32Array;
     let into: string;
     if (l instanceof Linear) {
@@ -751,7 +750,7 @@ function compensate(src: Model, dst: Model, sel: Selection, t: (shape: number[],
       rows = compact && keptPos[node.id] ? keptPos[node.id]! : all(l.outChannels);
       into = `${nb.layer.name}.running_mean`;
     }
-    target = dstByName.get(into)!.value!;
+    const target = dstByName.get(into)!.value!;
     compensatePruned(ctx, { weight: l.slot('weight').value!, beta, mask: t([mask.length], 'f32', mask), kept: t([rows.length], 'u32', rows), adjusted: target }, { subtract: l instanceof Conv2d, relu: feeder.relu });
     folded.push({ from: bn.name, through: l.name, into });
   }

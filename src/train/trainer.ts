@@ -355,7 +355,7 @@ export class Trainer {
     const t0 = performance.now();
     let lastReport = t0;
     let seen = 0;
-    let summary = { loss: NaN, accuracy: NaN };
+    let summary: { loss: number; accuracy: number };
     const readSummary = async (upto: number): Promise<{ loss: number; accuracy: number }> => {
       const l = await ctx.readF32(lossHist);
       const c = (await ctx.read(correctHist)) as Uint32Array;

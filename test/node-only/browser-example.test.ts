@@ -159,7 +159,7 @@ describe('browser example (examples/browser)', () => {
     const initial = await dataset(page, 'preview');
     expect(Number(initial.percent)).toBe(0.5);
     let pruned: Record<string, string> = {};
-    let preview: Record<string, string> = {};
+    let preview: Record<string, string>;
     for (const percent of ['0.95', PERCENT]) {
       await page.locator('#percent').fill(percent);
       await expect.poll(async () => (await dataset(page, 'preview')).percent).toBe(percent);

@@ -71,6 +71,7 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(root, 'test/artifacts/docs-'));
   const r = spawnSync(process.execPath, [typedoc, '--out', path.join(dir, 'html'), '--json', path.join(dir, 'api.json')], { cwd: root, encoding: 'utf8', timeout: 600_000 });
   status = r.status;
+  // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes of typedoc's log
   logs = `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
   if (status === 0) callables = publicCallables(JSON.parse(readFileSync(path.join(dir, 'api.json'), 'utf8')) as Reflection);
   return () => rmSync(dir, { recursive: true, force: true });

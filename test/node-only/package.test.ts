@@ -213,7 +213,7 @@ ctx.destroy();
 
   it('(c) bundles the browser entry with rollup without any Node module', async () => {
     // Everything the entry exports, so tree-shaking hides nothing.
-    writeFileSync(path.join(app, 'browser.js'), `import * as netslim from 'netslim';\nexport default netslim;\n`);
+    writeFileSync(path.join(app, 'browser.js'), 'import * as netslim from \'netslim\';\nexport default netslim;\n');
     const warnings: RollupLog[] = [];
     const bundle = await rollup({
       input: path.join(app, 'browser.js'),
@@ -240,9 +240,9 @@ ctx.destroy();
     // (the charts and the ONNX writer/reader are dynamic imports, fetched only when called).
     writeFileSync(
       path.join(app, 'app.js'),
-      `import { init, models, Trainer, slim } from 'netslim';\n` +
-        `const ctx = await init();\nconst model = models.vgg(ctx, { depth: 11 });\n` +
-        `export const trainer = (data) => new Trainer(model, data, null, { epochs: 1 });\nexport const pruned = await slim.prune(model, 0.4);\n`,
+      'import { init, models, Trainer, slim } from \'netslim\';\n' +
+        'const ctx = await init();\nconst model = models.vgg(ctx, { depth: 11 });\n' +
+        'export const trainer = (data) => new Trainer(model, data, null, { epochs: 1 });\nexport const pruned = await slim.prune(model, 0.4);\n',
     );
     const bundle = await rolldown({ input: path.join(app, 'app.js'), cwd: app, platform: 'browser', logLevel: 'silent' });
     const { output } = await bundle.generate({ format: 'es', minify: true });
