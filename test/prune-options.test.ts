@@ -8,7 +8,7 @@ import { datasetFromTensors } from '../src/data/datasets.js';
 import { loadModel, saveModel } from '../src/io/checkpoint.js';
 import { densenet, resnet, vgg } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
-import { cloneModel, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
+import { cloneModel, countFlops, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../src/slim/report.js';
 import { Trainer } from '../src/train/trainer.js';
 import { bnOrder, referencePrune, type RefModel } from './reference/prune.js';
@@ -292,5 +292,21 @@ describe('prune report', () => {
     expectBitExact(await logits(ctx, copy, x, [1, 3, 32, 32]), await logits(ctx, pruned, x, [1, 3, 32, 32]), 'clone logits');
     expect(state.size).toBe(a.size);
     for (const m of [copy, pruned, model]) m.destroy();
+  });
+});
+
+describe('prune: the FLOP count follows the model input size', () => {
+  it('counts FLOPs at meta.inputSize when no inputSize is given', async () => {
+    const ctx = getCtx();
+    // 16×16 inputs: two 2×2 pools leave 4×4, which the VGG builder's final pool takes down to 1×1
+    const model = vgg(ctx, { cfg: [8, 'M', 12, 'M', 10, 6], seed: 2, inputSize: 16 });
+    await scramble(model, 31);
+    const implicit = await prune(model, 0.3);
+    const explicit = await prune(model, 0.3, { inputSize: [3, 16, 16] });
+    expect(implicit.report.flopsBefore).toBe(explicit.report.flopsBefore);
+    expect(implicit.report.flopsAfter).toBe(explicit.report.flopsAfter);
+    expect(implicit.report.flopsBefore).toBe(countFlops(model.graph, [3, 16, 16]));
+    // (at 32×32 the classifier would get 4× the features it takes: the count had failed before)
+    for (const m of [implicit.model, explicit.model, model]) m.destroy();
   });
 });

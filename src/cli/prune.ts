@@ -87,7 +87,7 @@ export function registerPrune(program: Command): void {
           coupled: f.coupled,
           groupImportance: f.groupImportance,
           ...(ignore.length ? { ignore } : {}),
-          inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, 32, 32],
+          inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, model.meta.inputSize ?? 32, model.meta.inputSize ?? 32],
         };
         const { model: pruned, report } = await prune(model, amount, options);
         models.push(pruned);

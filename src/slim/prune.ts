@@ -33,7 +33,7 @@ export interface PruneOptions {
   roundTo?: number;
   /** Reproduce the reference: a layer that would keep no channel is an error, not a safeguard. */
   strict?: boolean;
-  /** Input [C, H, W] for the FLOP count (default [inChannels, 32, 32]). */
+  /** Input [C, H, W] for the FLOP count (default the model's: [inChannels, inputSize, inputSize], inputSize 32 when the metadata has none). */
   inputSize?: [number, number, number];
   /**
    * `'compact'` (default): a smaller model with the pruned channels removed. `'mask'`: a model of
@@ -345,7 +345,8 @@ interface Planned {
 
 /** The report of a selection, before anything is built. */
 function makeReport(model: Model, sel: Selection, compact: Graph, meta: ModelMeta, options: PruneOptions): PruneReport {
-  const inputSize = options.inputSize ?? [model.meta.inChannels, 32, 32];
+  const side = model.meta.inputSize ?? 32;
+  const inputSize = options.inputSize ?? [model.meta.inChannels, side, side];
   const before = layerCosts(model.graph, inputSize);
   const afterCosts = layerCosts(compact, inputSize);
   const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
