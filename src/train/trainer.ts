@@ -29,6 +29,16 @@ export interface TrainOptions {
   weightDecay?: number;
   /** s of the L1 penalty on BatchNorm γ; 0 trains without sparsity. */
   sparsity?: number;
+  /**
+   * s per epoch instead of one `sparsity` for the whole run (e.g. 0 for warm-up epochs, then a
+   * rate): called with the epoch index (from 0) before it starts.
+   */
+  sparsitySchedule?: (epoch: number) => number;
+  /**
+   * How the learning rate falls: `'step'` (default, the reference's ×0.1 at 50 % and 75 % of the
+   * epochs) or `'cosine'` (lr·(1 + cos(π·epoch/epochs))/2 at the start of each epoch).
+   */
+  lrSchedule?: 'step' | 'cosine';
   /** Seeds shuffling and augmentation (default 1). */
   seed?: number;
   /**
@@ -294,6 +304,7 @@ export class Trainer {
       if (d.channels !== model.meta.inChannels) throw new ShapeError(`train: ${d.name} has ${d.channels} channels, the ${model.meta.arch} model takes ${model.meta.inChannels}`);
       if (d.classes > model.meta.numClasses) throw new ShapeError(`train: ${d.name} has ${d.classes} classes, the model outputs ${model.meta.numClasses}`);
     }
+    if (options.lrSchedule !== undefined && options.lrSchedule !== 'step' && options.lrSchedule !== 'cosine') throw new ShapeError(`train: lrSchedule ${String(options.lrSchedule)} is not 'step' or 'cosine'`);
     this.optimizer = new SGD(model, {
       lr: options.lr ?? 0.1,
       momentum: options.momentum ?? 0.9,
@@ -434,8 +445,14 @@ export class Trainer {
     const results: EpochResult[] = [];
     for (; this.epoch < this.epochs; ) {
       const e = this.epoch;
+      if (this.options.lrSchedule === 'cosine') this.optimizer.lr = ((this.options.lr ?? 0.1) * (1 + Math.cos((Math.PI * e) / this.epochs))) / 2;
       // The reference compares the integer epoch with E·0.5 and E·0.75 (an odd E never drops at 50 %).
-      if (e === this.epochs * 0.5 || e === this.epochs * 0.75) this.optimizer.lr *= 0.1;
+      else if (e === this.epochs * 0.5 || e === this.epochs * 0.75) this.optimizer.lr *= 0.1;
+      if (this.options.sparsitySchedule) {
+        const s = this.options.sparsitySchedule(e);
+        if (!(Number.isFinite(s) && s >= 0)) throw new ShapeError(`train: sparsitySchedule(${e}) gave ${s}, not a rate ≥ 0`);
+        this.optimizer.sparsity = s;
+      }
       const tr = await this.trainEpoch(this.options.onStep);
       const te = this.#test ? await this.evaluate() : null;
       const acc = te?.accuracy ?? null;

@@ -1,0 +1,289 @@
+/**
+ * From a model to a smaller one that keeps its accuracy, in one call: sparse training, a prune to
+ * a FLOPs (and/or parameters) target, fine-tuning. `slim.slimToTarget` runs the three phases with
+ * a recipe for short budgets (SLIM_RECIPE); the CLI's `netslim slim` saves every stage and resumes.
+ */
+import type { Dataset } from '../data/datasets.js';
+import { ShapeError } from '../errors.js';
+import type { Model } from '../nn/model.js';
+import { Trainer, evaluate, type EpochResult, type StepProgress } from '../train/trainer.js';
+import { layerCosts, plan, prune, type PruneAmount, type PruneOptions, type PruneReport } from './prune.js';
+import { batchNormGammas, pruneAccuracyNote } from './report.js';
+
+/** The training schedule of {@link slimToTarget}. */
+export interface SlimRecipe {
+  /** Epochs in all: sparse training, then fine-tuning. */
+  epochs: number;
+  /** Of which fine-tuning the pruned model. */
+  finetuneEpochs: number;
+  /** s of the L1 penalty on BatchNorm γ during sparse training (after the warm-up). */
+  sparsity: number;
+  /** Sparse-phase epochs trained first at s = 0. */
+  warmupEpochs: number;
+  /** Learning rate of sparse training. */
+  lr: number;
+  /** Learning rate of fine-tuning. */
+  finetuneLr: number;
+  /** How each phase's learning rate falls (see TrainOptions.lrSchedule). */
+  lrSchedule: 'step' | 'cosine';
+  /** Fold the pruned channels' constant output into the next layer (PruneOptions.compensate). */
+  compensate: boolean;
+}
+
+/**
+ * The default recipe: 12 epochs, 8 of sparse training at s = 1e-2 and lr 0.1, then a prune to the
+ * target with bias compensation and 4 epochs of fine-tuning at lr 0.01 (the README's "Slimming to
+ * a target" says how it was chosen).
+ */
+export const SLIM_RECIPE: Readonly<SlimRecipe> = Object.freeze({
+  epochs: 12,
+  finetuneEpochs: 4,
+  sparsity: 1e-2,
+  warmupEpochs: 0,
+  lr: 0.1,
+  finetuneLr: 0.01,
+  lrSchedule: 'step',
+  compensate: true,
+});
+
+/** A phase of {@link slimToTarget}. */
+export type SlimPhase = 'sparse' | 'prune' | 'finetune';
+
+/** One model of the run, measured. */
+export interface SlimStage {
+  stage: 'original' | 'sparse' | 'pruned' | 'finetuned';
+  /** Test accuracy (null without a test split). */
+  accuracy: number | null;
+  params: number;
+  flops: number;
+}
+
+/** Where {@link slimToTarget} continues an interrupted run (the CLI keeps this in `slim.json`). */
+export interface SlimResume {
+  /** The phase to continue: sparse training, or fine-tuning of `model` (the pruned model). */
+  phase: 'sparse' | 'finetune';
+  /**
+   * Restores the phase's trainer as the interrupted run left it (e.g. loadTrainingState with its
+   * saved state); absent: the phase starts from its first epoch.
+   */
+  restore?: (trainer: Trainer) => void;
+  /** The stages measured before the interruption. */
+  stages: SlimStage[];
+  /** The prune's report, when the run was past it. */
+  report?: PruneReport;
+}
+
+/** Options of {@link slimToTarget}: the target, the recipe's overrides, and hooks. */
+export interface SlimOptions extends Partial<SlimRecipe> {
+  /** Fraction of the FLOPs to keep at most. */
+  targetFlops?: number;
+  /** Fraction of the parameters to keep at most. */
+  targetParams?: number;
+  batchSize?: number;
+  seed?: number;
+  /** Pruning options (coupled groups, ignored layers, minimum channels …); the target and `compensate` come from above. */
+  prune?: Omit<PruneOptions, 'compensate'>;
+  /** Progress within an epoch. */
+  onStep?: (phase: SlimPhase, p: StepProgress) => void;
+  /** After each epoch (save checkpoints here: the trainer's model and saveTrainingState(trainer)); awaited. */
+  onEpoch?: (phase: 'sparse' | 'finetune', e: EpochResult, trainer: Trainer) => void | Promise<void>;
+  /** After each phase with the model it produced (sparse, pruned, fine-tuned); awaited. */
+  onStage?: (stage: SlimStage, model: Model, report?: PruneReport) => void | Promise<void>;
+  /** A warning (the prune is about to collapse the network, or did); default: none printed. */
+  onWarning?: (message: string) => void;
+  /** Continue an interrupted run (see SlimResume): `model` is then that phase's model. */
+  resume?: SlimResume;
+  /** Stops between two steps; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** What {@link slimToTarget} returns. */
+export interface SlimResult {
+  /** The pruned, fine-tuned model. */
+  model: Model;
+  report: PruneReport;
+  /** original (when the run started from it), sparse, pruned, fine-tuned. */
+  stages: SlimStage[];
+  warnings: string[];
+}
+
+/**
+ * The fraction of the median kept |γ| above which a prune's threshold means the γ are not sparse
+ * yet: after sparse training the pruned |γ| sit near 0 (≈1e-3) and the kept ones near 0.1–1, so
+ * the ratio is ~0.01; on a dense network (the reference at s = 0, or too few sparse epochs) the
+ * channels below the threshold are as large as those above it, and the prune takes signal away.
+ */
+export const SPARSITY_WARNING_RATIO = 0.1;
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
+};
+
+/**
+ * The warning to give before a prune whose threshold is not far below the |γ| it keeps (see
+ * SPARSITY_WARNING_RATIO), or null. `gammas` are the model's BatchNorm γ (batchNormGammas).
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const gammas = [{ name: 'feature.1', gamma: new Float32Array([0.4, 0.5, 0.45, 0.6]) }];
+ * console.log(slim.sparsityWarning(0.45, gammas)); // γ are not sparse yet: … (a dense network)
+ * console.log(slim.sparsityWarning(0.001, [{ name: 'feature.1', gamma: new Float32Array([0.0005, 0.001, 0.4, 0.6]) }])); // null
+ * ```
+ */
+export function sparsityWarning(threshold: number, gammas: readonly { name: string; gamma: Float32Array }[]): string | null {
+  const kept: number[] = [];
+  for (const g of gammas) for (const v of g.gamma) if (Math.abs(v) > threshold) kept.push(Math.abs(v));
+  const m = median(kept);
+  if (!(m > 0) || threshold < SPARSITY_WARNING_RATIO * m) return null;
+  return (
+    `γ are not sparse yet: the prune threshold ${threshold.toPrecision(3)} is ${((100 * threshold) / m).toFixed(0)} % of the median kept |γ| ${m.toPrecision(3)}, ` +
+    'so the channels it removes still carry signal and accuracy may collapse; train longer with sparsity or a larger s (--sparsity) first'
+  );
+}
+
+function checkFraction(name: string, v: number | undefined): void {
+  if (v !== undefined && !(v > 0 && v < 1)) throw new ShapeError(`slim: ${name} ${v} must be a fraction in (0, 1)`);
+}
+
+/** The recipe with the options' overrides, checked. */
+export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
+  const r: SlimRecipe = { ...SLIM_RECIPE };
+  for (const k of Object.keys(SLIM_RECIPE) as (keyof SlimRecipe)[]) if (options[k] !== undefined) (r as unknown as Record<string, unknown>)[k] = options[k];
+  const int = (name: string, v: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min)) throw new ShapeError(`slim: ${name} ${v} must be an integer ≥ ${min}`);
+  };
+  int('epochs', r.epochs, 2);
+  int('finetuneEpochs', r.finetuneEpochs, 1);
+  int('warmupEpochs', r.warmupEpochs, 0);
+  if (r.finetuneEpochs >= r.epochs) throw new ShapeError(`slim: finetuneEpochs ${r.finetuneEpochs} leaves no sparse training in ${r.epochs} epochs`);
+  if (r.warmupEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: warmupEpochs ${r.warmupEpochs} leaves no sparse epoch of the ${r.epochs - r.finetuneEpochs}`);
+  for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr]] as const) {
+    if (!(Number.isFinite(v) && v >= 0)) throw new ShapeError(`slim: ${k} ${v} must be a finite number ≥ 0`);
+  }
+  if (r.lrSchedule !== 'step' && r.lrSchedule !== 'cosine') throw new ShapeError(`slim: lrSchedule ${String(r.lrSchedule)} is not 'step' or 'cosine'`);
+  return r;
+}
+
+async function measure(stage: SlimStage['stage'], model: Model, test: Dataset | null, size: [number, number, number], batchSize: number, signal?: AbortSignal): Promise<SlimStage> {
+  const costs = layerCosts(model.graph, size);
+  const accuracy = test ? (await evaluate(model, test, { batchSize, ...(signal ? { signal } : {}) })).accuracy : null;
+  return { stage, accuracy, params: costs.reduce((a, c) => a + c.params, 0), flops: costs.reduce((a, c) => a + c.flops, 0) };
+}
+
+/**
+ * Slims `model` to a target: sparse training (L1 on BatchNorm γ), a prune whose global threshold
+ * keeps at most `targetFlops` of the FLOPs (and `targetParams` of the parameters; the stricter
+ * wins), then fine-tuning of the pruned model. `model` is trained in place; the result's model is a
+ * new one. Warns (onWarning, and in the result) when the γ are not sparse enough for the prune, and
+ * when the pruned network's accuracy falls to chance.
+ *
+ * @example
+ * ```ts
+ * import { init, models, datasetFromTensors, slim } from 'netslim/node';
+ *
+ * const ctx = await init();
+ * const x = Float32Array.from({ length: 16 * 3 * 8 * 8 }, (_, i) => Math.sin(i));
+ * const data = datasetFromTensors(x, [16, 3, 8, 8], Int32Array.from({ length: 16 }, (_, i) => i % 2));
+ * const model = models.vgg(ctx, { cfg: [8, 'M', 8], numClasses: 2, inputSize: 8 });
+ * const r = await slim.slimToTarget(model, data, data, { targetFlops: 0.5, epochs: 3, finetuneEpochs: 1, batchSize: 8 });
+ * for (const s of r.stages) console.log(s.stage, s.flops, s.accuracy);
+ * ctx.destroy();
+ * ```
+ */
+export async function slimToTarget(model: Model, train: Dataset, test: Dataset | null, options: SlimOptions = {}): Promise<SlimResult> {
+  const recipe = slimRecipe(options);
+  checkFraction('targetFlops', options.targetFlops);
+  checkFraction('targetParams', options.targetParams);
+  if (options.targetFlops === undefined && options.targetParams === undefined) throw new ShapeError('slim: give targetFlops, targetParams or both');
+  const batchSize = options.batchSize ?? 64;
+  const seed = options.seed ?? 1;
+  const size: [number, number, number] = [train.channels, train.height, train.width];
+  const signal = options.signal;
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    options.onWarning?.(m);
+  };
+  const resume = options.resume;
+  const stages: SlimStage[] = resume ? [...resume.stages] : [];
+  const sparseEpochs = recipe.epochs - recipe.finetuneEpochs;
+  const common = { batchSize, seed, lrSchedule: recipe.lrSchedule, ...(signal ? { signal } : {}) };
+
+  let pruned: Model;
+  let report: PruneReport;
+  if (!resume || resume.phase === 'sparse') {
+    if (!resume) stages.push(await measure('original', model, test, size, batchSize, signal));
+    const trainer = new Trainer(model, train, test, {
+      ...common,
+      epochs: sparseEpochs,
+      lr: recipe.lr,
+      sparsity: recipe.sparsity,
+      sparsitySchedule: (e) => (e < recipe.warmupEpochs ? 0 : recipe.sparsity),
+      onStep: (p) => options.onStep?.('sparse', p),
+      onEpoch: async (e) => {
+        await options.onEpoch?.('sparse', e, trainer);
+      },
+    });
+    try {
+      resume?.restore?.(trainer);
+      await trainer.fit();
+    } finally {
+      trainer.destroy();
+    }
+    const sparse = await measure('sparse', model, test, size, batchSize, signal);
+    stages.push(sparse);
+    await options.onStage?.(sparse, model);
+
+    signal?.throwIfAborted();
+    const pruneOptions: PruneOptions = { ...options.prune, compensate: recipe.compensate, inputSize: size };
+    const amounts: PruneAmount[] = [];
+    if (options.targetFlops !== undefined) amounts.push({ flops: options.targetFlops });
+    if (options.targetParams !== undefined) amounts.push({ params: options.targetParams });
+    // both targets: the plan that prunes more channels meets both (FLOPs and parameters only fall as channels go)
+    let amount = amounts[0]!;
+    if (amounts.length === 2) {
+      const plans = await Promise.all(amounts.map((a) => plan(model, a, pruneOptions)));
+      amount = plans[0]!.prunedChannels >= plans[1]!.prunedChannels ? amounts[0]! : amounts[1]!;
+    }
+    const planned = await plan(model, amount, pruneOptions);
+    const sparseNote = sparsityWarning(planned.threshold, await batchNormGammas(model));
+    if (sparseNote) warn(sparseNote);
+    ({ model: pruned, report } = await prune(model, amount, pruneOptions));
+    const after = await measure('pruned', pruned, test, size, batchSize, signal);
+    stages.push(after);
+    if (test && sparse.accuracy !== null && after.accuracy !== null) {
+      const note = pruneAccuracyNote(sparse.accuracy, after.accuracy, model.meta.numClasses, report.threshold);
+      if (note) warn(note);
+    }
+    options.onStep?.('prune', { epoch: 0, epochs: 1, step: 1, steps: 1, loss: NaN, accuracy: after.accuracy ?? NaN, imagesPerSec: 0, etaSec: 0, lr: 0 });
+    await options.onStage?.(after, pruned, report);
+  } else {
+    if (!resume.report) throw new ShapeError('slim: resuming fine-tuning needs the prune report');
+    pruned = model;
+    report = resume.report;
+  }
+
+  const tuner = new Trainer(pruned, train, test, {
+    ...common,
+    epochs: recipe.finetuneEpochs,
+    lr: recipe.finetuneLr,
+    sparsity: 0,
+    onStep: (p) => options.onStep?.('finetune', p),
+    onEpoch: async (e) => {
+      await options.onEpoch?.('finetune', e, tuner);
+    },
+  });
+  try {
+    if (resume?.phase === 'finetune') resume.restore?.(tuner);
+    await tuner.fit();
+  } finally {
+    tuner.destroy();
+  }
+  const done = await measure('finetuned', pruned, test, size, batchSize, signal);
+  stages.push(done);
+  await options.onStage?.(done, pruned, report);
+  return { model: pruned, report, stages, warnings };
+}
