@@ -24,7 +24,6 @@ export default tseslint.config(
       '@stylistic/brace-style': ['error', '1tbs', { allowSingleLine: true }],
       '@stylistic/keyword-spacing': 'error',
       '@stylistic/space-infix-ops': 'error',
-      '@stylistic/object-curly-spacing': ['error', 'always'],
       '@stylistic/max-len': ['error', { code: 240, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreComments: false, ignoreUrls: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

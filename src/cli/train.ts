@@ -7,6 +7,8 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { DatasetKind } from '../data/files.node.js';
+import type { Dataset } from '../data/datasets.js';
+import type { Context } from '../gpu/context.js';
 import { init } from '../node.js';
 import { VGG_CFG, densenet, mobilenetV2, resnet, resnet18, vgg } from '../nn/models.js';
 import type { Model } from '../nn/model.js';
@@ -88,12 +90,9 @@ export function registerTrain(program: Command): void {
 
 async function train(f: TrainFlags): Promise<void> {
   if (f.dataset !== undefined && !DATASETS.includes(f.dataset)) throw new CliError(`--dataset ${f.dataset}: expected one of ${DATASETS.join(', ')}`, 2);
-  if (!ARCHS.includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected ${ARCHS.slice(0, -1).join(', ')} or ${ARCHS.at(-1)}`, 2);
+  checkArchFlags(f);
   if (f.refine && f.resume) throw new CliError('--refine and --resume cannot be combined', 2);
   checkOutputDir(f.save, '--save');
-  if (f.width !== undefined && (f.arch === 'resnet' || f.arch === 'densenet')) throw new CliError('--width applies to --arch vgg, resnet18 and mobilenetv2', 2);
-  if (f.depth !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--depth does not apply to --arch ${f.arch} (its depth is fixed)`, 2);
-  if (f.cfg !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--cfg does not apply to --arch ${f.arch} (use --width)`, 2);
   const from = f.refine ?? f.resume;
   const modelFile = from ? await readModelFile(from) : null;
   const size = f.inputSize;
@@ -114,29 +113,7 @@ async function train(f: TrainFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   let saved: number | null = null; // the last epoch whose checkpoint this run wrote
   try {
-    if (modelFile) {
-      model = loadModelFile(ctx, modelFile);
-    } else {
-      const common = { numClasses: trainSet.classes <= 10 ? 10 : 100, inChannels: trainSet.channels, seed: f.seed, dataset: trainSet.name, ...(trainSet.height !== 32 ? { inputSize: trainSet.height } : {}) };
-      if (f.arch === 'vgg') {
-        const depth = f.depth ?? 19;
-        let cfg = f.cfg ? parseCfg(f.cfg) : undefined;
-        if (!cfg && f.width !== undefined) {
-          const base = VGG_CFG[depth];
-          if (!base) throw new CliError(`--depth ${depth}: vgg depth must be 11, 13, 16 or 19`, 2);
-          cfg = base.map((v) => (v === 'M' ? v : Math.max(1, Math.round(v * f.width!))));
-        }
-        model = vgg(ctx, { ...common, depth, ...(cfg ? { cfg } : {}) });
-      } else if (f.arch === 'resnet') {
-        model = resnet(ctx, { ...common, depth: f.depth ?? 164, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
-      } else if (f.arch === 'resnet18') {
-        model = resnet18(ctx, { ...common, ...(f.width !== undefined ? { width: Math.max(1, Math.round(64 * f.width)) } : {}) });
-      } else if (f.arch === 'mobilenetv2') {
-        model = mobilenetV2(ctx, { ...common, ...(f.width !== undefined ? { width: f.width } : {}) });
-      } else {
-        model = densenet(ctx, { ...common, depth: f.depth ?? 40, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
-      }
-    }
+    model = modelFile ? loadModelFile(ctx, modelFile) : modelFromArch(ctx, f, trainSet);
     try {
       model.graph.shapes([1, trainSet.channels, trainSet.height, trainSet.width]);
     } catch (e) {
@@ -200,6 +177,46 @@ async function train(f: TrainFlags): Promise<void> {
     trainer?.destroy();
     model?.destroy();
     ctx.destroy();
+  }
+}
+
+/** Architecture flags of `train` and `slim` (a model from scratch). */
+export interface ArchFlags {
+  arch: string;
+  depth?: number;
+  width?: number;
+  cfg?: string;
+  seed: number;
+}
+
+/** Usage errors of the architecture flags (exit 2). */
+export function checkArchFlags(f: ArchFlags): void {
+  if (!ARCHS.includes(f.arch)) throw new CliError(`--arch ${f.arch}: expected ${ARCHS.slice(0, -1).join(', ')} or ${ARCHS.at(-1)}`, 2);
+  if (f.width !== undefined && (f.arch === 'resnet' || f.arch === 'densenet')) throw new CliError('--width applies to --arch vgg, resnet18 and mobilenetv2', 2);
+  if (f.depth !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--depth does not apply to --arch ${f.arch} (its depth is fixed)`, 2);
+  if (f.cfg !== undefined && (f.arch === 'resnet18' || f.arch === 'mobilenetv2')) throw new CliError(`--cfg does not apply to --arch ${f.arch} (use --width)`, 2);
+}
+
+/** A freshly initialised model of `--arch/--depth/--width/--cfg` for the training set's images and classes. */
+export function modelFromArch(ctx: Context, f: ArchFlags, trainSet: Dataset): Model {
+  const common = { numClasses: trainSet.classes <= 10 ? 10 : 100, inChannels: trainSet.channels, seed: f.seed, dataset: trainSet.name, ...(trainSet.height !== 32 ? { inputSize: trainSet.height } : {}) };
+  if (f.arch === 'vgg') {
+    const depth = f.depth ?? 19;
+    let cfg = f.cfg ? parseCfg(f.cfg) : undefined;
+    if (!cfg && f.width !== undefined) {
+      const base = VGG_CFG[depth];
+      if (!base) throw new CliError(`--depth ${depth}: vgg depth must be 11, 13, 16 or 19`, 2);
+      cfg = base.map((v) => (v === 'M' ? v : Math.max(1, Math.round(v * f.width!))));
+    }
+    return vgg(ctx, { ...common, depth, ...(cfg ? { cfg } : {}) });
+  } else if (f.arch === 'resnet') {
+    return resnet(ctx, { ...common, depth: f.depth ?? 164, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
+  } else if (f.arch === 'resnet18') {
+    return resnet18(ctx, { ...common, ...(f.width !== undefined ? { width: Math.max(1, Math.round(64 * f.width)) } : {}) });
+  } else if (f.arch === 'mobilenetv2') {
+    return mobilenetV2(ctx, { ...common, ...(f.width !== undefined ? { width: f.width } : {}) });
+  } else {
+    return densenet(ctx, { ...common, depth: f.depth ?? 40, ...(f.cfg ? { cfg: parseCfg(f.cfg) as number[] } : {}) });
   }
 }
 
