@@ -56,7 +56,7 @@ describe('slimToTarget', () => {
       },
     });
     expect(epochs).toEqual(['sparse 0', 'sparse 1', 'finetune 0', 'finetune 1']);
-    expect(seen).toEqual(['sparse', 'pruned', 'finetuned']);
+    expect(seen).toEqual(['original', 'sparse', 'pruned', 'finetuned']);
     expect(r.stages.map((s) => s.stage)).toEqual(['original', 'sparse', 'pruned', 'finetuned']);
     const [orig, sparse, pruned, tuned] = r.stages as [SlimStage, SlimStage, SlimStage, SlimStage];
     expect(sparse.flops).toBe(orig.flops);
@@ -106,7 +106,7 @@ describe('slimToTarget', () => {
             if (phase === stopIn) stop.abort();
           },
           onStage: (s, _m, rep) => {
-            stages.push(s);
+            if (s.stage !== 'original') stages.push(s);
             report = rep ?? report;
           },
         }),

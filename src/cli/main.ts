@@ -12,6 +12,7 @@ import { registerExport } from './export.js';
 import { registerImport } from './import.js';
 import { registerPredict } from './predict.js';
 import { registerPrune } from './prune.js';
+import { registerSlim } from './slim.js';
 import { registerTrain } from './train.js';
 
 function version(): string {
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   registerPredict(program);
   registerImport(program);
   registerExport(program);
+  registerSlim(program);
   registerDemo(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(`netslim ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`) });
   try {

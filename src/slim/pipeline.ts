@@ -9,6 +9,7 @@ import type { Model } from '../nn/model.js';
 import { Trainer, evaluate, type EpochResult, type StepProgress } from '../train/trainer.js';
 import { layerCosts, plan, prune, type PruneAmount, type PruneOptions, type PruneReport } from './prune.js';
 import { batchNormGammas, pruneAccuracyNote } from './report.js';
+import { analyseChannels } from './channels.js';
 
 /** The training schedule of {@link slimToTarget}. */
 export interface SlimRecipe {
@@ -87,7 +88,7 @@ export interface SlimOptions extends Partial<SlimRecipe> {
   onStep?: (phase: SlimPhase, p: StepProgress) => void;
   /** After each epoch (save checkpoints here: the trainer's model and saveTrainingState(trainer)); awaited. */
   onEpoch?: (phase: 'sparse' | 'finetune', e: EpochResult, trainer: Trainer) => void | Promise<void>;
-  /** After each phase with the model it produced (sparse, pruned, fine-tuned); awaited. */
+  /** With each model measured: the original (at the start of a run that is not resumed), then after each phase (sparse, pruned, fine-tuned); awaited. */
   onStage?: (stage: SlimStage, model: Model, report?: PruneReport) => void | Promise<void>;
   /** A warning (the prune is about to collapse the network, or did); default: none printed. */
   onWarning?: (message: string) => void;
@@ -215,7 +216,11 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
   let pruned: Model;
   let report: PruneReport;
   if (!resume || resume.phase === 'sparse') {
-    if (!resume) stages.push(await measure('original', model, test, size, batchSize, signal));
+    if (!resume) {
+      const original = await measure('original', model, test, size, batchSize, signal);
+      stages.push(original);
+      await options.onStage?.(original, model);
+    }
     const trainer = new Trainer(model, train, test, {
       ...common,
       epochs: sparseEpochs,
@@ -238,7 +243,14 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
     await options.onStage?.(sparse, model);
 
     signal?.throwIfAborted();
-    const pruneOptions: PruneOptions = { ...options.prune, compensate: recipe.compensate, inputSize: size };
+    // Compensation folds a removed channel's constant output into the next layer, which a removed
+    // coupled group (a residual stream) does not have: with coupled 'prune' it applies only to
+    // graphs without coupled groups (where 'keep' and 'prune' are the same prune).
+    const grouped = analyseChannels(model.graph, options.prune?.ignore ?? []).members.some((m) => m.length > 1);
+    const coupled = options.prune?.coupled ?? 'keep';
+    const compensate = recipe.compensate && !(coupled === 'prune' && grouped);
+    if (recipe.compensate && !compensate) warn("bias compensation is off: the model's coupled channel groups are pruned (coupled 'prune'), and a removed group has no constant output to fold");
+    const pruneOptions: PruneOptions = { ...options.prune, coupled: grouped ? coupled : 'keep', compensate, inputSize: size };
     const amounts: PruneAmount[] = [];
     if (options.targetFlops !== undefined) amounts.push({ flops: options.targetFlops });
     if (options.targetParams !== undefined) amounts.push({ params: options.targetParams });

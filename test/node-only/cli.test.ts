@@ -581,3 +581,113 @@ describe('netslim CLI', () => {
     });
   }
 });
+
+describe('netslim slim', () => {
+  const cfg = '[4,"M",8,"M",8]';
+  const files = ['original.safetensors', 'sparse.safetensors', 'sparse.state.safetensors', 'pruned.safetensors', 'prune.json', 'finetuned.safetensors', 'finetuned.state.safetensors', 'slim.json', 'report.html'];
+
+  it('slims a model from scratch to a FLOPs target: every stage saved, the final table, the report', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 40, 1, 8, 3, 21);
+    const save = path.join(dir, 'run');
+    const r = netslim('slim', '--data', data, '--arch', 'vgg', '--cfg', cfg, '--target-flops', '0.5', '--epochs', '3', '--finetune-epochs', '1', '--batch-size', '8', '--latency-batch', '4', '--save', save);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(save).sort()).toEqual([...files].sort());
+    const rec = JSON.parse(readFileSync(path.join(save, 'slim.json'), 'utf8'));
+    expect(rec.phase).toBe('done');
+    expect(rec.stages.map((s: { stage: string }) => s.stage)).toEqual(['original', 'sparse', 'pruned', 'finetuned']);
+    expect(rec.epochs.map((e: { phase: string; epoch: number }) => `${e.phase} ${e.epoch}`)).toEqual(['sparse 0', 'sparse 1', 'finetune 0']);
+    const [orig, , pruned, tuned] = rec.stages;
+    expect(pruned.flops).toBeLessThanOrEqual(0.5 * orig.flops);
+    expect(tuned.params).toBe(pruned.params);
+    const report = JSON.parse(readFileSync(path.join(save, 'prune.json'), 'utf8'));
+    expect(report.target.flops).toBe(0.5);
+    // the fine-tuned model is the pruned graph
+    const fin = parseSafetensors(new Uint8Array(readFileSync(path.join(save, 'finetuned.safetensors'))), 'finetuned');
+    expect(JSON.parse(fin.metadata.cfg!)).toEqual(report.cfg);
+    expect(r.stdout).toMatch(/^stage +test acc +params +FLOPs\/image +latency \(batch 4\)$/m);
+    expect(r.stdout).toMatch(/^fine-tuned +– +[\d,]+ \(\d+\.\d %\) +[\d,]+ \(\d+\.\d %\) +\d+\.\d ms$/m); // no test split: no accuracy
+    expect(readFileSync(path.join(save, 'report.html'), 'utf8')).toMatch(/^<!doctype html>/i);
+  }, 300_000);
+
+  it('Ctrl-C stops it with exit 130, and --resume ends where a straight run ends, bit for bit', async () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 24, 1, 8, 3, 22);
+    const args = (save: string) => ['slim', '--data', data, '--arch', 'vgg', '--cfg', cfg, '--target-flops', '0.6', '--epochs', '30', '--finetune-epochs', '2', '--batch-size', '8', '--latency-batch', '2', '--save', save];
+    const straight = path.join(dir, 'straight');
+    expect(netslim(...args(straight)).code).toBe(0);
+
+    const save = path.join(dir, 'stopped');
+    const proc = spawn(process.execPath, [cli, ...args(save)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (/sparse epoch 2\/28 /.test(stdout)) resolve();
+      });
+      proc.on('close', () => resolve());
+    });
+    proc.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    expect(errorLines(stderr).at(-1)).toMatch(new RegExp(`^netslim: slim: interrupted during sparse training; ${save} holds the last finished epoch \\(continue with netslim slim --resume --save ${save} --data ${data}\\)$`));
+    expect(JSON.parse(readFileSync(path.join(save, 'slim.json'), 'utf8')).phase).toBe('sparse');
+
+    const r = netslim('slim', '--resume', '--save', save, '--data', data, '--latency-batch', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resuming sparse training from .*sparse\.safetensors/);
+    for (const f of ['pruned.safetensors', 'finetuned.safetensors']) {
+      expect(Buffer.compare(readFileSync(path.join(save, f)), readFileSync(path.join(straight, f))), f).toBe(0);
+    }
+    const a = JSON.parse(readFileSync(path.join(save, 'slim.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(path.join(straight, 'slim.json'), 'utf8'));
+    expect(a.stages).toEqual(b.stages);
+    // a finished run has nothing to resume
+    const again = netslim('slim', '--resume', '--save', save, '--data', data);
+    expect(again.code).toBe(1);
+    expect(errorLines(again.stderr)).toEqual([`netslim: --resume: the run in ${save} has finished (its fine-tuned model is finetuned.safetensors)`]);
+  }, 600_000);
+
+  it('slims an imported ONNX model (MobileNetV2 from PyTorch) to a FLOPs target', () => {
+    const dir = tmp();
+    const imported = path.join(dir, 'imported');
+    expect(netslim('import', '--onnx', path.join(root, 'test/fixtures/onnx/mobilenetv2_w025_op13.onnx'), '--save', imported).code).toBe(0);
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 8, 3, 16, 3, 23);
+    const save = path.join(dir, 'run');
+    const r = netslim('slim', '--model', path.join(imported, 'model.safetensors'), '--data', data, '--target-flops', '0.5', '--epochs', '2', '--finetune-epochs', '1', '--batch-size', '4', '--latency-batch', '2', '--save', save);
+    expect(r.code, r.stderr).toBe(0);
+    const rec = JSON.parse(readFileSync(path.join(save, 'slim.json'), 'utf8'));
+    expect(rec.stages[2].flops).toBeLessThanOrEqual(0.5 * rec.stages[0].flops);
+    expect(rec.report.coupled).toBe('prune');
+    expect(rec.warnings).toContain("bias compensation is off: the model's coupled channel groups are pruned (coupled 'prune'), and a removed group has no constant output to fold");
+  }, 300_000);
+
+  it('usage errors: one line, exit 2, nothing written', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data.safetensors');
+    tensorDataset(data, 8, 1, 8, 3, 24);
+    const save = path.join(dir, 'no');
+    const cases: [string[], string][] = [
+      [['--arch', 'vgg'], 'netslim: give --target-flops, --target-params or both'],
+      [['--target-flops', '0.5'], 'netslim: give exactly one of --model and --arch'],
+      [['--arch', 'vgg', '--model', 'm.safetensors', '--target-flops', '0.5'], 'netslim: give exactly one of --model and --arch'],
+      [['--arch', 'vgg', '--target-flops', '0.5', '--epochs', '4', '--finetune-epochs', '4'], 'netslim: finetuneEpochs 4 leaves no sparse training in 4 epochs'],
+      [['--arch', 'vgg', '--target-flops', '0.5', '--lr-schedule', 'linear'], 'netslim: --lr-schedule linear: expected step or cosine'],
+      [['--arch', 'resnet18', '--depth', '18', '--target-flops', '0.5'], 'netslim: --depth does not apply to --arch resnet18 (its depth is fixed)'],
+    ];
+    for (const [extra, want] of cases) {
+      const r = netslim('slim', '--data', data, '--save', save, ...extra);
+      expect(r.code, `${extra.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(errorLines(r.stderr)).toEqual([want]);
+      expect(existsSync(save)).toBe(false);
+    }
+    const r = netslim('slim', '--resume', '--save', dir, '--data', data);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([`netslim: --resume: ${dir} holds no slim.json (no run to continue)`]);
+  }, 300_000);
+});
