@@ -15,6 +15,7 @@ import { writeFilesAtomic } from '../io/files.node.js';
 import { parseHTML } from 'linkedom';
 import { prune, type PruneAmount, type PruneOptions } from '../slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../slim/report.js';
+import { sparsityWarning } from '../slim/pipeline.js';
 import { evaluate } from '../train/trainer.js';
 import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, makeOutputDir, readModelFile } from './common.js';
 
@@ -101,10 +102,11 @@ export function registerPrune(program: Command): void {
             accuracy.afterWithoutCompensation = await acc(plain.model);
           }
         }
-        const note = accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null;
-        const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(note ? { notes: [note] } : {}) };
+        const gammas = await batchNormGammas(model);
+        const notes = [sparsityWarning(report.threshold, gammas), accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null].filter((n): n is string => n !== null);
+        const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(notes.length ? { notes } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
-        const svg = await pruneReportSvg(report, await batchNormGammas(model), { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
+        const svg = await pruneReportSvg(report, gammas, { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });
         makeOutputDir(f.save, '--save');
         const files = ['pruned.safetensors', 'prune.json', 'prune.svg'].map((n) => path.join(f.save, n));
         await writeFilesAtomic([
@@ -122,7 +124,7 @@ export function registerPrune(program: Command): void {
                     (accuracy.afterWithoutCompensation !== undefined ? ` (with compensation; ${pc(accuracy.afterWithoutCompensation)} without)` : ''),
               ]
               : []),
-            ...(note ? [note] : []),
+            ...notes.map((n) => `warning: ${n}`),
             ...(report.compensation?.skipped.length ? [`not compensated: ${report.compensation.skipped.map((s) => s.through).join(', ')} (their outputs feed no BatchNorm)`] : []),
             ...(report.target ? [`target ${JSON.stringify(amount)}: reached ${report.target.reached.flops.toFixed(4)} of the FLOPs, ${report.target.reached.params.toFixed(4)} of the parameters (percent ${report.percent.toFixed(4)})`] : []),
             report.cfg ? `cfg ${JSON.stringify(report.cfg)}` : `graph: ${pruned.meta.arch} (the compact model's graph is in the checkpoint metadata)`,

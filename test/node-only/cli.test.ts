@@ -582,6 +582,23 @@ describe('netslim CLI', () => {
   }
 });
 
+describe('netslim prune warns', () => {
+  it('before removing channels whose γ are as large as the ones it keeps (a network not trained sparse)', async () => {
+    const dir = tmp();
+    const ctx = await init();
+    const model = vgg(ctx, { cfg: [8, 'M', 8, 'M', 12, 'M', 12, 'M', 16], inChannels: 1, numClasses: 3, seed: 5 });
+    await scramble(model, 9); // γ spread over one range: the threshold falls among them
+    const file = path.join(dir, 'dense.safetensors');
+    writeFileSync(file, await saveModel(model));
+    model.destroy();
+    ctx.destroy();
+    const r = netslim('prune', '--model', file, '--percent', '0.5', '--save', path.join(dir, 'out'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^warning: γ are not sparse yet: the prune threshold [\d.]+ is \d+ % of the median kept \|γ\| [\d.]+, so the channels it removes still carry signal/m);
+    expect(JSON.parse(readFileSync(path.join(dir, 'out', 'prune.json'), 'utf8')).notes[0]).toMatch(/^γ are not sparse yet/);
+  }, 300_000);
+});
+
 describe('netslim slim', () => {
   const cfg = '[4,"M",8,"M",8]';
   const files = ['original.safetensors', 'sparse.safetensors', 'sparse.state.safetensors', 'pruned.safetensors', 'prune.json', 'finetuned.safetensors', 'finetuned.state.safetensors', 'slim.json', 'report.html'];
