@@ -149,7 +149,17 @@ function checkFraction(name: string, v: number | undefined): void {
   if (v !== undefined && !(v > 0 && v < 1)) throw new ShapeError(`slim: ${name} ${v} must be a fraction in (0, 1)`);
 }
 
-/** The recipe with the options' overrides, checked. */
+/**
+ * The recipe with the options' overrides, checked (a ShapeError names a value that cannot run).
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const r = slim.slimRecipe({ epochs: 20, finetuneEpochs: 5 });
+ * console.log(r.epochs - r.finetuneEpochs, r.sparsity); // 15 0.01
+ * ```
+ */
 export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
   const r: SlimRecipe = { ...SLIM_RECIPE };
   for (const k of Object.keys(SLIM_RECIPE) as (keyof SlimRecipe)[]) if (options[k] !== undefined) (r as unknown as Record<string, unknown>)[k] = options[k];
