@@ -4,7 +4,15 @@
  * turned into the [0, 1] pixels `model.predict` takes: RGB, or grey (luminance, with the weights
  * of `model.predict`'s ImageData path) for a one-channel model. Node only.
  */
-import { CliError } from './common.js';
+import { NetslimError } from '../errors.js';
+
+/** An image file that cannot be read: not PNG or JPEG, damaged, or of no use to the model (names the file; exit code 1). */
+export class ImageFileError extends NetslimError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageFileError';
+  }
+}
 
 /** Decoded pixels: 8-bit RGBA, row-major. */
 export interface RgbaImage {
@@ -17,12 +25,16 @@ const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 const startsWith = (bytes: Uint8Array, magic: number[]): boolean => bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
 
-/** The decoder's complaint as text (some throw strings, not Errors). */
-const reason = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0]!;
+/**
+ * The decoder's complaint as text (some throw strings, not Errors). A TypeError or RangeError is
+ * the decoder failing inside on data it did not expect (found by fuzzing jpeg-js: "Cannot read
+ * properties of undefined"), which says nothing to a user: the data is damaged.
+ */
+const reason = (e: unknown): string => (e instanceof TypeError || e instanceof RangeError ? 'its data is damaged' : String((e as Error)?.message ?? e).split('\n')[0]!);
 
 /**
  * Decodes a PNG or JPEG file's bytes (told apart by their first bytes, not the file name) into
- * RGBA; anything else, or a damaged file, is a CliError naming `file` (exit code 1).
+ * RGBA; anything else, or a damaged file, is an ImageFileError naming `file`.
  */
 export async function decodeImage(bytes: Uint8Array, file: string): Promise<RgbaImage> {
   let image: RgbaImage;
@@ -32,20 +44,20 @@ export async function decodeImage(bytes: Uint8Array, file: string): Promise<Rgba
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       image = { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
     } catch (e) {
-      throw new CliError(`${file}: cannot decode the PNG image: ${reason(e)}`, 1);
+      throw new ImageFileError(`${file}: cannot decode the PNG image: ${reason(e)}`);
     }
   } else if (startsWith(bytes, JPEG_MAGIC)) {
     const jpeg = await import('jpeg-js');
     try {
       image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 100, maxMemoryUsageInMB: 1024 });
     } catch (e) {
-      throw new CliError(`${file}: cannot decode the JPEG image: ${reason(e)}`, 1);
+      throw new ImageFileError(`${file}: cannot decode the JPEG image: ${reason(e)}`);
     }
   } else {
-    throw new CliError(`${file}: not a PNG or JPEG image (netslim predict reads PNG and JPEG files)`, 1);
+    throw new ImageFileError(`${file}: not a PNG or JPEG image (netslim predict reads PNG and JPEG files)`);
   }
   if (!(image.width > 0 && image.height > 0) || image.data.length < image.width * image.height * 4) {
-    throw new CliError(`${file}: the image decodes to ${image.width}×${image.height} with ${image.data.length} bytes of pixels`, 1);
+    throw new ImageFileError(`${file}: the image decodes to ${image.width}×${image.height} with ${image.data.length} bytes of pixels`);
   }
   return image;
 }
@@ -109,7 +121,7 @@ function resamplePlane(plane: Float32Array, w: number, h: number, size: number):
  * has another size (a non-square image is stretched, not cropped). Alpha is ignored.
  */
 export function imagePixels(image: RgbaImage, channels: number, size: number, file: string): Float32Array {
-  if (channels !== 1 && channels !== 3) throw new CliError(`${file}: the model takes ${channels} input channels; an image gives 1 (grey) or 3 (RGB)`, 1);
+  if (channels !== 1 && channels !== 3) throw new ImageFileError(`${file}: the model takes ${channels} input channels; an image gives 1 (grey) or 3 (RGB)`);
   const { width: w, height: h, data: d } = image;
   const hw = w * h;
   const out = new Float32Array(channels * size * size);

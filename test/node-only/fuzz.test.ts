@@ -26,6 +26,9 @@ import { parseCifar10, parseCifar100, parseIdxAsync } from '../../src/data/datas
 import { readOnnx } from '../../src/io/onnx-import.js';
 import { graphFromSpec, graphToSpec } from '../../src/nn/graph-spec.js';
 import { parseTensorDataset } from '../../src/cli/common.js';
+import { decodeImage, imagePixels } from '../../src/cli/images.js';
+import { PNG } from 'pngjs';
+import { encode as encodeJpeg } from 'jpeg-js';
 import { rng } from '../util/random.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -169,6 +172,10 @@ async function campaigns(): Promise<Campaign[]> {
   const cifar10 = Uint8Array.from({ length: 2 * 3073 }, (_, i) => (i % 3073 === 0 ? 3 : i & 255));
   const cifar100 = Uint8Array.from({ length: 2 * 3074 }, (_, i) => (i % 3074 < 2 ? 7 : i & 255));
   const ONNX = onnxProto.onnx;
+  // A 6×5 RGBA picture as PNG and as JPEG, for `netslim predict --image`.
+  const picture = { width: 6, height: 5, data: Buffer.from(Uint8Array.from({ length: 6 * 5 * 4 }, (_, i) => (i * 37) & 255)) };
+  const png = new Uint8Array(PNG.sync.write(Object.assign(new PNG({ width: 6, height: 5 }), { data: picture.data })));
+  const jpeg = new Uint8Array(encodeJpeg(picture, 90).data);
 
   const readCheckpoint = (bytes: Uint8Array, name: string) => () => {
     const file = parseSafetensors(bytes, name);
@@ -258,6 +265,17 @@ async function campaigns(): Promise<Campaign[]> {
         const ten = r() < 0.5;
         const [cls, bytes] = mutateBytes(r, ten ? cifar10 : cifar100);
         return { cls: `${ten ? 'CIFAR-10' : 'CIFAR-100'}: ${cls}`, bytes, read: () => (ten ? parseCifar10([bytes], ['data_batch_1.bin']) : parseCifar100(bytes, 'fine', 'train.bin')) };
+      },
+    },
+    {
+      name: 'images for predict --image (PNG, JPEG)',
+      file: /photo\.(png|jpg)/,
+      weight: 1,
+      make: (r) => {
+        const isPng = r() < 0.5;
+        const [cls, bytes] = mutateBytes(r, isPng ? png : jpeg);
+        const name = isPng ? 'photo.png' : 'photo.jpg';
+        return { cls: `${isPng ? 'PNG' : 'JPEG'}: ${cls}`, bytes, read: async () => imagePixels(await decodeImage(bytes, name), 3, 8, name) };
       },
     },
     {
