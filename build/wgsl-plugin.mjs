@@ -154,6 +154,17 @@ const tsType = (d) => (typeof d.values[0] === 'boolean' ? 'boolean' : d.values.j
 
 const pascal = (file) => file.replace(/\.wgsl$/, '').split('_').map((s) => s[0].toUpperCase() + s.slice(1)).join('');
 
+/** For a struct in several files (an included part), their common name prefix (`conv2d`); else null. */
+function familyOf(reflection, key) {
+  const files = Object.entries(reflection)
+    .filter(([, r]) => Object.values(r.entries).some((e) => e.uniform && `${e.uniform.struct}:${JSON.stringify(e.uniform.members)}` === key))
+    .map(([f]) => f);
+  if (files.length < 2) return null;
+  let prefix = files[0];
+  for (const f of files) while (!f.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix.replace(/_+$/, '') || null;
+}
+
 /** src/gpu/shader-types.ts for a reflection: one interface per uniform struct, maps by file and entry. */
 function typesSource(reflection) {
   const lines = [
@@ -162,18 +173,22 @@ function typesSource(reflection) {
     '',
   ];
   const uniforms = ['/** The uniform struct of every entry point of the built-in shader files, by file and entry. */', 'export interface ShaderUniforms {'];
+  const structs = new Map();
   for (const [file, r] of Object.entries(reflection)) {
-    const structs = new Map();
     uniforms.push(`  '${file}': {`);
     for (const [entry, e] of Object.entries(r.entries)) {
       if (!e.uniform) {
         uniforms.push(`    ${entry}: Record<string, never>;`);
         continue;
       }
-      const name = `${pascal(file)}${e.uniform.struct}`;
-      if (!structs.has(name)) {
-        structs.set(name, true);
-        lines.push(`/** \`struct ${e.uniform.struct}\` of ${file}. */`, `export interface ${name} {`, ...e.uniform.members.map(([n, , ty]) => `  /** ${ty} */\n  ${n}: number;`), '}', '');
+      // one interface per struct, however many files include it (conv2d_common's Conv)
+      const key = `${e.uniform.struct}:${JSON.stringify(e.uniform.members)}`;
+      let name = structs.get(key);
+      if (!name) {
+        name = `${pascal(familyOf(reflection, key) ?? file)}${e.uniform.struct}`;
+        structs.set(key, name);
+        const wgsl = e.uniform.members.map(([n, , ty]) => `${n}: ${ty}`).join(', ');
+        lines.push(`/** \`struct ${e.uniform.struct} { ${wgsl} }\`, first in ${file}. */`, `export interface ${name} { ${e.uniform.members.map(([n]) => `${n}: number`).join('; ')} }`, '');
       }
       uniforms.push(`    ${entry}: ${name};`);
     }

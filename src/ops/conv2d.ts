@@ -17,7 +17,7 @@
 import type { Context } from '../gpu/context.js';
 import { Tensor, shapeString } from '../gpu/tensor.js';
 import { kernelKey, type BuiltinKernelSpec, type Kernel, type KernelSpec } from '../gpu/kernel.js';
-import type { Conv2dForwardConv, Conv2dWgradWgrad } from '../gpu/shader-types.js';
+import type { Conv2dConv, Conv2dWgrad } from '../gpu/shader-types.js';
 import { assertShape } from '../errors.js';
 import { SUM_PARTIALS_SPEC, sumPartials } from './reduce.js';
 import { expectF32, expectShape, outputSize, pair } from './conv-checks.js';
@@ -128,7 +128,7 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
  * per dispatch by convDispatches; eps: the BatchNorm2d eps of the evaluation epilogue, unused
  * without one).
  */
-type ConvJob = Conv2dForwardConv;
+type ConvJob = Conv2dConv;
 
 /** A spec of a kernel that runs convolution jobs. */
 type ConvSpec =
@@ -144,7 +144,7 @@ function convKernel(ctx: Context, spec: ConvSpec): Kernel<ConvJob> {
   return spec.shader === 'conv2d_tiled.wgsl' ? ctx.kernel(spec) : ctx.kernel(spec);
 }
 
-function wgradKernel(ctx: Context, spec: WgradSpec): Kernel<Conv2dWgradWgrad> {
+function wgradKernel(ctx: Context, spec: WgradSpec): Kernel<Conv2dWgrad> {
   return spec.shader === 'conv2d_tiled.wgsl' ? ctx.kernel(spec) : ctx.kernel(spec);
 }
 
@@ -615,7 +615,7 @@ export function conv2dBackwardWeight(
   }
   const plan = wgradPlan(ctx, g, opts);
   const n = out.size;
-  const params: Conv2dWgradWgrad = {
+  const params: Conv2dWgrad = {
     N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
     sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, rows_per_slice: plan.rowsPerSlice, out_slice: n,
   };

@@ -61,6 +61,24 @@ function netslim(...args: string[]): { code: number | null; stdout: string; stde
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'netslim-cli-'));
 
+/** Runs the CLI, sends SIGINT (Ctrl-C) once its output matches `when`, and waits for it to exit. */
+async function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (when.test(stdout)) resolve();
+    });
+    proc.on('close', () => resolve());
+  });
+  proc.kill('SIGINT');
+  return { code: await exited, stdout, stderr };
+}
+
 /** netslim's own stderr lines, without the notice that SwiftShader stands in for a GPU. */
 const errorLines = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('netslim') && !l.includes('no GPU adapter found'));
 
@@ -264,20 +282,8 @@ describe('netslim CLI', () => {
     tensorDataset(data, 40, 1, 8, 3, 8);
     const save = path.join(dir, 'run');
     const args = ['train', '--data', data, '--arch', 'vgg', '--cfg', '[4,"M",8,"M",8]', '--batch-size', '8', '--epochs', '1000', '--save', save];
-    const proc = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      proc.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (/epoch 1\/1000 /.test(stdout)) resolve();
-      });
-      proc.on('close', () => resolve());
-    });
-    proc.kill('SIGINT');
-    expect(await exited, stderr).toBe(130);
+    const { code, stderr } = await interruptWhen(args, /epoch 1\/1000 /);
+    expect(code, stderr).toBe(130);
     const m = /interrupted in epoch (\d+); (\S+) holds epoch (\d+) \(continue with --resume \S+\)/.exec(stderr);
     expect(m, stderr).not.toBeNull();
     const [interruptedIn, file, holds] = [Number(m![1]), m![2]!, Number(m![3])];
@@ -637,20 +643,8 @@ describe('netslim slim', () => {
     expect(netslim(...args(straight)).code).toBe(0);
 
     const save = path.join(dir, 'stopped');
-    const proc = spawn(process.execPath, [cli, ...args(save)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      proc.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (/sparse epoch 2\/28 /.test(stdout)) resolve();
-      });
-      proc.on('close', () => resolve());
-    });
-    proc.kill('SIGINT');
-    expect(await exited, stderr).toBe(130);
+    const { code, stderr } = await interruptWhen(args(save), /sparse epoch 2\/28 /);
+    expect(code, stderr).toBe(130);
     expect(errorLines(stderr).at(-1)).toMatch(new RegExp(`^netslim: slim: interrupted during sparse training; ${save} holds the last finished epoch \\(continue with netslim slim --resume --save ${save} --data ${data}\\)$`));
     expect(JSON.parse(readFileSync(path.join(save, 'slim.json'), 'utf8')).phase).toBe('sparse');
 
