@@ -9,6 +9,7 @@ import { vgg } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
 import { slimRecipe, slimToTarget, sparsityWarning, type SlimOptions, type SlimStage } from '../src/slim/pipeline.js';
 import type { PruneReport } from '../src/slim/prune.js';
+import { batchNormGammas } from '../src/slim/report.js';
 import type { Context } from '../src/gpu/context.js';
 import { evaluate } from '../src/train/trainer.js';
 import { useContext } from './util/gpu.js';
@@ -84,8 +85,13 @@ describe('slimToTarget', () => {
     model.destroy();
   });
 
-  for (const stopIn of ['sparse', 'finetune'] as const) {
-    it(`a run stopped in its ${stopIn} phase and resumed from its last checkpoint ends as the straight run does, bit for bit`, async () => {
+  const STOPS = [
+    { stopIn: 'sparse', at: 0, run: RUN, what: 'its sparse phase' },
+    { stopIn: 'finetune', at: 0, run: RUN, what: 'its finetune phase' },
+    { stopIn: 'sparse', at: 3, run: { ...RUN, epochs: 6, finetuneEpochs: 1, gradualEpochs: 2 }, what: 'gradual pruning, after the first mask' },
+  ] as const;
+  for (const { stopIn, at, run: RUN, what } of STOPS) {
+    it(`a run stopped in ${what} and resumed from its last checkpoint ends as the straight run does, bit for bit`, async () => {
       const ctx = getCtx();
       const data = toyData();
       const straight = toyModel(ctx);
@@ -103,7 +109,7 @@ describe('slimToTarget', () => {
           signal: stop.signal,
           onEpoch: async (phase, _e, trainer) => {
             saved = { phase, model: await saveModel(trainer.model), state: await saveTrainingState(trainer) };
-            if (phase === stopIn) stop.abort();
+            if (phase === stopIn && _e.epoch === at) stop.abort();
           },
           onStage: (s, _m, rep) => {
             if (s.stage !== 'original') stages.push(s);
@@ -135,6 +141,39 @@ describe('slimToTarget', () => {
     });
   }
 
+  it('gradual pruning masks a growing share of the target over the last sparse epochs, the whole of it before the cut', async () => {
+    const ctx = getCtx();
+    const data = toyData();
+    const model = toyModel(ctx);
+    const zeros: number[] = [];
+    const r = await slimToTarget(model, data, data, {
+      ...RUN,
+      epochs: 6,
+      finetuneEpochs: 1,
+      gradualEpochs: 2,
+      onEpoch: async (phase, _e, trainer) => {
+        if (phase !== 'sparse') return;
+        const gammas = await batchNormGammas(trainer.model);
+        zeros.push(gammas.reduce((a, g) => a + g.gamma.filter((v) => v === 0).length, 0));
+      },
+    });
+    // 5 sparse epochs: masks after epochs 3 (half the target's share of channels) and 4 (all of it);
+    // the epoch-5 training keeps them at zero. (A γ may reach exactly 0 by itself: SwiftShader
+    // flushes denormals, hence "at least".)
+    const pruned = r.report.prunedChannels;
+    expect(zeros[2]).toBeGreaterThan(zeros[1]!);
+    expect(zeros[2]).toBeGreaterThanOrEqual(Math.floor((r.report.percent * r.report.totalChannels) / 2));
+    expect(zeros[2]).toBeLessThan(pruned);
+    expect(zeros[3]).toBeGreaterThanOrEqual(pruned);
+    expect(zeros[4]).toBe(zeros[3]); // the masked channels stayed at zero through the last sparse epoch
+    // the cut removes exactly the masked channels: the network computes what the masked one did
+    const [, sparse, after] = r.stages as [SlimStage, SlimStage, SlimStage];
+    expect(after.accuracy).toBe(sparse.accuracy);
+    expect(r.warnings).toEqual([]); // the threshold is 0: nothing left to warn about
+    r.model.destroy();
+    model.destroy();
+  });
+
   it('warns before pruning γ that are not sparse yet', async () => {
     const ctx = getCtx();
     const data = toyData();
@@ -160,6 +199,7 @@ describe('slimToTarget', () => {
   it('refuses recipes and targets that cannot run, naming the value', async () => {
     expect(() => slimRecipe({ epochs: 4, finetuneEpochs: 4 })).toThrow('slim: finetuneEpochs 4 leaves no sparse training in 4 epochs');
     expect(() => slimRecipe({ epochs: 4, finetuneEpochs: 1, warmupEpochs: 3 })).toThrow('slim: warmupEpochs 3 leaves no sparse epoch of the 3');
+    expect(() => slimRecipe({ epochs: 5, finetuneEpochs: 1, gradualEpochs: 4 })).toThrow('slim: gradualEpochs 4 must be fewer than the 4 sparse epochs');
     expect(() => slimRecipe({ epochs: 2.5 })).toThrow('slim: epochs 2.5 must be an integer ≥ 2');
     expect(() => slimRecipe({ lr: -1 })).toThrow('slim: lr -1 must be a finite number ≥ 0');
     expect(() => slimRecipe({ lrSchedule: 'linear' as 'step' })).toThrow("slim: lrSchedule linear is not 'step' or 'cosine'");

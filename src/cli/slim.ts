@@ -39,6 +39,7 @@ interface SlimFlags {
   finetuneEpochs: number;
   sparsity: number;
   warmupEpochs: number;
+  gradualEpochs: number;
   lr: number;
   finetuneLr: number;
   lrSchedule: string;
@@ -84,6 +85,7 @@ export function registerSlim(program: Command): void {
     .option('--lr <f>', 'learning rate of sparse training', floatOption('--lr', 0), SLIM_RECIPE.lr)
     .option('--finetune-lr <f>', 'learning rate of fine-tuning', floatOption('--finetune-lr', 0), SLIM_RECIPE.finetuneLr)
     .option('--lr-schedule <name>', 'step (×0.1 at 50 % and 75 % of each phase) | cosine', SLIM_RECIPE.lrSchedule)
+    .option('--gradual-epochs <n>', 'mask a growing share of the target over the last n sparse epochs (the whole of it one epoch before the end)', intOption('--gradual-epochs', 0), SLIM_RECIPE.gradualEpochs)
     .option('--no-compensate', 'do not fold the pruned channels\' constant output into the next layer')
     .option('--coupled <mode>', 'channels tied by residual adds or concatenations: keep | prune', 'prune')
     .option('--batch-size <n>', 'training batch size', intOption('--batch-size', 1), 64)
@@ -104,7 +106,8 @@ function settingsOf(f: SlimFlags): SlimRecord['settings'] {
   if (f.lrSchedule !== 'step' && f.lrSchedule !== 'cosine') throw new CliError(`--lr-schedule ${f.lrSchedule}: expected step or cosine`, 2);
   let recipe: SlimRecipe;
   try {
-    recipe = slimRecipe({ epochs: f.epochs, finetuneEpochs: f.finetuneEpochs, sparsity: f.sparsity, warmupEpochs: f.warmupEpochs, lr: f.lr, finetuneLr: f.finetuneLr, lrSchedule: f.lrSchedule, compensate: f.compensate });
+    const { epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate } = f;
+    recipe = slimRecipe({ epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate });
   } catch (e) {
     if (e instanceof ShapeError) throw new CliError(e.message.replace(/^slim: /, ''), 2);
     throw e;
@@ -204,7 +207,7 @@ async function slimCommand(f: SlimFlags): Promise<void> {
     const r = s.recipe;
     console.log(
       `netslim slim: ${s.from} → ${[s.targetFlops !== undefined ? `≤ ${(100 * s.targetFlops).toFixed(1)} % of the FLOPs` : '', s.targetParams !== undefined ? `≤ ${(100 * s.targetParams).toFixed(1)} % of the parameters` : ''].filter(Boolean).join(', ')} · ` +
-        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr})${r.compensate ? ' · bias compensation' : ''} · ` +
+        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}${r.gradualEpochs ? `, pruned gradually over the last ${r.gradualEpochs}` : ''}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr})${r.compensate ? ' · bias compensation' : ''} · ` +
         `${trainSet.name} ${trainSet.n} train / ${test ? `${test.n} test` : 'no test split'} · adapter ${ctx.adapter.description || ctx.adapter.architecture}${ctx.adapter.isSwiftShader ? ' (CPU)' : ''}`,
     );
     let phase: SlimPhase = resume?.phase ?? 'sparse';
@@ -249,7 +252,7 @@ async function slimCommand(f: SlimFlags): Promise<void> {
         await saveRecord();
       },
       onWarning: (msg) => {
-        record.warnings.push(msg);
+        if (!record.warnings.includes(msg)) record.warnings.push(msg);
         console.error(`netslim slim: warning: ${msg}`);
       },
     }).catch((e: unknown) => {

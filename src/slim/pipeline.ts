@@ -10,6 +10,7 @@ import { Trainer, evaluate, type EpochResult, type StepProgress } from '../train
 import { layerCosts, plan, prune, type PruneAmount, type PruneOptions, type PruneReport } from './prune.js';
 import { batchNormGammas, pruneAccuracyNote } from './report.js';
 import { analyseChannels } from './channels.js';
+import { zeroGradWhereZero } from '../ops/sgd.js';
 
 /** The training schedule of {@link slimToTarget}. */
 export interface SlimRecipe {
@@ -29,6 +30,13 @@ export interface SlimRecipe {
   lrSchedule: 'step' | 'cosine';
   /** Fold the pruned channels' constant output into the next layer (PruneOptions.compensate). */
   compensate: boolean;
+  /**
+   * Gradual pruning: at the end of each of the last `gradualEpochs` sparse epochs but the final one,
+   * mask a growing share of the target's channels (γ = β = 0, kept there), the whole target one
+   * epoch before the end of sparse training, so the network learns without them before the cut
+   * (0: one prune after sparse training).
+   */
+  gradualEpochs: number;
 }
 
 /**
@@ -45,6 +53,7 @@ export const SLIM_RECIPE: Readonly<SlimRecipe> = Object.freeze({
   finetuneLr: 0.01,
   lrSchedule: 'step',
   compensate: true,
+  gradualEpochs: 0,
 });
 
 /** A phase of {@link slimToTarget}. */
@@ -169,8 +178,10 @@ export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
   int('epochs', r.epochs, 2);
   int('finetuneEpochs', r.finetuneEpochs, 1);
   int('warmupEpochs', r.warmupEpochs, 0);
+  int('gradualEpochs', r.gradualEpochs, 0);
   if (r.finetuneEpochs >= r.epochs) throw new ShapeError(`slim: finetuneEpochs ${r.finetuneEpochs} leaves no sparse training in ${r.epochs} epochs`);
   if (r.warmupEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: warmupEpochs ${r.warmupEpochs} leaves no sparse epoch of the ${r.epochs - r.finetuneEpochs}`);
+  if (r.gradualEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: gradualEpochs ${r.gradualEpochs} must be fewer than the ${r.epochs - r.finetuneEpochs} sparse epochs`);
   for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr]] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw new ShapeError(`slim: ${k} ${v} must be a finite number ≥ 0`);
   }
@@ -182,6 +193,57 @@ async function measure(stage: SlimStage['stage'], model: Model, test: Dataset | 
   const costs = layerCosts(model.graph, size);
   const accuracy = test ? (await evaluate(model, test, { batchSize, ...(signal ? { signal } : {}) })).accuracy : null;
   return { stage, accuracy, params: costs.reduce((a, c) => a + c.params, 0), flops: costs.reduce((a, c) => a + c.flops, 0) };
+}
+
+/**
+ * The prune's options for a run (compensation where the graph allows it), and its amount on the
+ * model's γ as they are now: the target, or with two targets the stricter plan.
+ */
+function pruneSetup(model: Model, options: SlimOptions, recipe: SlimRecipe, size: [number, number, number], warn: (m: string) => void): { pruneOptions: PruneOptions; amountNow: () => Promise<PruneAmount> } {
+  // Compensation folds a removed channel's constant output into the next layer, which a removed
+  // coupled group (a residual stream) does not have: with coupled 'prune' it applies only to
+  // graphs without coupled groups (where 'keep' and 'prune' are the same prune).
+  const grouped = analyseChannels(model.graph, options.prune?.ignore ?? []).members.some((m) => m.length > 1);
+  const coupled = options.prune?.coupled ?? 'keep';
+  const compensate = recipe.compensate && !(coupled === 'prune' && grouped);
+  if (recipe.compensate && !compensate) warn("bias compensation is off: the model's coupled channel groups are pruned (coupled 'prune'), and a removed group has no constant output to fold");
+  const pruneOptions: PruneOptions = { ...options.prune, coupled: grouped ? coupled : 'keep', compensate, inputSize: size };
+  const amounts: PruneAmount[] = [];
+  if (options.targetFlops !== undefined) amounts.push({ flops: options.targetFlops });
+  if (options.targetParams !== undefined) amounts.push({ params: options.targetParams });
+  // both targets: the plan that prunes more channels meets both (FLOPs and parameters only fall as channels go)
+  const amountNow = async (): Promise<PruneAmount> => {
+    if (amounts.length === 1) return amounts[0]!;
+    const plans = await Promise.all(amounts.map((a) => plan(model, a, pruneOptions)));
+    return plans[0]!.prunedChannels >= plans[1]!.prunedChannels ? amounts[0]! : amounts[1]!;
+  };
+  return { pruneOptions, amountNow };
+}
+
+/**
+ * Masks the channels a prune of `amount` would remove in `model` itself: γ and β from a mask-mode
+ * prune (GPU copies), and the momentum of γ and β zeroed where γ now is, so training with
+ * freezeZeroGamma keeps them at zero.
+ */
+async function maskInPlace(model: Model, amount: PruneAmount, options: PruneOptions): Promise<void> {
+  const ctx = model.ctx;
+  const { model: masked } = await prune(model, amount, { ...options, compensate: false, mode: 'mask' });
+  try {
+    const mine = model.batchNorms();
+    const theirs = masked.batchNorms();
+    mine.forEach((bn, i) => {
+      const src = theirs[i]!;
+      for (const key of ['weight', 'bias']) ctx.copy(src.slot(key).value!, bn.slot(key).value!);
+      const gamma = bn.slot('weight').value!;
+      for (const key of ['weight', 'bias']) {
+        const m = bn.slot(key).momentum;
+        if (m) zeroGradWhereZero(ctx, gamma, m);
+      }
+    });
+    ctx.flush();
+  } finally {
+    masked.destroy();
+  }
 }
 
 /**
@@ -231,6 +293,19 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
       stages.push(original);
       await options.onStage?.(original, model);
     }
+    const { pruneOptions, amountNow } = pruneSetup(model, options, recipe, size, warn);
+    // Gradual pruning: the sparse epochs after which a share of the target is masked (the last
+    // one of them masks all of it), and the share at each.
+    const firstMask = sparseEpochs - 1 - recipe.gradualEpochs;
+    const maskAfter = async (epoch: number, trainer: Trainer): Promise<void> => {
+      const step = epoch - firstMask + 1; // 1 after epoch firstMask … gradualEpochs after the next-to-last sparse epoch
+      if (recipe.gradualEpochs === 0 || step < 1 || step > recipe.gradualEpochs) return;
+      const amount = await amountNow();
+      const full = await plan(model, amount, pruneOptions);
+      const share: PruneAmount = step < recipe.gradualEpochs ? (full.percent * step) / recipe.gradualEpochs : amount;
+      await maskInPlace(model, share, pruneOptions);
+      trainer.optimizer.freezeZeroGamma = true;
+    };
     const trainer = new Trainer(model, train, test, {
       ...common,
       epochs: sparseEpochs,
@@ -239,11 +314,14 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
       sparsitySchedule: (e) => (e < recipe.warmupEpochs ? 0 : recipe.sparsity),
       onStep: (p) => options.onStep?.('sparse', p),
       onEpoch: async (e) => {
+        await maskAfter(e.epoch, trainer);
         await options.onEpoch?.('sparse', e, trainer);
       },
     });
     try {
       resume?.restore?.(trainer);
+      // a resumed run past its first mask keeps the masked channels at zero
+      if (recipe.gradualEpochs > 0 && trainer.epoch > firstMask) trainer.optimizer.freezeZeroGamma = true;
       await trainer.fit();
     } finally {
       trainer.destroy();
@@ -253,23 +331,7 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
     await options.onStage?.(sparse, model);
 
     signal?.throwIfAborted();
-    // Compensation folds a removed channel's constant output into the next layer, which a removed
-    // coupled group (a residual stream) does not have: with coupled 'prune' it applies only to
-    // graphs without coupled groups (where 'keep' and 'prune' are the same prune).
-    const grouped = analyseChannels(model.graph, options.prune?.ignore ?? []).members.some((m) => m.length > 1);
-    const coupled = options.prune?.coupled ?? 'keep';
-    const compensate = recipe.compensate && !(coupled === 'prune' && grouped);
-    if (recipe.compensate && !compensate) warn("bias compensation is off: the model's coupled channel groups are pruned (coupled 'prune'), and a removed group has no constant output to fold");
-    const pruneOptions: PruneOptions = { ...options.prune, coupled: grouped ? coupled : 'keep', compensate, inputSize: size };
-    const amounts: PruneAmount[] = [];
-    if (options.targetFlops !== undefined) amounts.push({ flops: options.targetFlops });
-    if (options.targetParams !== undefined) amounts.push({ params: options.targetParams });
-    // both targets: the plan that prunes more channels meets both (FLOPs and parameters only fall as channels go)
-    let amount = amounts[0]!;
-    if (amounts.length === 2) {
-      const plans = await Promise.all(amounts.map((a) => plan(model, a, pruneOptions)));
-      amount = plans[0]!.prunedChannels >= plans[1]!.prunedChannels ? amounts[0]! : amounts[1]!;
-    }
+    const amount = await amountNow();
     const planned = await plan(model, amount, pruneOptions);
     const sparseNote = sparsityWarning(planned.threshold, await batchNormGammas(model));
     if (sparseNote) warn(sparseNote);

@@ -48,7 +48,8 @@ export class SGD {
   readonly momentum: number;
   readonly weightDecay: number;
   sparsity: number;
-  readonly freezeZeroGamma: boolean;
+  /** Keep every zero γ and its β at zero (a mask-pruned model); may be turned on between steps. */
+  freezeZeroGamma: boolean;
   /** Steps taken; the first one initialises the momentum buffers (buf = d), as PyTorch does. */
   steps = 0;
 
