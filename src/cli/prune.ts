@@ -15,7 +15,7 @@ import { writeFilesAtomic } from '../io/files.node.js';
 import { parseHTML } from 'linkedom';
 import { prune, type PruneAmount, type PruneOptions } from '../slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../slim/report.js';
-import { sparsityWarning } from '../slim/pipeline.js';
+import { sparsityWarning } from '../slim/recipe.js';
 import { evaluate } from '../train/trainer.js';
 import { checkOutputDir, CliError, DATASETS, floatOption, intOption, loadData, loadModelFile, makeOutputDir, readModelFile } from './common.js';
 

@@ -16,4 +16,6 @@ export {
   type LayerReport,
 } from './prune.js';
 export { batchNormGammas, channelBarsPlot, formatPruneTable, gammaHistogramPlot, pruneAccuracyNote, pruneReportSvg, type ChartOptions, type LayerGammas, type ReportSvgOptions } from './report.js';
-export { slimToTarget, slimRecipe, sparsityWarning, SLIM_RECIPE, SPARSITY_WARNING_RATIO, type SlimRecipe, type SlimOptions, type SlimResult, type SlimStage, type SlimPhase, type SlimResume } from './pipeline.js';
+export { SLIM_RECIPE, SPARSITY_WARNING_RATIO, slimRecipe, sparsityWarning, type SlimRecipe } from './recipe.js';
+export { slimToTarget } from './run.js';
+export type { SlimOptions, SlimResult, SlimStage, SlimPhase, SlimResume } from './pipeline.js';

@@ -5,56 +5,13 @@
  */
 import type { Dataset } from '../data/datasets.js';
 import { ShapeError } from '../errors.js';
+import { slimRecipe, sparsityWarning, type SlimRecipe } from './recipe.js';
 import type { Model } from '../nn/model.js';
 import { Trainer, evaluate, type EpochResult, type StepProgress } from '../train/trainer.js';
 import { layerCosts, plan, prune, type PruneAmount, type PruneOptions, type PruneReport } from './prune.js';
 import { batchNormGammas, pruneAccuracyNote } from './report.js';
 import { analyseChannels } from './channels.js';
 import { zeroGradWhereZero } from '../ops/sgd.js';
-
-/** The training schedule of {@link slimToTarget}. */
-export interface SlimRecipe {
-  /** Epochs in all: sparse training, then fine-tuning. */
-  epochs: number;
-  /** Of which fine-tuning the pruned model. */
-  finetuneEpochs: number;
-  /** s of the L1 penalty on BatchNorm γ during sparse training (after the warm-up). */
-  sparsity: number;
-  /** Sparse-phase epochs trained first at s = 0. */
-  warmupEpochs: number;
-  /** Learning rate of sparse training. */
-  lr: number;
-  /** Learning rate of fine-tuning. */
-  finetuneLr: number;
-  /** How each phase's learning rate falls (see TrainOptions.lrSchedule). */
-  lrSchedule: 'step' | 'cosine';
-  /** Fold the pruned channels' constant output into the next layer (PruneOptions.compensate). */
-  compensate: boolean;
-  /**
-   * Gradual pruning: at the end of each of the last `gradualEpochs` sparse epochs but the final one,
-   * mask a growing share of the target's channels (γ = β = 0, kept there), the whole target one
-   * epoch before the end of sparse training, so the network learns without them before the cut
-   * (0: one prune after sparse training).
-   */
-  gradualEpochs: number;
-}
-
-/**
- * The default recipe: 12 epochs, 8 of sparse training at s = 1e-2 and lr 0.1, then a prune to the
- * target with bias compensation and 4 epochs of fine-tuning at lr 0.01 (the README's "Slimming to
- * a target" says how it was chosen).
- */
-export const SLIM_RECIPE: Readonly<SlimRecipe> = Object.freeze({
-  epochs: 12,
-  finetuneEpochs: 4,
-  sparsity: 1e-2,
-  warmupEpochs: 0,
-  lr: 0.1,
-  finetuneLr: 0.01,
-  lrSchedule: 'step',
-  compensate: true,
-  gradualEpochs: 0,
-});
 
 /** A phase of {@link slimToTarget}. */
 export type SlimPhase = 'sparse' | 'prune' | 'finetune';
@@ -117,76 +74,8 @@ export interface SlimResult {
   warnings: string[];
 }
 
-/**
- * The fraction of the median kept |γ| above which a prune's threshold means the γ are not sparse
- * yet: after sparse training the pruned |γ| sit near 0 (≈1e-3) and the kept ones near 0.1–1, so
- * the ratio is ~0.01; on a dense network (the reference at s = 0, or too few sparse epochs) the
- * channels below the threshold are as large as those above it, and the prune takes signal away.
- */
-export const SPARSITY_WARNING_RATIO = 0.1;
-
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
-};
-
-/**
- * The warning to give before a prune whose threshold is not far below the |γ| it keeps (see
- * SPARSITY_WARNING_RATIO), or null. `gammas` are the model's BatchNorm γ (batchNormGammas).
- *
- * @example
- * ```ts
- * import { slim } from 'netslim';
- *
- * const gammas = [{ name: 'feature.1', gamma: new Float32Array([0.4, 0.5, 0.45, 0.6]) }];
- * console.log(slim.sparsityWarning(0.45, gammas)); // γ are not sparse yet: … (a dense network)
- * console.log(slim.sparsityWarning(0.001, [{ name: 'feature.1', gamma: new Float32Array([0.0005, 0.001, 0.4, 0.6]) }])); // null
- * ```
- */
-export function sparsityWarning(threshold: number, gammas: readonly { name: string; gamma: Float32Array }[]): string | null {
-  const kept: number[] = [];
-  for (const g of gammas) for (const v of g.gamma) if (Math.abs(v) > threshold) kept.push(Math.abs(v));
-  const m = median(kept);
-  if (!(m > 0) || threshold < SPARSITY_WARNING_RATIO * m) return null;
-  return (
-    `γ are not sparse yet: the prune threshold ${threshold.toPrecision(3)} is ${((100 * threshold) / m).toFixed(0)} % of the median kept |γ| ${m.toPrecision(3)}, ` +
-    'so the channels it removes still carry signal and accuracy may collapse; train longer with sparsity or a larger s (--sparsity) first'
-  );
-}
-
 function checkFraction(name: string, v: number | undefined): void {
   if (v !== undefined && !(v > 0 && v < 1)) throw new ShapeError(`slim: ${name} ${v} must be a fraction in (0, 1)`);
-}
-
-/**
- * The recipe with the options' overrides, checked (a ShapeError names a value that cannot run).
- *
- * @example
- * ```ts
- * import { slim } from 'netslim';
- *
- * const r = slim.slimRecipe({ epochs: 20, finetuneEpochs: 5 });
- * console.log(r.epochs - r.finetuneEpochs, r.sparsity); // 15 0.01
- * ```
- */
-export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
-  const r: SlimRecipe = { ...SLIM_RECIPE };
-  for (const k of Object.keys(SLIM_RECIPE) as (keyof SlimRecipe)[]) if (options[k] !== undefined) (r as unknown as Record<string, unknown>)[k] = options[k];
-  const int = (name: string, v: number, min: number) => {
-    if (!(Number.isInteger(v) && v >= min)) throw new ShapeError(`slim: ${name} ${v} must be an integer ≥ ${min}`);
-  };
-  int('epochs', r.epochs, 2);
-  int('finetuneEpochs', r.finetuneEpochs, 1);
-  int('warmupEpochs', r.warmupEpochs, 0);
-  int('gradualEpochs', r.gradualEpochs, 0);
-  if (r.finetuneEpochs >= r.epochs) throw new ShapeError(`slim: finetuneEpochs ${r.finetuneEpochs} leaves no sparse training in ${r.epochs} epochs`);
-  if (r.warmupEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: warmupEpochs ${r.warmupEpochs} leaves no sparse epoch of the ${r.epochs - r.finetuneEpochs}`);
-  if (r.gradualEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: gradualEpochs ${r.gradualEpochs} must be fewer than the ${r.epochs - r.finetuneEpochs} sparse epochs`);
-  for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr]] as const) {
-    if (!(Number.isFinite(v) && v >= 0)) throw new ShapeError(`slim: ${k} ${v} must be a finite number ≥ 0`);
-  }
-  if (r.lrSchedule !== 'step' && r.lrSchedule !== 'cosine') throw new ShapeError(`slim: lrSchedule ${String(r.lrSchedule)} is not 'step' or 'cosine'`);
-  return r;
 }
 
 async function measure(stage: SlimStage['stage'], model: Model, test: Dataset | null, size: [number, number, number], batchSize: number, signal?: AbortSignal): Promise<SlimStage> {
@@ -246,26 +135,7 @@ async function maskInPlace(model: Model, amount: PruneAmount, options: PruneOpti
   }
 }
 
-/**
- * Slims `model` to a target: sparse training (L1 on BatchNorm γ), a prune whose global threshold
- * keeps at most `targetFlops` of the FLOPs (and `targetParams` of the parameters; the stricter
- * wins), then fine-tuning of the pruned model. `model` is trained in place; the result's model is a
- * new one. Warns (onWarning, and in the result) when the γ are not sparse enough for the prune, and
- * when the pruned network's accuracy falls to chance.
- *
- * @example
- * ```ts
- * import { init, models, datasetFromTensors, slim } from 'netslim/node';
- *
- * const ctx = await init();
- * const x = Float32Array.from({ length: 16 * 3 * 8 * 8 }, (_, i) => Math.sin(i));
- * const data = datasetFromTensors(x, [16, 3, 8, 8], Int32Array.from({ length: 16 }, (_, i) => i % 2));
- * const model = models.vgg(ctx, { cfg: [8, 'M', 8], numClasses: 2, inputSize: 8 });
- * const r = await slim.slimToTarget(model, data, data, { targetFlops: 0.5, epochs: 3, finetuneEpochs: 1, batchSize: 8 });
- * for (const s of r.stages) console.log(s.stage, s.flops, s.accuracy);
- * ctx.destroy();
- * ```
- */
+/** The run behind `slim.slimToTarget` (src/slim/run.ts, which loads this module on first use). */
 export async function slimToTarget(model: Model, train: Dataset, test: Dataset | null, options: SlimOptions = {}): Promise<SlimResult> {
   const recipe = slimRecipe(options);
   checkFraction('targetFlops', options.targetFlops);

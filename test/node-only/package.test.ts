@@ -71,12 +71,14 @@ const kB = (n: number) => `${(n / 1024).toFixed(1)} kB`;
 
 /**
  * Up-front bytes (minified, gzip -9) of a browser app that trains and prunes (test (e)). Measured
- * 73.6 kB on 2026-12-05 once shader layouts are reflected at build time (108.4 kB with wgsl_reflect
- * in the bundle; 195.9 kB before the charts loaded on demand, with Observable Plot and d3 in the one
- * chunk). What is left is netslim itself, shader text and layouts included. The budget is the
- * measurement plus 5 %, under the 80 kB aimed for: a change that adds more must say why here.
+ * 76.6 kB on 2026-12-05: 73.6 kB once shader layouts were reflected at build time (108.4 kB with
+ * wgsl_reflect in the bundle; 195.9 kB before the charts loaded on demand, with Observable Plot and
+ * d3 in the one chunk), then +3 kB for the datasets' class names (CIFAR-100's 100 among them) and
+ * the predict and slimming additions (the slimming run itself loads on demand). What is left is
+ * netslim itself, shader text and layouts included. The budget is the 80 kB aimed for (the
+ * measurement plus 4 %): a change that adds more must say why here.
  */
-const APP_BUDGET = 77.5 * 1024;
+const APP_BUDGET = 80 * 1024;
 
 let work = '';
 let app = '';

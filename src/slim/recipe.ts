@@ -1,0 +1,118 @@
+/**
+ * The recipe of a slimming run (SLIM_RECIPE, slimRecipe) and the check before a prune
+ * (sparsityWarning): small and static; the run itself (slimToTarget, src/slim/pipeline.ts) is
+ * loaded on first use.
+ */
+import { ShapeError } from '../errors.js';
+
+/** The training schedule of `slim.slimToTarget`. */
+export interface SlimRecipe {
+  /** Epochs in all: sparse training, then fine-tuning. */
+  epochs: number;
+  /** Of which fine-tuning the pruned model. */
+  finetuneEpochs: number;
+  /** s of the L1 penalty on BatchNorm γ during sparse training (after the warm-up). */
+  sparsity: number;
+  /** Sparse-phase epochs trained first at s = 0. */
+  warmupEpochs: number;
+  /** Learning rate of sparse training. */
+  lr: number;
+  /** Learning rate of fine-tuning. */
+  finetuneLr: number;
+  /** How each phase's learning rate falls (see TrainOptions.lrSchedule). */
+  lrSchedule: 'step' | 'cosine';
+  /** Fold the pruned channels' constant output into the next layer (PruneOptions.compensate). */
+  compensate: boolean;
+  /**
+   * Gradual pruning: at the end of each of the last `gradualEpochs` sparse epochs but the final one,
+   * mask a growing share of the target's channels (γ = β = 0, kept there), the whole target one
+   * epoch before the end of sparse training, so the network learns without them before the cut
+   * (0: one prune after sparse training).
+   */
+  gradualEpochs: number;
+}
+
+/**
+ * The default recipe: 12 epochs, 8 of sparse training at s = 1e-2 and lr 0.1, then a prune to the
+ * target with bias compensation and 4 epochs of fine-tuning at lr 0.01 (the README's "Slimming to
+ * a target" says how it was chosen).
+ */
+export const SLIM_RECIPE: Readonly<SlimRecipe> = Object.freeze({
+  epochs: 12,
+  finetuneEpochs: 4,
+  sparsity: 1e-2,
+  warmupEpochs: 0,
+  lr: 0.1,
+  finetuneLr: 0.01,
+  lrSchedule: 'step',
+  compensate: true,
+  gradualEpochs: 0,
+});
+
+/**
+ * The fraction of the median kept |γ| above which a prune's threshold means the γ are not sparse
+ * yet: after sparse training the pruned |γ| sit near 0 (≈1e-3) and the kept ones near 0.1–1, so
+ * the ratio is ~0.01; on a dense network (the reference at s = 0, or too few sparse epochs) the
+ * channels below the threshold are as large as those above it, and the prune takes signal away.
+ */
+export const SPARSITY_WARNING_RATIO = 0.1;
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : 0;
+};
+
+/**
+ * The warning to give before a prune whose threshold is not far below the |γ| it keeps (see
+ * SPARSITY_WARNING_RATIO), or null. `gammas` are the model's BatchNorm γ (batchNormGammas).
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const gammas = [{ name: 'feature.1', gamma: new Float32Array([0.4, 0.5, 0.45, 0.6]) }];
+ * console.log(slim.sparsityWarning(0.45, gammas)); // γ are not sparse yet: … (a dense network)
+ * console.log(slim.sparsityWarning(0.001, [{ name: 'feature.1', gamma: new Float32Array([0.0005, 0.001, 0.4, 0.6]) }])); // null
+ * ```
+ */
+export function sparsityWarning(threshold: number, gammas: readonly { name: string; gamma: Float32Array }[]): string | null {
+  const kept: number[] = [];
+  for (const g of gammas) for (const v of g.gamma) if (Math.abs(v) > threshold) kept.push(Math.abs(v));
+  const m = median(kept);
+  if (!(m > 0) || threshold < SPARSITY_WARNING_RATIO * m) return null;
+  return (
+    `γ are not sparse yet: the prune threshold ${threshold.toPrecision(3)} is ${((100 * threshold) / m).toFixed(0)} % of the median kept |γ| ${m.toPrecision(3)}, ` +
+    'so the channels it removes still carry signal and accuracy may collapse; train longer with sparsity or a larger s (--sparsity) first'
+  );
+}
+
+/**
+ * The recipe with the options' overrides, checked (a ShapeError names a value that cannot run).
+ *
+ * @example
+ * ```ts
+ * import { slim } from 'netslim';
+ *
+ * const r = slim.slimRecipe({ epochs: 20, finetuneEpochs: 5 });
+ * console.log(r.epochs - r.finetuneEpochs, r.sparsity); // 15 0.01
+ * ```
+ */
+export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
+  const r: SlimRecipe = { ...SLIM_RECIPE };
+  for (const k of Object.keys(SLIM_RECIPE) as (keyof SlimRecipe)[]) if (options[k] !== undefined) (r as unknown as Record<string, unknown>)[k] = options[k];
+  const int = (name: string, v: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min)) throw new ShapeError(`slim: ${name} ${v} must be an integer ≥ ${min}`);
+  };
+  int('epochs', r.epochs, 2);
+  int('finetuneEpochs', r.finetuneEpochs, 1);
+  int('warmupEpochs', r.warmupEpochs, 0);
+  int('gradualEpochs', r.gradualEpochs, 0);
+  if (r.finetuneEpochs >= r.epochs) throw new ShapeError(`slim: finetuneEpochs ${r.finetuneEpochs} leaves no sparse training in ${r.epochs} epochs`);
+  if (r.warmupEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: warmupEpochs ${r.warmupEpochs} leaves no sparse epoch of the ${r.epochs - r.finetuneEpochs}`);
+  if (r.gradualEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: gradualEpochs ${r.gradualEpochs} must be fewer than the ${r.epochs - r.finetuneEpochs} sparse epochs`);
+  for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr]] as const) {
+    if (!(Number.isFinite(v) && v >= 0)) throw new ShapeError(`slim: ${k} ${v} must be a finite number ≥ 0`);
+  }
+  if (r.lrSchedule !== 'step' && r.lrSchedule !== 'cosine') throw new ShapeError(`slim: lrSchedule ${String(r.lrSchedule)} is not 'step' or 'cosine'`);
+  return r;
+}
