@@ -353,7 +353,7 @@ def main():
     ap.add_argument('--compensate', default='', choices=['', 'full', 'mean'], help="fine-tune the model whose removed channels' relu(β) was folded into the next layer (see compact)")
     ap.add_argument('--kd-alpha', type=float, default=0.0, help='weight of the distillation loss during fine-tuning')
     ap.add_argument('--kd-t', type=float, default=4.0)
-    ap.add_argument('--gradual', type=int, default=0, help='prune gradually over the last N sparse epochs (masks)')
+    ap.add_argument('--gradual', type=int, default=0, help='prune gradually: mask (γ = β = 0, kept there) a growing share of the target at the end of N sparse epochs, the whole target one epoch before the end')
     ap.add_argument('--save-sparse', default='', help='save the sparse model (to fine-tune it again with --load-sparse)')
     ap.add_argument('--load-sparse', default='', help='skip sparse training: load this sparse model (same sparse flags)')
     ap.add_argument('--wd', type=float, default=1e-4)
@@ -388,10 +388,10 @@ def main():
     if a.gradual:
         def on_epoch(m, ep):
             left = a.sparse_epochs - 1 - ep  # epochs still to come
-            if left >= a.gradual or left < 0:
+            if left > a.gradual or left < 1:
                 return None
+            step = a.gradual - left + 1  # 1..gradual; the whole target at the end of the next-to-last epoch
             thre, frac = choose_threshold(m, a.prune, a.percent, a.flops, a.params)
-            step = a.gradual - left  # 1..gradual
             g = gammas(m)
             srt, _ = torch.sort(g)
             k = int(math.floor(frac * g.numel() * step / a.gradual))
@@ -402,7 +402,7 @@ def main():
                     b.weight.mul_(k_)
                     b.bias.mul_(k_)
             grad_info.append({'epoch': ep, 'thre': t, 'cfg': cfg_of(mk), 'test_masked': evaluate(m, xte, yte)})
-            return mk if left > 0 else None
+            return mk
 
     if a.load_sparse:
         st = torch.load(a.load_sparse)
