@@ -192,7 +192,7 @@ def train_phase(model, data, aug, gen, epochs, lr, sched, wd, momentum, bs, s_sp
     hist = []
     for ep in range(epochs):
         model.train()
-        s = s_at(s_spec, ep) if s_spec is not None else 0.0
+        s = (s_spec['s'] if isinstance(s_spec, dict) else s_at(s_spec, ep)) if s_spec is not None else 0.0
         perm = torch.randperm(n, generator=gen)
         tl = 0.0
         t0 = time.time()
@@ -342,6 +342,11 @@ def main():
     ap.add_argument('--sparse-epochs', type=int, default=8)
     ap.add_argument('--ft-epochs', type=int, default=4)
     ap.add_argument('--s', default='1e-2', help="sparsity rate, or per-epoch 'e:s,e:s' (e.g. '0:0,2:1e-3,4:1e-2')")
+    ap.add_argument('--s-adapt', type=float, default=0.0,
+                    help='adaptive s: from the epoch --s-adapt-from on, at the end of each epoch, while the target would remove '
+                         'channels whose |γ| exceed this fraction of the median kept |γ|, s ×= 2 (starts at --s, which must be a number)')
+    ap.add_argument('--s-adapt-from', type=int, default=2)
+    ap.add_argument('--s-max', type=float, default=1e-2)
     ap.add_argument('--lr', type=float, default=0.1)
     ap.add_argument('--sched', default='step', choices=['step', 'cosine', 'const', 'linear'])
     ap.add_argument('--ft-lr', type=float, default=0.01)
@@ -384,7 +389,7 @@ def main():
     # Gradual pruning: at the end of each of the last `gradual` sparse epochs, mask (γ = β = 0,
     # kept there) the channels of a growing share of the final target's threshold rank.
     on_epoch = None
-    grad_info = []
+    grad_info = []  # what gradual pruning and adaptive s did, per epoch
     if a.gradual:
         def on_epoch(m, ep):
             left = a.sparse_epochs - 1 - ep  # epochs still to come
@@ -404,6 +409,21 @@ def main():
             grad_info.append({'epoch': ep, 'thre': t, 'cfg': cfg_of(mk), 'test_masked': evaluate(m, xte, yte)})
             return mk
 
+    s_spec = a.s
+    if a.s_adapt:
+        s_spec = {'s': float(a.s)}
+        inner = on_epoch
+
+        def on_epoch(m, ep):
+            if ep + 1 >= a.s_adapt_from:
+                thre, _ = choose_threshold(m, a.prune, a.percent, a.flops, a.params)
+                g = gammas(m)
+                sep = g[g <= thre].max().item() / max(g[g > thre].median().item(), 1e-12)
+                grad_info.append({'epoch': ep, 's': s_spec['s'], 'separation': sep})
+                if sep > a.s_adapt:
+                    s_spec['s'] = min(s_spec['s'] * 2, a.s_max)
+            return inner(m, ep) if inner else None
+
     if a.load_sparse:
         st = torch.load(a.load_sparse)
         model.load_state_dict(st['model'])
@@ -413,7 +433,7 @@ def main():
         grad_info = st['gradual']
     else:
         hist, _ = train_phase(model, data, aug, gen, a.sparse_epochs, a.lr, a.sched, a.wd, a.momentum, a.batch_size,
-                              s_spec=a.s, on_epoch=on_epoch, log=log)
+                              s_spec=s_spec, on_epoch=on_epoch, log=log)
         if a.save_sparse:
             torch.save({'model': model.state_dict(), 'hist': hist, 'rng': torch.get_rng_state(), 'gen': gen.get_state(),
                         'gradual': grad_info}, a.save_sparse)
