@@ -212,8 +212,9 @@ def train_phase(model, data, aug, gen, epochs, lr, sched, wd, momentum, bs, s_sp
             opt.zero_grad(set_to_none=False)
             loss.backward()
             if s > 0:
-                for m in bns(model):
-                    m.weight.grad.add_(s * torch.sign(m.weight.data))
+                cc = channel_costs() if S_COST else None
+                for i, m in enumerate(bns(model)):
+                    m.weight.grad.add_(s * (cc[i] ** S_COST if cc else 1.0) * torch.sign(m.weight.data))
             opt.step()
             if masks is not None:
                 with torch.no_grad():
@@ -241,10 +242,50 @@ def gammas(model):
     return torch.cat([m.weight.data.abs().clone() for m in bns(model)])
 
 
+RANK_ALPHA = 0.0  # set from --rank-alpha
+S_COST = 0.0  # set from --s-cost
+
+
+def channel_costs(cfg=None, in_ch=1, size=32, classes=10):
+    """Per BN layer: the MACs one of its channels costs in the unpruned network (its own output
+    map, plus its input slice of the next conv or of the classifier), divided by the mean over
+    all channels."""
+    cfg = cfg or CFG
+    convs, c, h = [], in_ch, size
+    for v in cfg:
+        if v == 'M':
+            h //= 2
+        else:
+            convs.append((c, v, h))
+            c = v
+    per = []
+    for i, (cin, cout, hh) in enumerate(convs):
+        own = hh * hh * 9 * cin
+        nxt = convs[i + 1][1] * convs[i + 1][2] ** 2 * 9 if i + 1 < len(convs) else classes
+        per.append(own + nxt)
+    n = sum(v for _, v, _ in convs)
+    mean = sum(p * v for p, (_, v, _) in zip(per, convs)) / n
+    return [p / mean for p in per]
+
+
+def layer_scores(model):
+    """The ranking score of each channel, per BN: |γ|, or with --rank-alpha a > 0 |γ| / cost^a
+    (cost: channel_costs), which spends a FLOPs budget on the cheap channels."""
+    out = []
+    cc = channel_costs() if RANK_ALPHA else None
+    for i, m in enumerate(bns(model)):
+        g = m.weight.data.abs().clone()
+        out.append(g / cc[i] ** RANK_ALPHA if cc else g)
+    return out
+
+
+def scores(model):
+    return torch.cat(layer_scores(model))
+
+
 def masks_at(model, thre, min_ch=1):
     out = []
-    for m in bns(model):
-        g = m.weight.data.abs()
+    for g in layer_scores(model):
         k = (g > thre).float()
         if k.sum() < min_ch:
             k = torch.zeros_like(g)
@@ -268,7 +309,7 @@ def choose_threshold(model, mode, percent, flops_t, params_t):
     """The global |γ| threshold (strict: keep |γ| > thre): at `percent` of the sorted |γ| (the
     reference), or the smallest rank whose compact model leaves ≤ flops_t of the FLOPs and
     ≤ params_t of the parameters (netslim's target search, both limits)."""
-    g = gammas(model)
+    g = scores(model)
     srt, _ = torch.sort(g)
     total = g.numel()
     if mode == 'percent':
@@ -359,6 +400,11 @@ def main():
     ap.add_argument('--kd-alpha', type=float, default=0.0, help='weight of the distillation loss during fine-tuning')
     ap.add_argument('--kd-t', type=float, default=4.0)
     ap.add_argument('--gradual', type=int, default=0, help='prune gradually: mask (γ = β = 0, kept there) a growing share of the target at the end of N sparse epochs, the whole target one epoch before the end')
+    ap.add_argument('--rank-alpha', type=float, default=0.0,
+                    help='rank channels by |γ| / cost^a (cost: the FLOPs one channel costs, relative to the mean) instead of |γ|')
+    ap.add_argument('--s-cost', type=float, default=0.0,
+                    help='scale the sparsity rate of each BN by cost^a (cost: channel_costs), a FLOPs-weighted L1 penalty')
+    ap.add_argument('--s-off-masked', action='store_true', help='with --gradual: s = 0 in the last sparse epoch (the one that trains the fully masked network)')
     ap.add_argument('--save-sparse', default='', help='save the sparse model (to fine-tune it again with --load-sparse)')
     ap.add_argument('--load-sparse', default='', help='skip sparse training: load this sparse model (same sparse flags)')
     ap.add_argument('--wd', type=float, default=1e-4)
@@ -370,6 +416,10 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     a = ap.parse_args()
 
+    global RANK_ALPHA
+    RANK_ALPHA = a.rank_alpha
+    global S_COST
+    S_COST = a.s_cost
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
@@ -397,7 +447,7 @@ def main():
                 return None
             step = a.gradual - left + 1  # 1..gradual; the whole target at the end of the next-to-last epoch
             thre, frac = choose_threshold(m, a.prune, a.percent, a.flops, a.params)
-            g = gammas(m)
+            g = scores(m)
             srt, _ = torch.sort(g)
             k = int(math.floor(frac * g.numel() * step / a.gradual))
             t = srt[min(k, g.numel() - 1)].item() if step < a.gradual else thre
@@ -410,6 +460,16 @@ def main():
             return mk
 
     s_spec = a.s
+    if a.s_off_masked:
+        # s = 0 for the sparse epochs that train the fully masked network
+        s_spec = {'s': float(a.s)}
+        inner0 = on_epoch
+
+        def on_epoch(m, ep):
+            r = inner0(m, ep) if inner0 else None
+            if a.sparse_epochs - 1 - ep == 1:
+                s_spec['s'] = 0.0
+            return r
     if a.s_adapt:
         s_spec = {'s': float(a.s)}
         inner = on_epoch
@@ -417,7 +477,7 @@ def main():
         def on_epoch(m, ep):
             if ep + 1 >= a.s_adapt_from:
                 thre, _ = choose_threshold(m, a.prune, a.percent, a.flops, a.params)
-                g = gammas(m)
+                g = scores(m)
                 sep = g[g <= thre].max().item() / max(g[g > thre].median().item(), 1e-12)
                 grad_info.append({'epoch': ep, 's': s_spec['s'], 'separation': sep})
                 if sep > a.s_adapt:
@@ -442,7 +502,7 @@ def main():
 
     thre, frac = choose_threshold(model, a.prune, a.percent, a.flops, a.params)
     masks = masks_at(model, thre)
-    g = gammas(model)
+    g = scores(model)
     kept_g = g[g > thre]
     removed_g = g[g <= thre]
     pruned = compact(model, masks, compensate=False)

@@ -236,7 +236,7 @@ describe('pruning any graph', () => {
     }
     await expect(plan(model, { flops: 0.01 }, { inputSize: [3, 8, 8] })).rejects.toThrow(/target flops 0.01 cannot be met: removing every rankable channel leaves 0\.\d+ of the FLOPs/);
     await expect(plan(model, { flops: 0 })).rejects.toThrow(PruneError);
-    await expect(plan(model, { params: 1.5 })).rejects.toThrow(/with F in \(0, 1\]/);
+    await expect(plan(model, { params: 1.5 })).rejects.toThrow(/with each F in \(0, 1\]/);
     model.destroy();
   });
 

@@ -8,9 +8,10 @@ import { datasetFromTensors } from '../src/data/datasets.js';
 import { loadModel, saveModel } from '../src/io/checkpoint.js';
 import { densenet, resnet, vgg } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
-import { cloneModel, countFlops, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
+import { cloneModel, countFlops, layerCosts, plan, prune, pruneIterative, type PruneReport } from '../src/slim/prune.js';
 import { batchNormGammas, formatPruneTable, pruneAccuracyNote, pruneReportSvg } from '../src/slim/report.js';
 import { Trainer } from '../src/train/trainer.js';
+import { Conv2d } from '../src/nn/layers.js';
 import { bnOrder, referencePrune, type RefModel } from './reference/prune.js';
 import { useContext } from './util/gpu.js';
 import { normal, rng } from './util/random.js';
@@ -308,5 +309,93 @@ describe('prune: the FLOP count follows the model input size', () => {
     expect(implicit.report.flopsBefore).toBe(countFlops(model.graph, [3, 16, 16]));
     // (at 32×32 the classifier would get 4× the features it takes: the count had failed before)
     for (const m of [implicit.model, explicit.model, model]) m.destroy();
+  });
+});
+
+describe('prune: cost-aware ranking and two targets', () => {
+  /** float64 reference: per BatchNorm of a plain conv chain, the FLOPs of one channel (its conv's share plus the next layer's). */
+  function chainChannelCost(model: Model, inputSize: [number, number, number]): number[] {
+    const layers = layerCosts(model.graph, inputSize).filter((c) => c.kind === 'Conv2d' || c.kind === 'Linear');
+    const bns = model.batchNorms();
+    const convs = model.graph.nodes.filter((n) => n.layer instanceof Conv2d).map((n) => n.layer as Conv2d);
+    return bns.map((_, b) => {
+      const next = layers[b + 1]!;
+      const nextIn = b + 1 < convs.length ? convs[b + 1]!.inChannels : bns[b]!.channels;
+      return layers[b]!.flops / convs[b]!.outChannels + next.flops / nextIn;
+    });
+  }
+
+  for (const a of [0.5, 1, 2]) {
+    it(`costExponent ${a}: the threshold over |γ| / (c / mean c)^${a} (float64 reference), every layer's kept count, the γ separation`, async () => {
+      const ctx = getCtx();
+      const model = smallVgg(ctx);
+      await scramble(model, 41);
+      const size: [number, number, number] = [3, 8, 8];
+      const cost = chainChannelCost(model, size);
+      const gammas = await batchNormGammas(model);
+      const mean = gammas.reduce((s, g, b) => s + g.gamma.length * cost[b]!, 0) / gammas.reduce((s, g) => s + g.gamma.length, 0);
+      const scores = gammas.map((g, b) => Array.from(g.gamma, (v) => Math.abs(v) / Math.pow(cost[b]! / mean, a)));
+      const pool = scores.flat().sort((x, y) => x - y);
+      const thr = pool[Math.floor(pool.length * 0.5)]!;
+      const { model: small, report } = await prune(model, 0.5, { inputSize: size, costExponent: a });
+      expect(report.costExponent).toBe(a);
+      // the kernel ranks float32 scores: the threshold agrees to float32 rounding (2^-23 relative, one op per score)
+      expect(Math.abs(report.threshold - thr)).toBeLessThanOrEqual(4 * 2 ** -23 * thr);
+      report.layers.forEach((l, b) => expect(l.after, l.name).toBe(Math.max(1, scores[b]!.filter((s) => s > thr).length)));
+      // separation over |γ|: the largest removed, the median kept
+      const removed: number[] = [];
+      const kept: number[] = [];
+      gammas.forEach((g, b) => {
+        const order = Array.from(g.gamma, (v, p) => [Math.abs(v), scores[b]![p]!] as const).sort((x, y) => y[1] - x[1]);
+        order.forEach(([v], r) => (r < report.layers[b]!.after ? kept : removed).push(v));
+      });
+      kept.sort((x, y) => x - y);
+      expect(report.gammaSeparation.removedMax).toBe(Math.max(...removed));
+      expect(report.gammaSeparation.keptMedian).toBe((kept[(kept.length - 1) >> 1]! + kept[kept.length >> 1]!) / 2);
+      expect(formatPruneTable(report)).toContain(`threshold |γ|/c^${a} > `);
+      small.destroy();
+      model.destroy();
+    });
+  }
+
+  it('costExponent 0 is the reference ranking, bit for bit; a negative or non-finite one is refused', async () => {
+    const ctx = getCtx();
+    const model = smallVgg(ctx);
+    await scramble(model, 42);
+    const plain = await plan(model, 0.6, { inputSize: [3, 8, 8] });
+    const zero = await plan(model, 0.6, { inputSize: [3, 8, 8], costExponent: 0 });
+    expect(zero).toEqual(plain);
+    for (const bad of [-1, NaN, Infinity]) await expect(plan(model, 0.6, { costExponent: bad })).rejects.toThrow(`prune: costExponent ${bad} must be a finite number ≥ 0`);
+    model.destroy();
+  });
+
+  it('spends a FLOPs target on the cheap channels: with costExponent 1 the small-map layers keep more', async () => {
+    const ctx = getCtx();
+    const model = smallVgg(ctx);
+    await scramble(model, 43);
+    const plain = await plan(model, { flops: 0.4 }, { inputSize: [3, 8, 8] });
+    const aware = await plan(model, { flops: 0.4 }, { inputSize: [3, 8, 8], costExponent: 1 });
+    for (const r of [plain, aware]) expect(r.target!.reached.flops).toBeLessThanOrEqual(0.4);
+    const last = (r: PruneReport) => r.layers[r.layers.length - 1]!.after;
+    expect(last(aware)).toBeGreaterThan(last(plain)); // the 2×2 layer: cheapest channels
+    model.destroy();
+  });
+
+  it('a target of FLOPs and parameters: the smallest prune meeting both, the stricter of the two single targets', async () => {
+    const ctx = getCtx();
+    const model = resnet(ctx, { depth: 11, seed: 3 });
+    await scramble(model, 44);
+    const size: [number, number, number] = [3, 32, 32];
+    for (const [flops, params] of [[0.6, 0.4], [0.4, 0.6]]) {
+      const both = await plan(model, { flops, params }, { inputSize: size });
+      const f = await plan(model, { flops }, { inputSize: size });
+      const p = await plan(model, { params }, { inputSize: size });
+      expect(both.target).toEqual({ flops, params, reached: { flops: both.flopsAfter / both.flopsBefore, params: both.paramsAfter / both.paramsBefore } });
+      expect(both.prunedChannels).toBe(Math.max(f.prunedChannels, p.prunedChannels));
+      expect(both.layers).toEqual((f.prunedChannels >= p.prunedChannels ? f : p).layers);
+    }
+    await expect(plan(model, { flops: 0.5, params: 0 })).rejects.toThrow('prune: target {"flops":0.5,"params":0} should be { flops: F }, { params: F } or both');
+    await expect(plan(model, { flops: 0.5, percent: 0.2 } as unknown as { flops: number })).rejects.toThrow(/should be \{ flops: F \}/);
+    model.destroy();
   });
 });

@@ -183,7 +183,8 @@ describe('slimToTarget', () => {
     const heard: string[] = [];
     const r = await slimToTarget(model, data, data, { ...RUN, epochs: 2, finetuneEpochs: 1, sparsity: 0, onWarning: (m) => heard.push(m) });
     expect(heard.length).toBeGreaterThanOrEqual(1);
-    expect(heard[0]).toMatch(/^γ are not sparse yet: the prune threshold .* of the median kept \|γ\|/);
+    expect(heard[0]).toMatch(/^γ are not sparse yet: the largest pruned \|γ\| .* of the median kept \|γ\|/);
+    expect(heard[0]).toBe(sparsityWarning(r.report));
     expect(r.warnings).toEqual(heard);
     r.model.destroy();
     model.destroy();
@@ -196,6 +197,10 @@ describe('slimToTarget', () => {
     expect(sparsityWarning(0.001, sparse)).toBeNull();
     expect(sparsityWarning(0.049, [{ name: 'a', gamma: new Float32Array([0.01, 0.5, 0.5]) }])).toBeNull(); // 9.8 % of 0.5
     expect(sparsityWarning(0.05, [{ name: 'a', gamma: new Float32Array([0.01, 0.5, 0.5]) }])).not.toBeNull(); // 10 %
+    // from a prune's report: its largest removed |γ| against its median kept |γ|
+    expect(sparsityWarning({ gammaSeparation: { removedMax: 0.049, keptMedian: 0.5 } })).toBeNull();
+    expect(sparsityWarning({ gammaSeparation: { removedMax: 0.05, keptMedian: 0.5 } })).toMatch(/^γ are not sparse yet: the largest pruned \|γ\| 0\.0500 is 10 % of the median kept \|γ\| 0\.500/);
+    expect(sparsityWarning({ gammaSeparation: { removedMax: 0, keptMedian: 0 } })).toBeNull(); // nothing kept
   });
 
   it('refuses recipes and targets that cannot run, naming the value', async () => {

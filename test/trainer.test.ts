@@ -106,6 +106,21 @@ describe('trainer', () => {
     model.destroy();
   });
 
+  it("lrSchedule 'cosine' sets lr·(1 + cos(π·t))/2 before every step, t the fraction of the run's steps done", async () => {
+    const ctx = getCtx();
+    const model = vgg(ctx, { cfg: [2, 'M', 2, 'M', 2], inChannels: 1, numClasses: 2 });
+    const lrs: number[] = [];
+    // 20 images in batches of 8: 3 steps an epoch (the last one short), 6 in all
+    const trainer = new Trainer(model, halves(20, 4, false), null, { epochs: 2, batchSize: 8, lr: 0.2, lrSchedule: 'cosine', progressIntervalMs: 0, onStep: (p) => lrs.push(p.lr) });
+    const results = await trainer.fit();
+    const want = [0, 1, 2, 3, 4, 5].map((k) => 0.1 * (1 + Math.cos((Math.PI * k) / 6)));
+    expect(lrs.length).toBe(6);
+    lrs.forEach((v, k) => expect(v).toBeCloseTo(want[k]!, 12));
+    expect(results.map((r) => r.lr)).toEqual([lrs[2], lrs[5]]); // an epoch reports its last step's lr
+    trainer.destroy();
+    model.destroy();
+  });
+
   it('trains on uint8 images through the GPU augmentation', async () => {
     const ctx = getCtx();
     const model = vgg(ctx, { cfg: [4, 'M', 8, 'M', 8], inChannels: 1, numClasses: 2, seed: 5 });

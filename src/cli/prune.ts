@@ -37,6 +37,7 @@ interface PruneFlags {
   compensate?: boolean;
   mask?: boolean;
   testBatchSize: number;
+  costExponent: number;
 }
 
 export function registerPrune(program: Command): void {
@@ -46,7 +47,8 @@ export function registerPrune(program: Command): void {
     .requiredOption('--model <ckpt>', 'trained model checkpoint (.safetensors)')
     .option('--percent <f>', 'fraction of the ranked BatchNorm channels to prune, in [0, 1)', floatOption('--percent', 0, 0.999999))
     .option('--target-flops <f>', 'instead of --percent: prune until at most this fraction of the FLOPs is left, in (0, 1]', floatOption('--target-flops', 1e-9, 1))
-    .option('--target-params <f>', 'instead of --percent: prune until at most this fraction of the parameters is left, in (0, 1]', floatOption('--target-params', 1e-9, 1))
+    .option('--target-params <f>', 'instead of --percent (or with --target-flops): prune until at most this fraction of the parameters is left, in (0, 1]', floatOption('--target-params', 1e-9, 1))
+    .option('--cost-exponent <a>', 'rank channels by |γ| / c^a, c the FLOPs one channel costs relative to the mean (0: |γ| alone, the reference)', floatOption('--cost-exponent', 0, 16), 0)
     .option('--coupled <mode>', 'channels tied across BatchNorms (residual streams, shared concatenations): keep (never removed, the reference) | prune (scored as a group, removed everywhere at once)', 'keep')
     .option('--group-importance <r>', "with --coupled prune, how a group's |γ| are reduced: mean | sum | max", 'mean')
     .option('--ignore <names>', 'comma-separated layer names whose channels are never removed')
@@ -61,12 +63,12 @@ export function registerPrune(program: Command): void {
     .option('--mask', 'mask mode: keep the shapes, set the pruned channels\' γ and β to zero (fine-tuning keeps them at zero)')
     .option('--test-batch-size <n>', 'evaluation batch size', intOption('--test-batch-size', 1), 256)
     .action(async (f: PruneFlags) => {
-      const amounts = [f.percent !== undefined, f.targetFlops !== undefined, f.targetParams !== undefined].filter(Boolean).length;
-      if (amounts !== 1) throw new CliError('give exactly one of --percent, --target-flops, --target-params', 2);
+      const targets = f.targetFlops !== undefined || f.targetParams !== undefined;
+      if ((f.percent !== undefined) === targets) throw new CliError('give --percent, or --target-flops and/or --target-params', 2);
       if (f.coupled !== 'keep' && f.coupled !== 'prune') throw new CliError(`--coupled ${f.coupled}: expected keep or prune`, 2);
       if (!['mean', 'sum', 'max'].includes(f.groupImportance)) throw new CliError(`--group-importance ${f.groupImportance}: expected mean, sum or max`, 2);
       checkOutputDir(f.save, '--save');
-      const amount: PruneAmount = f.percent !== undefined ? f.percent : f.targetFlops !== undefined ? { flops: f.targetFlops } : { params: f.targetParams! };
+      const amount = (f.percent !== undefined ? f.percent : { ...(f.targetFlops !== undefined ? { flops: f.targetFlops } : {}), ...(f.targetParams !== undefined ? { params: f.targetParams } : {}) }) as PruneAmount;
       const file = await readModelFile(f.model);
       const ignore = f.ignore ? f.ignore.split(',').map((x) => x.trim()).filter(Boolean) : [];
       // Whether the pass can follow the graph (and the ignored names exist), before any GPU work.
@@ -87,6 +89,7 @@ export function registerPrune(program: Command): void {
           ...(f.mask ? { mode: 'mask' as const } : {}),
           coupled: f.coupled,
           groupImportance: f.groupImportance,
+          costExponent: f.costExponent,
           ...(ignore.length ? { ignore } : {}),
           inputSize: data ? [data.test!.channels, data.test!.height, data.test!.width] : [model.meta.inChannels, model.meta.inputSize ?? 32, model.meta.inputSize ?? 32],
         };
@@ -103,7 +106,7 @@ export function registerPrune(program: Command): void {
           }
         }
         const gammas = await batchNormGammas(model);
-        const notes = [sparsityWarning(report.threshold, gammas), accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null].filter((n): n is string => n !== null);
+        const notes = [sparsityWarning(report), accuracy ? pruneAccuracyNote(accuracy.before, accuracy.after, model.meta.numClasses, report.threshold) : null].filter((n): n is string => n !== null);
         const json = { model: f.model, ...report, ...(accuracy ? { accuracy } : {}), ...(notes.length ? { notes } : {}) };
         const { document } = parseHTML('<!doctype html><html><body></body></html>');
         const svg = await pruneReportSvg(report, gammas, { document: document as unknown as Document, title: `netslim prune ${path.basename(f.model)} at ${typeof amount === 'number' ? amount : JSON.stringify(amount)}` });

@@ -45,6 +45,7 @@ interface SlimFlags {
   finetuneLr: number;
   lrSchedule: string;
   compensate: boolean;
+  costExponent: number;
   coupled: string;
   batchSize: number;
   seed: number;
@@ -87,6 +88,7 @@ export function registerSlim(program: Command): void {
     .option('--finetune-lr <f>', 'learning rate of fine-tuning', floatOption('--finetune-lr', 0), SLIM_RECIPE.finetuneLr)
     .option('--lr-schedule <name>', 'step (×0.1 at 50 % and 75 % of each phase) | cosine', SLIM_RECIPE.lrSchedule)
     .option('--gradual-epochs <n>', 'mask a growing share of the target over the last n sparse epochs (the whole of it one epoch before the end)', intOption('--gradual-epochs', 0), SLIM_RECIPE.gradualEpochs)
+    .option('--cost-exponent <a>', 'rank channels by |γ| / c^a, c the FLOPs one channel costs relative to the mean (0: |γ| alone)', floatOption('--cost-exponent', 0, 16), SLIM_RECIPE.costExponent)
     .option('--no-compensate', 'do not fold the pruned channels\' constant output into the next layer')
     .option('--coupled <mode>', 'channels tied by residual adds or concatenations: keep | prune', 'prune')
     .option('--batch-size <n>', 'training batch size', intOption('--batch-size', 1), 64)
@@ -107,8 +109,8 @@ function settingsOf(f: SlimFlags): SlimRecord['settings'] {
   if (f.lrSchedule !== 'step' && f.lrSchedule !== 'cosine') throw new CliError(`--lr-schedule ${f.lrSchedule}: expected step or cosine`, 2);
   let recipe: SlimRecipe;
   try {
-    const { epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate } = f;
-    recipe = slimRecipe({ epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate });
+    const { epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate, costExponent } = f;
+    recipe = slimRecipe({ epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate, costExponent });
   } catch (e) {
     if (e instanceof ShapeError) throw new CliError(e.message.replace(/^slim: /, ''), 2);
     throw e;
@@ -208,7 +210,7 @@ async function slimCommand(f: SlimFlags): Promise<void> {
     const r = s.recipe;
     console.log(
       `netslim slim: ${s.from} → ${[s.targetFlops !== undefined ? `≤ ${(100 * s.targetFlops).toFixed(1)} % of the FLOPs` : '', s.targetParams !== undefined ? `≤ ${(100 * s.targetParams).toFixed(1)} % of the parameters` : ''].filter(Boolean).join(', ')} · ` +
-        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}${r.gradualEpochs ? `, pruned gradually over the last ${r.gradualEpochs}` : ''}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr})${r.compensate ? ' · bias compensation' : ''} · ` +
+        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}${r.gradualEpochs ? `, pruned gradually over the last ${r.gradualEpochs}` : ''}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr})${r.compensate ? ' · bias compensation' : ''}${r.costExponent ? ` · channels ranked by |γ|/c^${r.costExponent}` : ''} · ` +
         `${trainSet.name} ${trainSet.n} train / ${test ? `${test.n} test` : 'no test split'} · adapter ${ctx.adapter.description || ctx.adapter.architecture}${ctx.adapter.isSwiftShader ? ' (CPU)' : ''}`,
     );
     let phase: SlimPhase = resume?.phase ?? 'sparse';

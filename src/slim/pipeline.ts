@@ -9,7 +9,7 @@ import { slimRecipe, sparsityWarning, type SlimRecipe } from './recipe.js';
 import type { Model } from '../nn/model.js';
 import { Trainer, evaluate, type EpochResult, type StepProgress } from '../train/trainer.js';
 import { layerCosts, plan, prune, type PruneAmount, type PruneOptions, type PruneReport } from './prune.js';
-import { batchNormGammas, pruneAccuracyNote } from './report.js';
+import { pruneAccuracyNote } from './report.js';
 import { analyseChannels } from './channels.js';
 import { zeroGradWhereZero } from '../ops/sgd.js';
 
@@ -84,11 +84,8 @@ async function measure(stage: SlimStage['stage'], model: Model, test: Dataset | 
   return { stage, accuracy, params: costs.reduce((a, c) => a + c.params, 0), flops: costs.reduce((a, c) => a + c.flops, 0) };
 }
 
-/**
- * The prune's options for a run (compensation where the graph allows it), and its amount on the
- * model's γ as they are now: the target, or with two targets the stricter plan.
- */
-function pruneSetup(model: Model, options: SlimOptions, recipe: SlimRecipe, size: [number, number, number], warn: (m: string) => void): { pruneOptions: PruneOptions; amountNow: () => Promise<PruneAmount> } {
+/** The prune's options for a run (compensation where the graph allows it) and its amount, the target(s). */
+function pruneSetup(model: Model, options: SlimOptions, recipe: SlimRecipe, size: [number, number, number], warn: (m: string) => void): { pruneOptions: PruneOptions; amount: PruneAmount } {
   // Compensation folds a removed channel's constant output into the next layer, which a removed
   // coupled group (a residual stream) does not have: with coupled 'prune' it applies only to
   // graphs without coupled groups (where 'keep' and 'prune' are the same prune).
@@ -96,17 +93,10 @@ function pruneSetup(model: Model, options: SlimOptions, recipe: SlimRecipe, size
   const coupled = options.prune?.coupled ?? 'keep';
   const compensate = recipe.compensate && !(coupled === 'prune' && grouped);
   if (recipe.compensate && !compensate) warn("bias compensation is off: the model's coupled channel groups are pruned (coupled 'prune'), and a removed group has no constant output to fold");
-  const pruneOptions: PruneOptions = { ...options.prune, coupled: grouped ? coupled : 'keep', compensate, inputSize: size };
-  const amounts: PruneAmount[] = [];
-  if (options.targetFlops !== undefined) amounts.push({ flops: options.targetFlops });
-  if (options.targetParams !== undefined) amounts.push({ params: options.targetParams });
-  // both targets: the plan that prunes more channels meets both (FLOPs and parameters only fall as channels go)
-  const amountNow = async (): Promise<PruneAmount> => {
-    if (amounts.length === 1) return amounts[0]!;
-    const plans = await Promise.all(amounts.map((a) => plan(model, a, pruneOptions)));
-    return plans[0]!.prunedChannels >= plans[1]!.prunedChannels ? amounts[0]! : amounts[1]!;
-  };
-  return { pruneOptions, amountNow };
+  const pruneOptions: PruneOptions = { costExponent: recipe.costExponent, ...options.prune, coupled: grouped ? coupled : 'keep', compensate, inputSize: size };
+  const { targetFlops: flops, targetParams: params } = options;
+  const amount = (flops !== undefined ? { flops, ...(params !== undefined ? { params } : {}) } : { params: params! }) as PruneAmount;
+  return { pruneOptions, amount };
 }
 
 /**
@@ -163,16 +153,14 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
       stages.push(original);
       await options.onStage?.(original, model);
     }
-    const { pruneOptions, amountNow } = pruneSetup(model, options, recipe, size, warn);
+    const { pruneOptions, amount } = pruneSetup(model, options, recipe, size, warn);
     // Gradual pruning: the sparse epochs after which a share of the target is masked (the last
     // one of them masks all of it), and the share at each.
     const firstMask = sparseEpochs - 1 - recipe.gradualEpochs;
     const maskAfter = async (epoch: number, trainer: Trainer): Promise<void> => {
       const step = epoch - firstMask + 1; // 1 after epoch firstMask … gradualEpochs after the next-to-last sparse epoch
       if (recipe.gradualEpochs === 0 || step < 1 || step > recipe.gradualEpochs) return;
-      const amount = await amountNow();
-      const full = await plan(model, amount, pruneOptions);
-      const share: PruneAmount = step < recipe.gradualEpochs ? (full.percent * step) / recipe.gradualEpochs : amount;
+      const share: PruneAmount = step < recipe.gradualEpochs ? ((await plan(model, amount, pruneOptions)).percent * step) / recipe.gradualEpochs : amount;
       await maskInPlace(model, share, pruneOptions);
       trainer.optimizer.freezeZeroGamma = true;
     };
@@ -201,11 +189,9 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
     await options.onStage?.(sparse, model);
 
     signal?.throwIfAborted();
-    const amount = await amountNow();
-    const planned = await plan(model, amount, pruneOptions);
-    const sparseNote = sparsityWarning(planned.threshold, await batchNormGammas(model));
-    if (sparseNote) warn(sparseNote);
     ({ model: pruned, report } = await prune(model, amount, pruneOptions));
+    const sparseNote = sparsityWarning(report);
+    if (sparseNote) warn(sparseNote);
     const after = await measure('pruned', pruned, test, size, batchSize, signal);
     stages.push(after);
     if (test && sparse.accuracy !== null && after.accuracy !== null) {

@@ -55,6 +55,14 @@ export interface PruneOptions {
   /** Layers (by name) whose channels are never removed (the classifier's outputs never are). */
   ignore?: string[];
   /**
+   * Rank channels by |γ| / c^a instead of |γ| (a this exponent; default 0: |γ| alone, the
+   * reference). c is the FLOPs one channel costs in the unpruned model — its slice of every
+   * convolution and linear layer that makes or reads it — over the mean of all ranked channels.
+   * With a FLOPs target, 1 spends the budget on the cheap channels of small feature maps instead
+   * of emptying those layers first; the report's threshold is then on the scores.
+   */
+  costExponent?: number;
+  /**
    * Fold the constant output of every pruned channel (relu(β) after its BatchNorm and ReLU) into
    * the next layer: the running mean of the BatchNorm after the consuming convolution, or the
    * bias of the consuming linear layer (default false). It keeps the pruned model close to the
@@ -65,8 +73,27 @@ export interface PruneOptions {
   compensate?: boolean;
 }
 
-/** What to prune: a fraction of the ranked channels, or the fraction of FLOPs or parameters to leave. */
-export type PruneAmount = number | { flops: number } | { params: number };
+/**
+ * What to prune: a fraction of the ranked channels, or the fraction of FLOPs and/or parameters to
+ * leave at most (with both, the smallest prune that meets both).
+ */
+export type PruneAmount = number | { flops: number; params?: number } | { flops?: number; params: number };
+
+/** The checked goals of a target amount, FLOPs first. */
+function targetGoals(amount: Exclude<PruneAmount, number>): ['flops' | 'params', number][] {
+  const goals: ['flops' | 'params', number][] = [];
+  const bad = () => new PruneError(`prune: target ${JSON.stringify(amount)} should be { flops: F }, { params: F } or both, with each F in (0, 1], the fraction to leave`);
+  if (typeof amount !== 'object' || amount === null) throw bad();
+  for (const k of Object.keys(amount)) if (k !== 'flops' && k !== 'params') throw bad();
+  for (const k of ['flops', 'params'] as const) {
+    const g = amount[k];
+    if (g === undefined) continue;
+    if (!(typeof g === 'number' && g > 0 && g <= 1)) throw bad();
+    goals.push([k, g]);
+  }
+  if (!goals.length) throw bad();
+  return goals;
+}
 
 export interface LayerReport {
   /** The BatchNorm's state_dict prefix (`feature.1`, `layer1.0.bn2`). */
@@ -85,7 +112,15 @@ export interface PruneReport {
   percent: number;
   /** The target asked for, and what was reached (fractions of the original left). */
   target?: { flops?: number; params?: number; reached: { flops: number; params: number } };
+  /** The threshold on the ranked scores (|γ|, or |γ| / c^a with `costExponent`): channels scoring ≤ it go. */
   threshold: number;
+  /** The exponent of the cost in the ranking (PruneOptions.costExponent; 0: |γ| alone). */
+  costExponent: number;
+  /**
+   * The largest |γ| removed and the median |γ| kept (over every BatchNorm channel; 0 when none
+   * is removed or kept): a removed |γ| near the kept ones means the γ were not sparse yet.
+   */
+  gammaSeparation: { removedMax: number; keptMedian: number };
   coupled: 'keep' | 'prune';
   totalChannels: number;
   prunedChannels: number;
@@ -178,6 +213,8 @@ function checkOptions(options: PruneOptions): void {
   if (coupled !== 'keep' && coupled !== 'prune') throw new PruneError(`prune: coupled ${String(coupled)} is neither 'keep' nor 'prune'`);
   const gi = options.groupImportance ?? 'mean';
   if (!['mean', 'sum', 'max'].includes(gi)) throw new PruneError(`prune: groupImportance ${String(gi)} is not 'mean', 'sum' or 'max'`);
+  const a = options.costExponent ?? 0;
+  if (!(typeof a === 'number' && Number.isFinite(a) && a >= 0)) throw new PruneError(`prune: costExponent ${String(a)} must be a finite number ≥ 0`);
   if (options.compensate && coupled === 'prune') throw new PruneError("prune: compensate works with coupled 'keep' only (a removed group has no constant output to fold)");
 }
 
@@ -343,16 +380,81 @@ interface Planned {
   report: PruneReport;
 }
 
-/** The report of a selection, before anything is built. */
-function makeReport(model: Model, sel: Selection, compact: Graph, meta: ModelMeta, options: PruneOptions): PruneReport {
+function inputSizeOf(model: Model, options: PruneOptions): [number, number, number] {
   const side = model.meta.inputSize ?? 32;
-  const inputSize = options.inputSize ?? [model.meta.inChannels, side, side];
+  return options.inputSize ?? [model.meta.inChannels, side, side];
+}
+
+/**
+ * Per unit: the FLOPs one of its channels costs — for every convolution and linear layer, its
+ * FLOPs over its output channels go to each output channel's unit and its FLOPs over its input
+ * channels to each input channel's unit (once per layer: a depthwise convolution's channel is one
+ * unit in and out).
+ */
+function unitFlops(cg: ChannelGraph, inputSize: [number, number, number]): Float64Array {
+  const g = cg.graph;
+  const shapes = g.shapes([1, ...inputSize]);
+  const cost = new Float64Array(cg.units);
+  for (const n of g.nodes) {
+    const l = n.layer;
+    let macs: number;
+    if (l instanceof Conv2d) {
+      const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
+      const y = shapes[n.id]!;
+      macs = o * y[2]! * y[3]! * i * kh * kw;
+    } else if (l instanceof Linear) macs = l.inFeatures * l.outFeatures;
+    else continue;
+    const seen = new Set<number>();
+    for (const atoms of [cg.chans[n.id]!, cg.chans[n.inputs[0]!]!]) {
+      for (const a of atoms) {
+        const u = cg.unitOf[a]!;
+        if (seen.has(u)) continue;
+        seen.add(u);
+        cost[u] += (2 * macs) / atoms.length;
+      }
+    }
+  }
+  return cost;
+}
+
+/** |γ| / c^a per flat γ position, c the cost of the unit it governs over the mean of those units (see PruneOptions.costExponent). */
+function costScaled(cg: ChannelGraph, absGamma: Float32Array, a: number, inputSize: [number, number, number]): Float32Array {
+  const cost = unitFlops(cg, inputSize);
+  const unitAt = (i: number) => (cg.derivedUnit[i]! >= 0 ? cg.derivedUnit[i]! : cg.underUnit[i]!);
+  let sum = 0;
+  for (let i = 0; i < cg.total; i++) sum += cost[unitAt(i)]!;
+  const mean = sum / cg.total;
+  // a channel that costs nothing (no layer makes or reads it) saves nothing: it ranks last (+∞)
+  return absGamma.map((g, i) => g / Math.pow(cost[unitAt(i)]! / mean, a));
+}
+
+/** The largest removed and the median kept |γ| of a selection (PruneReport.gammaSeparation). */
+function separation(sel: Selection, absGamma: Float32Array): { removedMax: number; keptMedian: number } {
+  let removedMax = 0;
+  const kept: number[] = [];
+  sel.bnMasks.forEach((m, b) => {
+    const lo = sel.cg.bnOffset[b]!;
+    m.forEach((k, p) => {
+      if (k) kept.push(absGamma[lo + p]!);
+      else removedMax = Math.max(removedMax, absGamma[lo + p]!);
+    });
+  });
+  kept.sort((x, y) => x - y);
+  const keptMedian = kept.length ? (kept[(kept.length - 1) >> 1]! + kept[kept.length >> 1]!) / 2 : 0;
+  return { removedMax, keptMedian };
+}
+
+/** The report of a selection, before anything is built. */
+function makeReport(model: Model, sel: Selection, absGamma: Float32Array, compact: Graph, meta: ModelMeta, options: PruneOptions): PruneReport {
+  const inputSize = inputSizeOf(model, options);
   const before = layerCosts(model.graph, inputSize);
   const afterCosts = layerCosts(compact, inputSize);
   const after = new Map(afterCosts.map((c) => [`${c.kind}:${c.name}`, c]));
   return {
     percent: sel.percent,
     threshold: sel.threshold,
+    costExponent: options.costExponent ?? 0,
+    gammaSeparation: separation(sel, absGamma),
     coupled: options.coupled ?? 'keep',
     totalChannels: sel.cg.total,
     prunedChannels: sel.layers.reduce((s, l) => s + l.before - l.after, 0),
@@ -390,48 +492,47 @@ function selectFor(model: Model, cg: ChannelGraph, absGamma: Float32Array, amoun
     while (b + 1 < cg.bnOffset.length && cg.bnOffset[b + 1]! <= nonFinite) b++;
     throw new PruneError(`prune: BatchNorm2d ${model.graph.nodes[cg.bnIds[b]!]!.layer.name} has a non-finite γ (${absGamma[nonFinite]}) at channel ${nonFinite - cg.bnOffset[b]!}`);
   }
+  const a = options.costExponent ?? 0;
+  const scores = a > 0 ? costScaled(cg, absGamma, a, inputSizeOf(model, options)) : absGamma;
   const at = (percent: number) => {
-    const sel = select(cg, absGamma, percent, options);
+    const sel = select(cg, scores, percent, options);
     const compact = compactGraph(sel);
     const meta = describeGraph(model.meta, compact);
-    return { sel, compact, meta, report: makeReport(model, sel, compact, meta, options) };
+    return { sel, compact, meta, report: makeReport(model, sel, absGamma, compact, meta, options) };
   };
   if (typeof amount === 'number') {
     if (!(amount >= 0 && amount < 1)) throw new PruneError(`prune: percent ${amount} is outside [0, 1)`);
     return at(amount);
   }
-  const key = 'flops' in amount ? 'flops' : 'params' in amount ? 'params' : null;
-  const goal = key === 'flops' ? (amount as { flops: number }).flops : key === 'params' ? (amount as { params: number }).params : NaN;
-  if (!key || !(typeof goal === 'number' && goal > 0 && goal <= 1)) {
-    throw new PruneError(`prune: target ${JSON.stringify(amount)} should be { flops: F } or { params: F } with F in (0, 1], the fraction to leave`);
-  }
-  const frac = (r: PruneReport) => (key === 'flops' ? r.flopsAfter / r.flopsBefore : r.paramsAfter / r.paramsBefore);
+  const goals = targetGoals(amount);
+  const meets = (r: PruneReport) => goals.every(([k, g]) => (k === 'flops' ? r.flopsAfter / r.flopsBefore : r.paramsAfter / r.paramsBefore) <= g);
   // Rank k of the ranked scores ↔ percent (k + 0.5) / n: floor(n·percent) = k exactly.
   let best = at(0);
   const n = best.sel.rankedCount;
   const pct = (k: number) => (k + 0.5) / n;
-  if (frac(best.report) > goal) {
+  if (!meets(best.report)) {
     let lo = 0;
     let hi = n - 1;
     const last = at(pct(hi));
-    if (frac(last.report) > goal) {
+    if (!meets(last.report)) {
       const r = last.report;
       throw new PruneError(
-        `prune: target ${key} ${goal} cannot be met: removing every rankable channel leaves ${(r.flopsAfter / r.flopsBefore).toFixed(4)} of the FLOPs and ${(r.paramsAfter / r.paramsBefore).toFixed(4)} of the parameters (minChannels ${options.minChannels ?? 1}, coupled '${options.coupled ?? 'keep'}')`,
+        `prune: target ${goals.map(([k, g]) => `${k} ${g}`).join(', ')} cannot be met: removing every rankable channel leaves ${(r.flopsAfter / r.flopsBefore).toFixed(4)} of the FLOPs and ${(r.paramsAfter / r.paramsBefore).toFixed(4)} of the parameters (minChannels ${options.minChannels ?? 1}, coupled '${options.coupled ?? 'keep'}')`,
       );
     }
     best = last;
+    // FLOPs and parameters only fall as the rank grows: the smallest rank meeting every goal
     while (hi - lo > 1) {
       const mid = (lo + hi) >> 1;
       const m = at(pct(mid));
-      if (frac(m.report) <= goal) {
+      if (meets(m.report)) {
         hi = mid;
         best = m;
       } else lo = mid;
     }
   }
   const r = best.report;
-  r.target = { [key]: goal, reached: { flops: r.flopsAfter / r.flopsBefore, params: r.paramsAfter / r.paramsBefore } };
+  r.target = { ...Object.fromEntries(goals), reached: { flops: r.flopsAfter / r.flopsBefore, params: r.paramsAfter / r.paramsBefore } };
   return best;
 }
 

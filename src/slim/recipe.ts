@@ -4,6 +4,7 @@
  * loaded on first use.
  */
 import { ShapeError } from '../errors.js';
+import type { PruneReport } from './prune.js';
 
 /** The training schedule of `slim.slimToTarget`. */
 export interface SlimRecipe {
@@ -30,6 +31,8 @@ export interface SlimRecipe {
    * (0: one prune after sparse training).
    */
   gradualEpochs: number;
+  /** Rank channels by |γ| / c^a, c the FLOPs a channel costs (PruneOptions.costExponent; 0: |γ| alone). */
+  costExponent: number;
 }
 
 /**
@@ -47,6 +50,7 @@ export const SLIM_RECIPE: Readonly<SlimRecipe> = Object.freeze({
   lrSchedule: 'step',
   compensate: true,
   gradualEpochs: 0,
+  costExponent: 0,
 });
 
 /**
@@ -63,8 +67,9 @@ const median = (v: number[]): number => {
 };
 
 /**
- * The warning to give before a prune whose threshold is not far below the |γ| it keeps (see
- * SPARSITY_WARNING_RATIO), or null. `gammas` are the model's BatchNorm γ (batchNormGammas).
+ * The warning to give before a prune that takes away channels whose |γ| are not far below the ones
+ * it keeps (see SPARSITY_WARNING_RATIO), or null: from a prune's report (its gammaSeparation), or
+ * from a threshold on |γ| and the model's BatchNorm γ (batchNormGammas).
  *
  * @example
  * ```ts
@@ -73,15 +78,28 @@ const median = (v: number[]): number => {
  * const gammas = [{ name: 'feature.1', gamma: new Float32Array([0.4, 0.5, 0.45, 0.6]) }];
  * console.log(slim.sparsityWarning(0.45, gammas)); // γ are not sparse yet: … (a dense network)
  * console.log(slim.sparsityWarning(0.001, [{ name: 'feature.1', gamma: new Float32Array([0.0005, 0.001, 0.4, 0.6]) }])); // null
+ * console.log(slim.sparsityWarning({ gammaSeparation: { removedMax: 0.002, keptMedian: 0.5 } })); // null
  * ```
  */
-export function sparsityWarning(threshold: number, gammas: readonly { name: string; gamma: Float32Array }[]): string | null {
-  const kept: number[] = [];
-  for (const g of gammas) for (const v of g.gamma) if (Math.abs(v) > threshold) kept.push(Math.abs(v));
-  const m = median(kept);
-  if (!(m > 0) || threshold < SPARSITY_WARNING_RATIO * m) return null;
+export function sparsityWarning(report: Pick<PruneReport, 'gammaSeparation'>): string | null;
+export function sparsityWarning(threshold: number, gammas: readonly { name: string; gamma: Float32Array }[]): string | null;
+export function sparsityWarning(a: number | Pick<PruneReport, 'gammaSeparation'>, gammas: readonly { name: string; gamma: Float32Array }[] = []): string | null {
+  let removed: number;
+  let m: number;
+  let what: string;
+  if (typeof a === 'number') {
+    const kept: number[] = [];
+    for (const g of gammas) for (const v of g.gamma) if (Math.abs(v) > a) kept.push(Math.abs(v));
+    removed = a;
+    m = median(kept);
+    what = 'the prune threshold';
+  } else {
+    ({ removedMax: removed, keptMedian: m } = a.gammaSeparation);
+    what = 'the largest pruned |γ|';
+  }
+  if (!(m > 0) || removed < SPARSITY_WARNING_RATIO * m) return null;
   return (
-    `γ are not sparse yet: the prune threshold ${threshold.toPrecision(3)} is ${((100 * threshold) / m).toFixed(0)} % of the median kept |γ| ${m.toPrecision(3)}, ` +
+    `γ are not sparse yet: ${what} ${removed.toPrecision(3)} is ${((100 * removed) / m).toFixed(0)} % of the median kept |γ| ${m.toPrecision(3)}, ` +
     'so the channels it removes still carry signal and accuracy may collapse; train longer with sparsity or a larger s (--sparsity) first'
   );
 }
@@ -110,7 +128,7 @@ export function slimRecipe(options: Partial<SlimRecipe> = {}): SlimRecipe {
   if (r.finetuneEpochs >= r.epochs) throw new ShapeError(`slim: finetuneEpochs ${r.finetuneEpochs} leaves no sparse training in ${r.epochs} epochs`);
   if (r.warmupEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: warmupEpochs ${r.warmupEpochs} leaves no sparse epoch of the ${r.epochs - r.finetuneEpochs}`);
   if (r.gradualEpochs >= r.epochs - r.finetuneEpochs) throw new ShapeError(`slim: gradualEpochs ${r.gradualEpochs} must be fewer than the ${r.epochs - r.finetuneEpochs} sparse epochs`);
-  for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr]] as const) {
+  for (const [k, v] of [['sparsity', r.sparsity], ['lr', r.lr], ['finetuneLr', r.finetuneLr], ['costExponent', r.costExponent]] as const) {
     if (!(Number.isFinite(v) && v >= 0)) throw new ShapeError(`slim: ${k} ${v} must be a finite number ≥ 0`);
   }
   if (r.lrSchedule !== 'step' && r.lrSchedule !== 'cosine') throw new ShapeError(`slim: lrSchedule ${String(r.lrSchedule)} is not 'step' or 'cosine'`);

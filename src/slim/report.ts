@@ -83,8 +83,8 @@ export function formatPruneTable(report: PruneReport): string {
     ...rows.slice(1, -1).map(line),
     rule,
     line(rows[rows.length - 1]!),
-    `threshold |γ| > ${report.threshold.toPrecision(4)} · ${(100 * report.percent).toFixed(1)} % of ${report.totalChannels} channels pruned (${report.mode})` +
-      ` · ${report.prunedChannels} channels removed${report.coupled === 'prune' ? ' (coupled groups ranked as one)' : ''}` +
+    `threshold ${report.costExponent ? `|γ|/c^${report.costExponent}` : '|γ|'} > ${report.threshold.toPrecision(4)} (at ${(100 * report.percent).toFixed(1)} % of the ranked scores)` +
+      ` · ${report.prunedChannels} of ${report.totalChannels} channels removed (${report.mode})${report.coupled === 'prune' ? ' (coupled groups ranked as one)' : ''}` +
       (report.target ? ` · target reached: ${(100 * report.target.reached.flops).toFixed(1)} % of the FLOPs, ${(100 * report.target.reached.params).toFixed(1)} % of the parameters left` : ''),
   ].join('\n');
 }

@@ -36,7 +36,8 @@ export interface TrainOptions {
   sparsitySchedule?: (epoch: number) => number;
   /**
    * How the learning rate falls: `'step'` (default, the reference's ×0.1 at 50 % and 75 % of the
-   * epochs) or `'cosine'` (lr·(1 + cos(π·epoch/epochs))/2 at the start of each epoch).
+   * epochs) or `'cosine'` (lr·(1 + cos(π·t))/2 before every step, t the fraction of the run's steps
+   * done: it falls to 0 at the end of the last epoch).
    */
   lrSchedule?: 'step' | 'cosine';
   /** Seeds shuffling and augmentation (default 1). */
@@ -242,6 +243,11 @@ export async function evaluate(
   }
 }
 
+/** The cosine schedule's lr before step `done` of `total`: base·(1 + cos(π·done/total))/2, 0 after the last step. */
+function cosineLr(base: number, done: number, total: number): number {
+  return (base * (1 + Math.cos((Math.PI * done) / total))) / 2;
+}
+
 /**
  * The reference `main.py` training loop on the GPU, for one model and dataset: `fit()` runs the
  * epochs (the learning rate drops ×0.1 at 50 % and 75 %), `trainEpoch()` and `evaluate()` one at a time.
@@ -391,6 +397,7 @@ export class Trainer {
           { pad: this.augment ? 4 : 0, crop: this.augment, flip: this.augment, seed: this.seed, step: this.optimizer.steps >>> 0 },
           this.normalize,
         );
+        if (this.options.lrSchedule === 'cosine') this.optimizer.lr = cosineLr(this.options.lr ?? 0.1, this.epoch * steps + s, this.epochs * steps);
         const logits = this.model.forward(x, true);
         softmaxCrossEntropy(ctx, logits, labels, { dlogits: this.model.outputGrad(x), loss: this.#loss, correct: this.#correct });
         this.model.backward(x);
@@ -445,9 +452,9 @@ export class Trainer {
     const results: EpochResult[] = [];
     for (; this.epoch < this.epochs; ) {
       const e = this.epoch;
-      if (this.options.lrSchedule === 'cosine') this.optimizer.lr = ((this.options.lr ?? 0.1) * (1 + Math.cos((Math.PI * e) / this.epochs))) / 2;
-      // The reference compares the integer epoch with E·0.5 and E·0.75 (an odd E never drops at 50 %).
-      else if (e === this.epochs * 0.5 || e === this.epochs * 0.75) this.optimizer.lr *= 0.1;
+      // Step schedule: the reference compares the integer epoch with E·0.5 and E·0.75 (an odd E
+      // never drops at 50 %). The cosine schedule sets the lr before every step (trainEpoch).
+      if (this.options.lrSchedule !== 'cosine' && (e === this.epochs * 0.5 || e === this.epochs * 0.75)) this.optimizer.lr *= 0.1;
       if (this.options.sparsitySchedule) {
         const s = this.options.sparsitySchedule(e);
         if (!(Number.isFinite(s) && s >= 0)) throw new ShapeError(`train: sparsitySchedule(${e}) gave ${s}, not a rate ≥ 0`);

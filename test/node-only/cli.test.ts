@@ -306,8 +306,8 @@ describe('netslim CLI', () => {
     const r = netslim('prune', '--model', ckpt, '--percent', '0.4', '--save', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^layer\s+kind\s+channels\s+params\s+FLOPs\s+note$/m);
-    expect(r.stdout).toMatch(/40\.0 % of \d+ channels pruned \(compact\)/);
     const report = JSON.parse(readFileSync(path.join(out, 'prune.json'), 'utf8'));
+    expect(r.stdout).toContain(`(at 40.0 % of the ranked scores) · ${report.prunedChannels} of ${report.totalChannels} channels removed (compact)`);
     expect(report.percent).toBe(0.4);
     expect(report.paramsAfter).toBeLessThan(report.paramsBefore);
     const pruned = parseSafetensors(new Uint8Array(readFileSync(path.join(out, 'pruned.safetensors'))), 'pruned');
@@ -361,7 +361,16 @@ describe('netslim CLI', () => {
     const bad = path.join(dir, 'bad');
     const r2 = netslim('prune', '--model', ckpt, '--save', bad);
     expect(r2.code).toBe(2);
-    expect(r2.stderr.trim()).toBe('netslim: give exactly one of --percent, --target-flops, --target-params');
+    expect(r2.stderr.trim()).toBe('netslim: give --percent, or --target-flops and/or --target-params');
+    const both = path.join(dir, 'both');
+    const rb = netslim('prune', '--model', ckpt, '--target-flops', '0.7', '--target-params', '0.5', '--cost-exponent', '1', '--save', both);
+    expect(rb.code, rb.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(path.join(both, 'prune.json'), 'utf8'));
+    expect(rep.target).toMatchObject({ flops: 0.7, params: 0.5 });
+    expect(rep.target.reached.flops).toBeLessThanOrEqual(0.7);
+    expect(rep.target.reached.params).toBeLessThanOrEqual(0.5);
+    expect(rep.costExponent).toBe(1);
+    expect(rb.stdout).toContain('threshold |γ|/c^1 > ');
     const r3 = netslim('prune', '--model', ckpt, '--percent', '0.3', '--ignore', 'nope', '--save', bad);
     expect(r3.code).toBe(1);
     // One line of ours (Dawn may print its own native warnings before it: issue 15).
