@@ -75,8 +75,15 @@ class Augmenter:
         self.gen = gen
         self.ar = torch.arange(32)
 
-    def batch(self, idx):
+    def batch(self, idx, mode='full'):
+        """mode 'full': crop and flip; 'flip': flip only (the centre crop); 'none': the centre crop."""
         b = idx.numel()
+        if mode != 'full':
+            x = self.p[idx][:, 4:36, 4:36]
+            if mode == 'flip':
+                flip = torch.rand(b, generator=self.gen) < 0.5
+                x = torch.where(flip[:, None, None], x.flip(2), x)
+            return normalise(x).unsqueeze(1).contiguous(memory_format=CL)
         ox = torch.randint(0, 9, (b,), generator=self.gen)
         oy = torch.randint(0, 9, (b,), generator=self.gen)
         flip = torch.rand(b, generator=self.gen) < 0.5
@@ -184,7 +191,7 @@ def s_at(spec, epoch):
 
 
 def train_phase(model, data, aug, gen, epochs, lr, sched, wd, momentum, bs, s_spec=None, teacher=None,
-                kd_alpha=0.0, kd_t=4.0, on_epoch=None, masks=None, log=None):
+                kd_alpha=0.0, kd_t=4.0, on_epoch=None, masks=None, log=None, aug_mode='full'):
     xtr, ytr, xte, yte = data
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
     n = xtr.shape[0]
@@ -200,7 +207,7 @@ def train_phase(model, data, aug, gen, epochs, lr, sched, wd, momentum, bs, s_sp
             for g in opt.param_groups:
                 g['lr'] = lr_at(lr, sched, ep, it, epochs, iters)
             idx = perm[it * bs:(it + 1) * bs]
-            x = aug.batch(idx)
+            x = aug.batch(idx, aug_mode)
             y = ytr[idx]
             out = model(x)
             loss = F.cross_entropy(out, y)
@@ -405,6 +412,7 @@ def main():
     ap.add_argument('--s-cost', type=float, default=0.0,
                     help='scale the sparsity rate of each BN by cost^a (cost: channel_costs), a FLOPs-weighted L1 penalty')
     ap.add_argument('--s-off-masked', action='store_true', help='with --gradual: s = 0 in the last sparse epoch (the one that trains the fully masked network)')
+    ap.add_argument('--ft-aug', default='full', choices=['full', 'flip', 'none'], help='augmentation while fine-tuning: crop + flip, flip only, none')
     ap.add_argument('--save-sparse', default='', help='save the sparse model (to fine-tune it again with --load-sparse)')
     ap.add_argument('--load-sparse', default='', help='skip sparse training: load this sparse model (same sparse flags)')
     ap.add_argument('--wd', type=float, default=1e-4)
@@ -530,7 +538,7 @@ def main():
         teacher = copy.deepcopy(model).eval()
     ft = {'': pruned, 'full': pruned_c, 'mean': pruned_m}[a.compensate]
     ft_hist, _ = train_phase(ft, data, aug, gen, a.ft_epochs, a.ft_lr, a.ft_sched, a.wd, a.momentum, a.batch_size,
-                             teacher=teacher, kd_alpha=a.kd_alpha, kd_t=a.kd_t, log=log)
+                             teacher=teacher, kd_alpha=a.kd_alpha, kd_t=a.kd_t, log=log, aug_mode=a.ft_aug)
     acc_ft = evaluate(ft, xte, yte)
     res = {
         'lever': a.lever,

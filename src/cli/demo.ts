@@ -29,11 +29,13 @@ import { loadBuiltinDataset } from '../data/builtin.node.js';
 import { init } from '../node.js';
 import { VGG_CFG, vgg, type VggCfg } from '../nn/models.js';
 import type { Model } from '../nn/model.js';
-import { Trainer, evaluate, type EpochResult } from '../train/trainer.js';
+import { Trainer, type EpochResult } from '../train/trainer.js';
 import { saveModel } from '../io/checkpoint.js';
 import { writeFileAtomic, writeFilesAtomic } from '../io/files.node.js';
-import { cloneModel, countFlops, prune } from '../slim/prune.js';
-import { batchNormGammas, formatPruneTable } from '../slim/report.js';
+import { cloneModel, countFlops } from '../slim/prune.js';
+import { batchNormGammas, formatPruneTable, type LayerGammas } from '../slim/report.js';
+import { SLIM_RECIPE, slimRecipe } from '../slim/recipe.js';
+import { slimToTarget } from '../slim/pipeline.js';
 import { Mulberry32 } from '../util/random.js';
 import { measureLatency } from '../gpu/wait.js';
 import { count, pc, phaseRows, plural, reportHtml, secs, stageRows, type Phase, type Stage } from './report-html.js';
@@ -43,7 +45,8 @@ interface DemoFlags {
   data?: string;
   dataset?: DatasetKind;
   save: string;
-  percent: number;
+  targetFlops: number;
+  targetParams?: number;
   epochs: number;
   finetuneEpochs: number;
   sparsity: number;
@@ -68,16 +71,17 @@ const HOLD_OUT = 0.2;
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the whole Network Slimming loop on a small dataset (baseline → sparse → prune → fine-tune), with a table and an HTML report')
+    .description('the whole Network Slimming loop on a small dataset (baseline, then slim.slimToTarget: sparse → prune → fine-tune), with a table and an HTML report')
     .option('--data <path>', 'dataset directory (CIFAR binaries, IDX files) or tensor file (safetensors x, y); default: the built-in Fashion-MNIST subset')
     .option('--dataset <name>', `${DATASETS.join(' | ')} (default: detected from --data)`)
     .option('--save <dir>', 'output directory', 'netslim-demo')
-    .option('--percent <f>', 'fraction of all BatchNorm channels to prune, in [0, 1)', floatOption('--percent', 0, 0.999999), 0.5)
-    .option('--epochs <n>', 'epochs of the baseline and of sparse training', intOption('--epochs', 1), 8)
-    .option('--finetune-epochs <n>', 'epochs of fine-tuning the pruned model', intOption('--finetune-epochs', 1), 4)
-    .option('--sparsity <f>', 'sparsity rate s of the L1 penalty on BatchNorm γ (the paper: 1e-4 over 160 epochs)', floatOption('--sparsity', 0, 1), 1e-2)
-    .option('--lr <f>', 'learning rate of the baseline and of sparse training', floatOption('--lr', 0), 0.1)
-    .option('--finetune-lr <f>', 'learning rate of fine-tuning', floatOption('--finetune-lr', 0), 0.01)
+    .option('--target-flops <f>', 'prune to at most this fraction of the FLOPs, in (0, 1)', floatOption('--target-flops', 1e-9, 0.999999), 0.28)
+    .option('--target-params <f>', 'and to at most this fraction of the parameters, in (0, 1)', floatOption('--target-params', 1e-9, 0.999999))
+    .option('--epochs <n>', 'epochs of the baseline and of sparse training', intOption('--epochs', 1), SLIM_RECIPE.epochs - SLIM_RECIPE.finetuneEpochs)
+    .option('--finetune-epochs <n>', 'epochs of fine-tuning the pruned model', intOption('--finetune-epochs', 1), SLIM_RECIPE.finetuneEpochs)
+    .option('--sparsity <f>', 'sparsity rate s of the L1 penalty on BatchNorm γ (the paper: 1e-4 over 160 epochs)', floatOption('--sparsity', 0, 1), SLIM_RECIPE.sparsity)
+    .option('--lr <f>', 'learning rate of the baseline and of sparse training', floatOption('--lr', 0), SLIM_RECIPE.lr)
+    .option('--finetune-lr <f>', 'learning rate of fine-tuning', floatOption('--finetune-lr', 0), SLIM_RECIPE.finetuneLr)
     .option('--depth <n>', 'VGG depth (11, 13, 16, 19)', intOption('--depth', 1), 11)
     .option('--width <f>', 'scale of the VGG channel counts', floatOption('--width', 0.01, 8), 0.125)
     .option('--batch-size <n>', 'training batch size', intOption('--batch-size', 1), 64)
@@ -186,7 +190,7 @@ async function trainPhase(
   label: string,
   model: Model,
   data: DemoData,
-  o: { epochs: number; lr: number; sparsity: number; batchSize: number; seed: number },
+  o: { epochs: number; lr: number; lrSchedule: 'step' | 'cosine'; sparsity: number; batchSize: number; seed: number },
 ): Promise<PhaseResult> {
   const t0 = performance.now();
   // A bar per epoch: the shared bar restarts on step 1, which is not always reported.
@@ -196,6 +200,7 @@ async function trainPhase(
     batchSize: o.batchSize,
     testBatchSize: 256,
     lr: o.lr,
+    lrSchedule: o.lrSchedule,
     sparsity: o.sparsity,
     seed: o.seed,
     onStep: (p) => bar.update(p),
@@ -281,45 +286,77 @@ async function demo(f: DemoFlags): Promise<void> {
       `netslim demo: ${net} · ${count(baseline.parameterCount())} params · ${data.label}: ${train.n} train / ${test.n} test, ${input.join('×')}` +
         `${data.note ? ` (${data.note})` : ''} · adapter ${adapter}`,
     );
+    const recipe = slimRecipe({ epochs: epochs + finetuneEpochs, finetuneEpochs, sparsity: f.sparsity, lr: f.lr, finetuneLr: f.finetuneLr });
+    const targets = `≤ ${(100 * f.targetFlops).toFixed(0)} % of the FLOPs${f.targetParams !== undefined ? `, ≤ ${(100 * f.targetParams).toFixed(0)} % of the parameters` : ''}`;
     console.log(
-      `plan: baseline ${plural(epochs, 'epoch')} → sparse ${plural(epochs, 'epoch')} (s = ${f.sparsity}, from ${f.scratch ? 'scratch' : 'the baseline'}) → prune ${(100 * f.percent).toFixed(0)} % of channels → ` +
+      `plan: baseline ${plural(epochs, 'epoch')} → sparse ${plural(epochs, 'epoch')} (s = ${f.sparsity}, from ${f.scratch ? 'scratch' : 'the baseline'}` +
+        `${recipe.gradualEpochs ? `, pruned gradually over the last ${recipe.gradualEpochs}` : ''}) → prune to ${targets} → ` +
         `fine-tune ${plural(finetuneEpochs, 'epoch')} (lr ${f.finetuneLr}) → latency at batch ${f.latencyBatch}${f.quick ? ' (--quick)' : ''}`,
     );
     makeOutputDir(f.save, '--save');
     const write = async (path: string, m: Model) => writeFileAtomic(path, await saveModel(m));
-    const phase = { epochs, lr: f.lr, batchSize: f.batchSize, seed: f.seed };
 
     // 1. Baseline.
-    const pb = await trainPhase('baseline', baseline, data, { ...phase, sparsity: 0 });
+    const pb = await trainPhase('baseline', baseline, data, { epochs, lr: f.lr, lrSchedule: recipe.lrSchedule, sparsity: 0, batchSize: f.batchSize, seed: f.seed });
     await write(files.baseline, baseline);
     const gammasBefore = await batchNormGammas(baseline);
 
-    // 2. Sparse training: L1 on every BatchNorm γ.
+    // 2–4. slim.slimToTarget: sparse training (L1 on every BatchNorm γ, the target masked
+    // gradually), the prune to the target, fine-tuning; each stage written as it is reached.
     const sparse = own(f.scratch ? vgg(ctx, common) : cloneModel(baseline));
-    const ps = await trainPhase('sparse', sparse, data, { ...phase, sparsity: f.sparsity });
-    await write(files.sparse, sparse);
-    const gammasAfter = await batchNormGammas(sparse);
-
-    // 3. Prune: one global threshold over |γ|, compact model.
-    const tp = performance.now();
-    console.log(`pruning ${(100 * f.percent).toFixed(0)} % of the BatchNorm channels…`);
-    const { model: pruned, report } = await prune(sparse, f.percent, { inputSize: input });
-    own(pruned);
-    const evalStart = performance.now();
-    const prunedAcc = (await evaluate(pruned, test)).accuracy;
-    const evalSeconds = (performance.now() - evalStart) / 1000;
-    const sparseAcc = ps.history[ps.history.length - 1]!.testAccuracy!;
-    await writeFilesAtomic([
-      { path: files.pruned, bytes: await saveModel(pruned) },
-      { path: files.pruneJson, bytes: new TextEncoder().encode(JSON.stringify({ model: files.sparse, ...report, accuracy: { before: sparseAcc, after: prunedAcc } }, null, 2) + '\n') },
-    ]);
-    const pruneSeconds = (performance.now() - tp) / 1000;
-    console.log(`${formatPruneTable(report)}\ntest accuracy ${pc(sparseAcc)} → ${pc(prunedAcc)} before fine-tuning`);
-
-    // 4. Fine-tune the pruned model (pruned.safetensors keeps the state before it).
-    const finetuned = own(cloneModel(pruned));
-    const pf = await trainPhase('fine-tune', finetuned, data, { ...phase, epochs: finetuneEpochs, lr: f.finetuneLr, sparsity: 0 });
-    await write(files.finetuned, finetuned);
+    const history: Record<'sparse' | 'finetune', EpochResult[]> = { sparse: [], finetune: [] };
+    const phaseEnd: Partial<Record<'sparse' | 'pruned' | 'finetuned', number>> = {};
+    let gammasAfter: LayerGammas[] = [];
+    let prunedAcc = 0;
+    let bar = progressBar('sparse');
+    const label = { sparse: 'sparse', finetune: 'fine-tune' } as const;
+    const tp0 = performance.now();
+    const result = await slimToTarget(sparse, train, test, {
+      ...recipe,
+      targetFlops: f.targetFlops,
+      ...(f.targetParams !== undefined ? { targetParams: f.targetParams } : {}),
+      batchSize: f.batchSize,
+      seed: f.seed,
+      onStep: (ph, p) => {
+        if (ph !== 'prune') bar.update(p);
+      },
+      onEpoch: (ph, r) => {
+        bar.stop();
+        history[ph].push(r);
+        const done = ph === 'sparse' && r.epoch + 1 === epochs;
+        bar = progressBar(done ? 'fine-tune' : label[ph]);
+        console.log(
+          `${label[ph]} epoch ${r.epoch + 1}/${ph === 'sparse' ? epochs : finetuneEpochs} · lr ${r.lr.toPrecision(3)} · train loss ${r.trainLoss.toFixed(4)} acc ${pc(r.trainAccuracy)} · ` +
+            `test loss ${r.testLoss!.toFixed(4)} acc ${pc(r.testAccuracy)} · ${r.imagesPerSec.toFixed(1)} img/s · ${r.seconds.toFixed(1)} s`,
+        );
+      },
+      onStage: async (stage, m, report) => {
+        if (stage.stage === 'sparse') {
+          await write(files.sparse, m);
+          gammasAfter = await batchNormGammas(m);
+          console.log(`pruning to ${targets}…`);
+        } else if (stage.stage === 'pruned') {
+          prunedAcc = stage.accuracy!;
+          await writeFilesAtomic([
+            { path: files.pruned, bytes: await saveModel(m) },
+            { path: files.pruneJson, bytes: new TextEncoder().encode(JSON.stringify({ model: files.sparse, ...report, accuracy: { before: history.sparse[history.sparse.length - 1]!.testAccuracy, after: prunedAcc } }, null, 2) + '\n') },
+          ]);
+          console.log(`${formatPruneTable(report!)}\ntest accuracy ${pc(history.sparse[history.sparse.length - 1]!.testAccuracy!)} → ${pc(prunedAcc)} before fine-tuning`);
+        } else if (stage.stage === 'finetuned') await write(files.finetuned, m);
+        if (stage.stage !== 'original') phaseEnd[stage.stage] = performance.now();
+      },
+      onWarning: (m) => console.log(`warning: ${m}`),
+    });
+    bar.stop();
+    const finetuned = own(result.model);
+    const pruned = finetuned; // same architecture; pruned.safetensors holds the weights before fine-tuning
+    const report = result.report;
+    const seconds = (from: number, to: number | undefined) => ((to ?? from) - from) / 1000;
+    const rate = (h: EpochResult[], n: number) => (n * h.length) / Math.max(1e-9, h.reduce((a, r) => a + r.seconds, 0));
+    const ps = { history: history.sparse, seconds: seconds(tp0, phaseEnd.sparse), imagesPerSec: rate(history.sparse, train.n) };
+    const pruneSeconds = seconds(phaseEnd.sparse ?? tp0, phaseEnd.pruned);
+    const evalSeconds = Math.max(1e-9, pruneSeconds);
+    const pf = { history: history.finetune, seconds: seconds(phaseEnd.pruned ?? tp0, phaseEnd.finetuned), imagesPerSec: rate(history.finetune, train.n) };
 
     // 5. Latency: eval-mode forward at one batch, the original architecture against the pruned one.
     const tl = performance.now();
@@ -339,7 +376,7 @@ async function demo(f: DemoFlags): Promise<void> {
     const phases: Phase[] = [
       { name: 'baseline', epochs, seconds: pb.seconds, imagesPerSec: pb.imagesPerSec, what: 'training' },
       { name: 'sparse', epochs, seconds: ps.seconds, imagesPerSec: ps.imagesPerSec, what: 'training with L1 on γ' },
-      { name: 'prune', epochs: null, seconds: pruneSeconds, imagesPerSec: test.n / evalSeconds, what: 'threshold, compaction; images/s: evaluation' },
+      { name: 'prune', epochs: null, seconds: pruneSeconds, imagesPerSec: test.n / evalSeconds, what: 'threshold search, compaction, evaluation; images/s: test images over that time' },
       { name: 'fine-tune', epochs: finetuneEpochs, seconds: pf.seconds, imagesPerSec: pf.imagesPerSec, what: 'training the pruned model' },
       {
         name: 'latency',
@@ -353,7 +390,7 @@ async function demo(f: DemoFlags): Promise<void> {
     const title = `netslim demo: Network Slimming of ${net.split(',')[0]} on ${data.label}`;
     const subtitle =
       `${train.n} training / ${test.n} test images (${input.join('×')}${data.note ? `; ${data.note}` : ''}); baseline ${epochs} + sparse ${plural(epochs, 'epoch')} (s = ${f.sparsity}) + ` +
-      `fine-tune ${plural(finetuneEpochs, 'epoch')}; ${(100 * f.percent).toFixed(0)} % of channels pruned; adapter ${adapter}; ${new Date().toISOString().slice(0, 10)}.`;
+      `fine-tune ${plural(finetuneEpochs, 'epoch')}; pruned to ${targets}; adapter ${adapter}; ${new Date().toISOString().slice(0, 10)}.`;
     const html = reportHtml({
       title,
       subtitle,

@@ -40,12 +40,13 @@ interface SlimFlags {
   finetuneEpochs: number;
   sparsity: number;
   warmupEpochs: number;
-  gradualEpochs: number;
+  gradualEpochs?: number;
   lr: number;
   finetuneLr: number;
   lrSchedule: string;
   compensate: boolean;
   costExponent: number;
+  finetuneAugment?: boolean;
   coupled: string;
   batchSize: number;
   seed: number;
@@ -87,8 +88,9 @@ export function registerSlim(program: Command): void {
     .option('--lr <f>', 'learning rate of sparse training', floatOption('--lr', 0), SLIM_RECIPE.lr)
     .option('--finetune-lr <f>', 'learning rate of fine-tuning', floatOption('--finetune-lr', 0), SLIM_RECIPE.finetuneLr)
     .option('--lr-schedule <name>', 'step (×0.1 at 50 % and 75 % of each phase) | cosine', SLIM_RECIPE.lrSchedule)
-    .option('--gradual-epochs <n>', 'mask a growing share of the target over the last n sparse epochs (the whole of it one epoch before the end)', intOption('--gradual-epochs', 0), SLIM_RECIPE.gradualEpochs)
+    .option('--gradual-epochs <n>', `mask a growing share of the target over the last n sparse epochs (the whole of it one epoch before the end; default ${SLIM_RECIPE.gradualEpochs}, at most the sparse epochs − 1)`, intOption('--gradual-epochs', 0))
     .option('--cost-exponent <a>', 'rank channels by |γ| / c^a, c the FLOPs one channel costs relative to the mean (0: |γ| alone)', floatOption('--cost-exponent', 0, 16), SLIM_RECIPE.costExponent)
+    .option('--finetune-augment', 'augment (pad 4, random crop, flip) while fine-tuning too (default: only during sparse training)')
     .option('--no-compensate', 'do not fold the pruned channels\' constant output into the next layer')
     .option('--coupled <mode>', 'channels tied by residual adds or concatenations: keep | prune', 'prune')
     .option('--batch-size <n>', 'training batch size', intOption('--batch-size', 1), 64)
@@ -110,7 +112,7 @@ function settingsOf(f: SlimFlags): SlimRecord['settings'] {
   let recipe: SlimRecipe;
   try {
     const { epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate, costExponent } = f;
-    recipe = slimRecipe({ epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate, costExponent });
+    recipe = slimRecipe({ epochs, finetuneEpochs, sparsity, warmupEpochs, gradualEpochs, lr, finetuneLr, lrSchedule, compensate, costExponent, finetuneAugment: f.finetuneAugment === true });
   } catch (e) {
     if (e instanceof ShapeError) throw new CliError(e.message.replace(/^slim: /, ''), 2);
     throw e;
@@ -210,7 +212,7 @@ async function slimCommand(f: SlimFlags): Promise<void> {
     const r = s.recipe;
     console.log(
       `netslim slim: ${s.from} → ${[s.targetFlops !== undefined ? `≤ ${(100 * s.targetFlops).toFixed(1)} % of the FLOPs` : '', s.targetParams !== undefined ? `≤ ${(100 * s.targetParams).toFixed(1)} % of the parameters` : ''].filter(Boolean).join(', ')} · ` +
-        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}${r.gradualEpochs ? `, pruned gradually over the last ${r.gradualEpochs}` : ''}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr})${r.compensate ? ' · bias compensation' : ''}${r.costExponent ? ` · channels ranked by |γ|/c^${r.costExponent}` : ''} · ` +
+        `${r.epochs - r.finetuneEpochs} sparse epochs (s = ${r.sparsity}${r.warmupEpochs ? `, ${r.warmupEpochs} at s = 0 first` : ''}, lr ${r.lr}, ${r.lrSchedule}${r.gradualEpochs ? `, pruned gradually over the last ${r.gradualEpochs}` : ''}) + ${r.finetuneEpochs} fine-tuning (lr ${r.finetuneLr}${r.finetuneAugment ? ', augmented' : ', no augmentation'})${r.compensate ? ' · bias compensation' : ''}${r.costExponent ? ` · channels ranked by |γ|/c^${r.costExponent}` : ''} · ` +
         `${trainSet.name} ${trainSet.n} train / ${test ? `${test.n} test` : 'no test split'} · adapter ${ctx.adapter.description || ctx.adapter.architecture}${ctx.adapter.isSwiftShader ? ' (CPU)' : ''}`,
     );
     let phase: SlimPhase = resume?.phase ?? 'sparse';

@@ -211,6 +211,8 @@ export async function slimToTarget(model: Model, train: Dataset, test: Dataset |
     epochs: recipe.finetuneEpochs,
     lr: recipe.finetuneLr,
     sparsity: 0,
+    // without augmentation by default: the pruned network underfits more than it overfits
+    ...(recipe.finetuneAugment ? {} : { augment: false }),
     onStep: (p) => options.onStep?.('finetune', p),
     onEpoch: async (e) => {
       await options.onEpoch?.('finetune', e, tuner);

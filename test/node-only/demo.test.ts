@@ -47,7 +47,10 @@ function checkRun(r: ReturnType<typeof netslim>, dir: string): { paramsBefore: n
   const report = JSON.parse(readFileSync(path.join(dir, 'prune.json'), 'utf8'));
   expect(report.paramsAfter).toBeLessThan(report.paramsBefore);
   expect(report.flopsAfter).toBeLessThan(report.flopsBefore);
-  expect(report.percent).toBe(0.5);
+  // pruned by slim.slimToTarget to the default target: at most 28 % of the FLOPs
+  expect(report.target.flops).toBe(0.28);
+  expect(report.target.reached.flops).toBeLessThanOrEqual(0.28);
+  expect(report.flopsAfter / report.flopsBefore).toBe(report.target.reached.flops);
   expect(report.accuracy.before).toBeGreaterThanOrEqual(0);
   expect(report.accuracy.after).toBeLessThanOrEqual(1);
   // Checkpoints: baseline and sparse share the architecture, pruned and fine-tuned have the prune's cfg.
@@ -99,7 +102,7 @@ describe('netslim demo', () => {
     expect(existsSync(cli), `${cli} is missing: build it with npm run build (or npx rollup -c)`).toBe(true);
     const r = netslim('demo', '--help');
     expect(r.code, `${r.stderr}\n(dist/cli.js may be stale: npm run build)`).toBe(0);
-    for (const flag of ['--data <path>', '--save <dir>', '--percent <f>', '--epochs <n>', '--sparsity <f>', '--quick']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--data <path>', '--save <dir>', '--target-flops <f>', '--target-params <f>', '--epochs <n>', '--sparsity <f>', '--quick']) expect(r.stdout).toContain(flag);
   });
 
   it('runs baseline → sparse → prune → fine-tune on the built-in subset (--quick)', () => {
@@ -138,7 +141,7 @@ describe('netslim demo', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toBe(`netslim: --data ${missing}: no such file or directory`);
     const cases: [string[], RegExp][] = [
-      [['--percent', '1'], /^netslim demo: option '--percent <f>' argument '1' is invalid/],
+      [['--target-flops', '1'], /^netslim demo: option '--target-flops <f>' argument '1' is invalid/],
       [['--depth', '12'], /^netslim: --depth 12: vgg depth must be 11, 13, 16 or 19$/],
       [['--dataset', 'cifar10'], /^netslim: --dataset cifar10 needs --data: the built-in dataset is Fashion-MNIST$/],
     ];
