@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTensors, type Dataset } from '../src/data/datasets.js';
 import { loadModel, loadTrainingState, saveModel, saveTrainingState } from '../src/io/checkpoint.js';
-import { vgg } from '../src/nn/models.js';
+import { densenet, resnet, vgg } from '../src/nn/models.js';
 import type { Model } from '../src/nn/model.js';
 import { type SlimOptions, type SlimStage } from '../src/slim/pipeline.js';
 import { slimRecipe, sparsityWarning } from '../src/slim/recipe.js';
@@ -86,6 +86,32 @@ describe('slimToTarget', () => {
     r.model.destroy();
     model.destroy();
   });
+
+  for (const [name, make] of [
+    ['ResNet-11 (pre-activation, selections)', (ctx: Context) => resnet(ctx, { depth: 11, numClasses: 2, seed: 4 })],
+    ['DenseNet-7 (concatenations, selections)', (ctx: Context) => densenet(ctx, { depth: 7, numClasses: 2, seed: 4 })],
+  ] as const) {
+    it(`${name}: slims to the FLOPs target with the default recipe (cost-aware ranking, gradual pruning)`, async () => {
+      const ctx = getCtx();
+      const n = 16;
+      const r0 = rng(9);
+      const y = Int32Array.from({ length: n }, (_, i) => i % 2);
+      const x = Float32Array.from({ length: n * 3 * 32 * 32 }, (_, i) => r0() - 0.5 + (y[Math.floor(i / 3072)] === 0 ? 0.5 : 0));
+      const data = datasetFromTensors(x, [n, 3, 32, 32], y, { name: 'toy32' });
+      const model = make(ctx);
+      const r = await slimToTarget(model, data, data, { targetFlops: 0.7, epochs: 3, finetuneEpochs: 1, batchSize: 8 });
+      expect(r.report.costExponent).toBe(1);
+      const [orig, sparse, pruned, tuned] = r.stages as [SlimStage, SlimStage, SlimStage, SlimStage];
+      expect(pruned.flops).toBeLessThanOrEqual(0.7 * orig.flops);
+      expect(pruned.flops).toBe(r.report.flopsAfter);
+      expect(tuned.params).toBe(r.model.parameterCount());
+      // gradual pruning masked the target before the cut: the pruned model computes what the masked sparse model computed
+      expect(pruned.accuracy).toBe(sparse.accuracy);
+      expect(tuned.accuracy).toBe((await evaluate(r.model, data)).accuracy);
+      r.model.destroy();
+      model.destroy();
+    });
+  }
 
   const STOPS = [
     { stopIn: 'sparse', at: 0, run: RUN, what: 'its sparse phase' },

@@ -1,23 +1,23 @@
 /**
  * `netslim demo`: the whole Network Slimming loop with defaults sized for a machine without a
- * GPU — baseline training → sparse training (L1 on BatchNorm γ) → prune → fine-tune → evaluate —
- * on the built-in Fashion-MNIST subset (3000 + 1000 images) or on `--data`. It ends with a table
- * (accuracy, parameters, FLOPs and measured inference latency of each stage; images/s and time of
- * each phase) and writes, atomically, one checkpoint per stage, `prune.json`, `report.html` (γ
+ * GPU — baseline training, then `slim.slimToTarget` (sparse training with L1 on BatchNorm γ and
+ * the target masked gradually → prune to a FLOPs target → fine-tune) — on the built-in
+ * Fashion-MNIST subset (3000 + 1000 images) or on `--data`. It ends with a table (accuracy,
+ * parameters, FLOPs and measured inference latency of each stage; images/s and time of each
+ * phase) and writes, atomically, one checkpoint per stage, `prune.json`, `report.html` (γ
  * histograms before and after sparse training, channels kept per layer, loss and accuracy curves,
  * drawn with Observable Plot) and `demo.json` (every number of the run).
  *
- * Defaults, and why they differ from the paper's (160 epochs per phase, s = 1e-4, fine-tuning at
- * lr 0.1). The demo trains 8 + 8 + 4 epochs of 3000 images: 376 SGD steps of sparse training
- * against the paper's ~125 000. Through the L1 term a step moves γ by about lr·s/(1 − momentum),
- * so small rates barely move them in that time: in PyTorch runs of this recipe, s = 3e-3 left a
- * 50 % prune at chance accuracy before fine-tuning, while s = 1e-2 puts half of the |γ| below
- * 0.01 (measured here: median |γ| 0.52 after the baseline, 0.002 after sparse training). The
- * sparse phase continues from the baseline's weights (`--scratch`: from the same fresh
- * initialisation, as the reference does). Fine-tuning starts at lr 0.01: in those PyTorch runs
- * the reference's 0.1 first threw the pruned network back by ~20 points and took 3 of the 4
- * epochs to recover. The network is VGG-11 at 1/8 width (145 410 parameters); 1/4 width trains
- * ~2.4× slower per image and does not fit 10 minutes on 2 CPU cores.
+ * Defaults, and why they differ from the paper's (160 epochs per phase, s = 1e-4, a percent of
+ * the channels, fine-tuning at lr 0.1): the slimming run is the library's short-budget recipe
+ * (SLIM_RECIPE: 8 sparse + 4 fine-tuning epochs, s = 2e-3, cosine lr, gradual pruning, channels
+ * ranked by |γ| over their FLOPs cost, fine-tuning at lr 0.01 without augmentation), chosen by
+ * measurement (bench/results/recipe-torch.md); the prune goes to 28 % of the FLOPs rather than a
+ * percent of the channels, and the gradual masking means the network has already trained without
+ * the pruned channels when they are cut, so accuracy right after pruning is the sparse model's.
+ * Sparse training continues from the baseline's weights (`--scratch`: from the same fresh
+ * initialisation, as the reference does). The network is VGG-11 at 1/8 width (145 410
+ * parameters); 1/4 width trains ~2.4× slower per image and does not fit 10 minutes on 2 CPU cores.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
