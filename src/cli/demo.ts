@@ -349,13 +349,11 @@ async function demo(f: DemoFlags): Promise<void> {
     });
     bar.stop();
     const finetuned = own(result.model);
-    const pruned = finetuned; // same architecture; pruned.safetensors holds the weights before fine-tuning
     const report = result.report;
     const seconds = (from: number, to: number | undefined) => ((to ?? from) - from) / 1000;
     const rate = (h: EpochResult[], n: number) => (n * h.length) / Math.max(1e-9, h.reduce((a, r) => a + r.seconds, 0));
     const ps = { history: history.sparse, seconds: seconds(tp0, phaseEnd.sparse), imagesPerSec: rate(history.sparse, train.n) };
     const pruneSeconds = seconds(phaseEnd.sparse ?? tp0, phaseEnd.pruned);
-    const evalSeconds = Math.max(1e-9, pruneSeconds);
     const pf = { history: history.finetune, seconds: seconds(phaseEnd.pruned ?? tp0, phaseEnd.finetuned), imagesPerSec: rate(history.finetune, train.n) };
 
     // 5. Latency: eval-mode forward at one batch, the original architecture against the pruned one.
@@ -366,17 +364,17 @@ async function demo(f: DemoFlags): Promise<void> {
 
     const last = (p: PhaseResult) => p.history[p.history.length - 1]!.testAccuracy!;
     const flopsBefore = countFlops(baseline.graph, input);
-    const flopsAfter = countFlops(pruned.graph, input);
+    const flopsAfter = countFlops(finetuned.graph, input); // the pruned model's architecture (pruned.safetensors holds its weights before fine-tuning)
     const stages: Stage[] = [
       { name: 'baseline', accuracy: last(pb), params: baseline.parameterCount(), flops: flopsBefore, latencyMs: originalMs!, file: files.baseline },
       { name: 'sparse', accuracy: last(ps), params: sparse.parameterCount(), flops: flopsBefore, latencyMs: originalMs!, file: files.sparse },
-      { name: 'pruned', accuracy: prunedAcc, params: pruned.parameterCount(), flops: flopsAfter, latencyMs: prunedMs!, file: files.pruned },
+      { name: 'pruned', accuracy: prunedAcc, params: finetuned.parameterCount(), flops: flopsAfter, latencyMs: prunedMs!, file: files.pruned },
       { name: 'fine-tuned', accuracy: last(pf), params: finetuned.parameterCount(), flops: flopsAfter, latencyMs: prunedMs!, file: files.finetuned },
     ];
     const phases: Phase[] = [
       { name: 'baseline', epochs, seconds: pb.seconds, imagesPerSec: pb.imagesPerSec, what: 'training' },
       { name: 'sparse', epochs, seconds: ps.seconds, imagesPerSec: ps.imagesPerSec, what: 'training with L1 on γ' },
-      { name: 'prune', epochs: null, seconds: pruneSeconds, imagesPerSec: test.n / evalSeconds, what: 'threshold search, compaction, evaluation; images/s: test images over that time' },
+      { name: 'prune', epochs: null, seconds: pruneSeconds, imagesPerSec: test.n / Math.max(1e-9, pruneSeconds), what: 'threshold search, compaction, evaluation; images/s: test images over that time' },
       { name: 'fine-tune', epochs: finetuneEpochs, seconds: pf.seconds, imagesPerSec: pf.imagesPerSec, what: 'training the pruned model' },
       {
         name: 'latency',

@@ -146,6 +146,15 @@ export interface LayerCost {
   flops: number;
 }
 
+/** Multiply-adds of one layer for one image (`out`: its output shape): convolutions and linear layers, 0 for the rest. */
+function layerMacs(l: Graph['nodes'][number]['layer'], out: readonly number[]): number {
+  if (l instanceof Conv2d) {
+    const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
+    return o * out[2]! * out[3]! * i * kh * kw;
+  }
+  return l instanceof Linear ? l.inFeatures * l.outFeatures : 0;
+}
+
 /**
  * Per-layer parameters and FLOPs for one input image of size `inputSize` ([C, H, W]).
  *
@@ -163,14 +172,7 @@ export function layerCosts(graph: Graph, inputSize: [number, number, number]): L
   for (const n of graph.nodes) {
     const l = n.layer;
     const params = l.state.reduce((a, s) => a + (s.countsAsParameter ? s.shape.reduce((x, y) => x * y, 1) : 0), 0);
-    let macs = 0;
-    if (l instanceof Conv2d) {
-      const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
-      const y = shapes[n.id]!;
-      macs = o * y[2]! * y[3]! * i * kh * kw;
-    } else if (l instanceof Linear) {
-      macs = l.inFeatures * l.outFeatures;
-    }
+    const macs = layerMacs(n.layer, shapes[n.id]!);
     if (params > 0 || macs > 0) out.push({ name: l.name, kind: l.kind, params, flops: 2 * macs });
   }
   return out;
@@ -396,14 +398,8 @@ function unitFlops(cg: ChannelGraph, inputSize: [number, number, number]): Float
   const shapes = g.shapes([1, ...inputSize]);
   const cost = new Float64Array(cg.units);
   for (const n of g.nodes) {
-    const l = n.layer;
-    let macs: number;
-    if (l instanceof Conv2d) {
-      const [o, i, kh, kw] = l.slot('weight').shape as [number, number, number, number];
-      const y = shapes[n.id]!;
-      macs = o * y[2]! * y[3]! * i * kh * kw;
-    } else if (l instanceof Linear) macs = l.inFeatures * l.outFeatures;
-    else continue;
+    if (!(n.layer instanceof Conv2d || n.layer instanceof Linear)) continue;
+    const macs = layerMacs(n.layer, shapes[n.id]!);
     const seen = new Set<number>();
     for (const atoms of [cg.chans[n.id]!, cg.chans[n.inputs[0]!]!]) {
       for (const a of atoms) {
